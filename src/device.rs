@@ -1,0 +1,367 @@
+//! Choosing where retrieval runs: a wgpu adapter or the host CPU.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+
+/// Where a [`Memory`](crate::Memory) lives and its retrievals run.
+///
+/// Cloning is cheap: clones share one GPU device (its queue, pipelines and buffers pool).
+///
+/// ```
+/// let device = hopfield::Device::cpu();
+/// assert!(!device.is_gpu());
+/// println!("{}", device.info());
+/// ```
+#[derive(Clone)]
+pub struct Device {
+    pub(crate) backend: Backend,
+}
+
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Cpu,
+    Gpu(Arc<GpuContext>),
+}
+
+/// What kind of processor an adapter is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// A GPU with its own memory.
+    DiscreteGpu,
+    /// A GPU sharing memory with the CPU.
+    IntegratedGpu,
+    /// A GPU exposed through a hypervisor.
+    VirtualGpu,
+    /// A software rasteriser on the CPU that speaks a GPU API (lavapipe / llvmpipe, WARP).
+    SoftwareAdapter,
+    /// An adapter that reports no type.
+    Other,
+    /// This crate's own CPU path (no wgpu adapter).
+    HostCpu,
+}
+
+/// The device limits retrieval depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceLimits {
+    /// Largest storage-buffer binding, in bytes (bounds the stored patterns and one score block).
+    pub max_storage_binding_bytes: u64,
+    /// Largest buffer, in bytes.
+    pub max_buffer_bytes: u64,
+    /// Workgroup (shared) memory per workgroup, in bytes.
+    pub max_workgroup_storage_bytes: u32,
+    /// Invocations per workgroup.
+    pub max_invocations_per_workgroup: u32,
+    /// Workgroups per dispatch dimension.
+    pub max_workgroups_per_dimension: u32,
+}
+
+/// Optional adapter features this crate can use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceFeatures {
+    /// `SHADER_F16`: f16 storage of patterns.
+    pub shader_f16: bool,
+    /// `SUBGROUP`: subgroup reductions.
+    pub subgroups: bool,
+    /// `TIMESTAMP_QUERY`: device-side timing.
+    pub timestamps: bool,
+    /// Smallest and largest subgroup size the adapter reports (0 when unknown).
+    pub subgroup_size: (u32, u32),
+}
+
+/// A description of a device: what the user sees in `hopfield info`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Adapter name, or the CPU's description.
+    pub name: String,
+    /// Graphics API ("vulkan", "metal", "dx12", "gl") or "host".
+    pub backend: String,
+    /// The adapter's kind.
+    pub kind: DeviceKind,
+    /// Driver name and version, where known.
+    pub driver: String,
+    /// Limits in force on the opened device (the adapter's full limits, not wgpu's defaults).
+    pub limits: DeviceLimits,
+    /// Optional features enabled on the device.
+    pub features: DeviceFeatures,
+}
+
+impl fmt::Display for DeviceInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}, {:?}", self.name, self.backend, self.kind)?;
+        if !self.driver.is_empty() {
+            write!(f, ", driver {}", self.driver)?;
+        }
+        write!(f, ")")
+    }
+}
+
+impl DeviceInfo {
+    /// Multi-line report: the limits and features that matter for retrieval.
+    pub fn report(&self) -> String {
+        let l = &self.limits;
+        let ft = &self.features;
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        format!(
+            "{self}\n  max storage binding: {:.1} MiB\n  max buffer: {:.1} MiB\n  workgroup memory: {} KiB, {} invocations, {} workgroups per dimension\n  features: f16 {}, subgroups {} (size {}..{}), timestamps {}",
+            mib(l.max_storage_binding_bytes),
+            mib(l.max_buffer_bytes),
+            l.max_workgroup_storage_bytes / 1024,
+            l.max_invocations_per_workgroup,
+            l.max_workgroups_per_dimension,
+            yes_no(ft.shader_f16),
+            yes_no(ft.subgroups),
+            ft.subgroup_size.0,
+            ft.subgroup_size.1,
+            yes_no(ft.timestamps),
+        )
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// How to pick a GPU adapter; fields left `None` fall back to the environment
+/// (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`), then to "any".
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Comma-separated backends: "vulkan", "metal", "dx12", "gl".
+    pub backends: Option<String>,
+    /// Case-insensitive substring of the adapter name.
+    pub adapter_name: Option<String>,
+    /// Fill every kernel output buffer with NaN before the kernel runs, so an element a kernel
+    /// forgets to write shows up as NaN in the result. For testing; costs one extra write per
+    /// dispatch.
+    pub poison_outputs: bool,
+}
+
+impl GpuOptions {
+    fn backends(&self) -> wgpu::Backends {
+        match &self.backends {
+            Some(list) => wgpu::Backends::from_comma_list(list),
+            None => wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()),
+        }
+    }
+
+    fn adapter_name(&self) -> Option<String> {
+        self.adapter_name
+            .clone()
+            .or_else(|| std::env::var("WGPU_ADAPTER_NAME").ok())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Whether the caller (or the environment) narrowed the choice of adapter.
+    fn is_explicit(&self) -> bool {
+        self.backends.is_some()
+            || self.adapter_name().is_some()
+            || std::env::var_os("WGPU_BACKEND").is_some()
+    }
+}
+
+impl Device {
+    /// The best adapter that is a real GPU, else the host CPU path; says which in [`info`](Self::info)
+    /// and in the log.
+    ///
+    /// A software adapter (lavapipe, WARP) is passed over for the CPU path, which computes the
+    /// same function faster on the same cores. If `WGPU_BACKEND` or `WGPU_ADAPTER_NAME` is set,
+    /// the choice is the user's: the matching adapter is used, software or not, and finding none
+    /// is an error rather than a silent fallback.
+    pub fn auto() -> Result<Device> {
+        let opts = GpuOptions::default();
+        if opts.is_explicit() {
+            return Device::gpu_with(&opts);
+        }
+        match pick_adapter(&opts) {
+            Ok(adapter) if adapter.get_info().device_type != wgpu::DeviceType::Cpu => {
+                Device::open(adapter, &opts)
+            }
+            Ok(adapter) => {
+                log::info!(
+                    "only a software adapter ({}) found; using the host CPU path",
+                    adapter.get_info().name
+                );
+                Ok(Device::cpu())
+            }
+            Err(e) => {
+                log::info!("{e}; using the host CPU path");
+                Ok(Device::cpu())
+            }
+        }
+    }
+
+    /// The best GPU adapter wgpu offers (software adapters included), honouring
+    /// `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`; [`Error::NoAdapter`] if there is none.
+    pub fn gpu() -> Result<Device> {
+        Device::gpu_with(&GpuOptions::default())
+    }
+
+    /// A GPU adapter chosen by `options`.
+    pub fn gpu_with(options: &GpuOptions) -> Result<Device> {
+        let adapter = pick_adapter(options)?;
+        Device::open(adapter, options)
+    }
+
+    /// The host CPU path (f32, multi-threaded GEMM).
+    pub fn cpu() -> Device {
+        Device {
+            backend: Backend::Cpu,
+        }
+    }
+
+    /// Whether this is a wgpu device (as opposed to the host CPU path).
+    pub fn is_gpu(&self) -> bool {
+        matches!(self.backend, Backend::Gpu(_))
+    }
+
+    /// Name, backend, kind, limits and features of this device.
+    pub fn info(&self) -> DeviceInfo {
+        match &self.backend {
+            Backend::Cpu => cpu_info(),
+            Backend::Gpu(ctx) => ctx.info.clone(),
+        }
+    }
+
+    /// Every adapter wgpu can see (with its full limits), followed by the host CPU.
+    pub fn all() -> Vec<DeviceInfo> {
+        let instance = instance(wgpu::Backends::all());
+        let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        adapters
+            .iter()
+            .map(|a| adapter_info(a, &a.limits(), wanted_features(a)))
+            .chain(std::iter::once(cpu_info()))
+            .collect()
+    }
+
+    fn open(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Device> {
+        let ctx = GpuContext::new(adapter, options.poison_outputs)?;
+        log::info!("opened {}", ctx.info);
+        Ok(Device {
+            backend: Backend::Gpu(Arc::new(ctx)),
+        })
+    }
+}
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Device").field(&self.info().name).finish()
+    }
+}
+
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
+}
+
+fn kind_rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
+    let backends = options.backends();
+    let name = options.adapter_name().map(|s| s.to_lowercase());
+    let adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
+    let seen: Vec<String> = adapters
+        .iter()
+        .map(|a| {
+            let i = a.get_info();
+            format!("{} ({})", i.name, i.backend)
+        })
+        .collect();
+    adapters
+        .into_iter()
+        .filter(|a| match &name {
+            Some(n) => a.get_info().name.to_lowercase().contains(n.as_str()),
+            None => true,
+        })
+        .min_by_key(|a| kind_rank(a.get_info().device_type))
+        .ok_or_else(|| {
+            let wanted = match &name {
+                Some(n) => format!("no adapter named like {n:?} on backends {backends:?}"),
+                None => format!("no adapter on backends {backends:?}"),
+            };
+            let hint = if seen.is_empty() {
+                "; install a Vulkan driver (on Debian/Ubuntu without a GPU: apt-get install mesa-vulkan-drivers)".to_string()
+            } else {
+                format!("; adapters seen: {}", seen.join(", "))
+            };
+            Error::NoAdapter(wanted + &hint)
+        })
+}
+
+/// The optional features we ask for: those the adapter has, of the ones we use.
+pub(crate) fn wanted_features(adapter: &wgpu::Adapter) -> wgpu::Features {
+    adapter.features()
+        & (wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY)
+}
+
+pub(crate) fn adapter_info(
+    adapter: &wgpu::Adapter,
+    limits: &wgpu::Limits,
+    features: wgpu::Features,
+) -> DeviceInfo {
+    let i = adapter.get_info();
+    let kind = match i.device_type {
+        wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu,
+        wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu,
+        wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu,
+        wgpu::DeviceType::Cpu => DeviceKind::SoftwareAdapter,
+        wgpu::DeviceType::Other => DeviceKind::Other,
+    };
+    let driver = [i.driver.as_str(), i.driver_info.as_str()]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    DeviceInfo {
+        name: i.name.clone(),
+        backend: i.backend.to_string(),
+        kind,
+        driver,
+        limits: DeviceLimits {
+            max_storage_binding_bytes: limits.max_storage_buffer_binding_size,
+            max_buffer_bytes: limits.max_buffer_size,
+            max_workgroup_storage_bytes: limits.max_compute_workgroup_storage_size,
+            max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+            max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+        },
+        features: DeviceFeatures {
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            subgroups: features.contains(wgpu::Features::SUBGROUP),
+            timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            subgroup_size: (i.subgroup_min_size, i.subgroup_max_size),
+        },
+    }
+}
+
+fn cpu_info() -> DeviceInfo {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    DeviceInfo {
+        name: format!("host CPU ({threads} threads)"),
+        backend: "host".into(),
+        kind: DeviceKind::HostCpu,
+        driver: String::new(),
+        limits: DeviceLimits {
+            max_storage_binding_bytes: isize::MAX as u64,
+            max_buffer_bytes: isize::MAX as u64,
+            max_workgroup_storage_bytes: 0,
+            max_invocations_per_workgroup: 0,
+            max_workgroups_per_dimension: 0,
+        },
+        features: DeviceFeatures::default(),
+    }
+}

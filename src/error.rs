@@ -1,0 +1,135 @@
+//! The one error type of the crate.
+//!
+//! Every fallible call returns [`Result<T>`](Result). Errors caused by the caller's input are
+//! detected before anything on the device changes, so a failed call leaves a
+//! [`Memory`](crate::Memory) exactly as it was.
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An input's feature dimension differs from the memory's.
+    #[error("dimension mismatch: {what} has dimension {got}, but the memory stores patterns of dimension {expected}")]
+    DimensionMismatch {
+        /// Which input was wrong ("queries", "pattern", …).
+        what: &'static str,
+        /// The memory's dimension.
+        expected: usize,
+        /// The input's dimension.
+        got: usize,
+    },
+    /// A flat row-major slice whose length is not a whole number of rows.
+    #[error("{what}: a row-major slice of length {len} is not a whole number of rows of dimension {dim}")]
+    RaggedRows {
+        /// Which input was wrong.
+        what: &'static str,
+        /// The slice's length.
+        len: usize,
+        /// The row length it should be a multiple of.
+        dim: usize,
+    },
+    /// A pattern dimension of zero.
+    #[error("pattern dimension must be at least 1")]
+    ZeroDimension,
+    /// Retrieval from a memory that holds no pattern.
+    #[error("the memory is empty: store at least one pattern before retrieving")]
+    EmptyMemory,
+    /// NaN or ±Inf in user data.
+    #[error("{what} contain a non-finite value ({value}) at row {row}, column {col}")]
+    NonFinite {
+        /// "patterns" or "queries".
+        what: &'static str,
+        /// Row of the first offending value.
+        row: usize,
+        /// Column of the first offending value.
+        col: usize,
+        /// The value itself (NaN or ±Inf).
+        value: f32,
+    },
+    /// β not finite or not positive.
+    #[error("beta must be finite and > 0, got {0}")]
+    InvalidBeta(f32),
+    /// ε negative or not finite.
+    #[error("eps must be finite and >= 0, got {0}")]
+    InvalidEps(f32),
+    /// A step count of zero.
+    #[error("the number of update steps must be at least 1, got {0}")]
+    InvalidSteps(usize),
+    /// Top-k with k = 0 or k larger than the number of stored patterns.
+    #[error("top-k needs 1 <= k <= N, got k = {k} with N = {n} stored patterns")]
+    InvalidTopK {
+        /// The requested k.
+        k: usize,
+        /// Number of stored patterns.
+        n: usize,
+    },
+    /// A row index past the end of the memory.
+    #[error("row index {index} is out of range for a memory of {len} patterns")]
+    IndexOutOfRange {
+        /// The offending index.
+        index: usize,
+        /// Number of stored patterns.
+        len: usize,
+    },
+    /// β·‖ξ‖·‖x‖ could exceed the f32 range, so the scores would overflow.
+    #[error("scores would overflow f32: beta ({beta}) x largest query/state norm ({query_norm}) x largest pattern norm ({pattern_norm}) exceeds {limit:e}")]
+    ScoreOverflow {
+        /// The inverse temperature.
+        beta: f32,
+        /// Largest norm of a query (or of a state it can reach).
+        query_norm: f64,
+        /// Largest norm of a stored pattern.
+        pattern_norm: f64,
+        /// The bound that was exceeded.
+        limit: f64,
+    },
+    /// No adapter matched the request.
+    #[error("no GPU adapter found: {0}")]
+    NoAdapter(String),
+    /// The adapter was found but no device could be opened on it.
+    #[error("could not open a device on adapter {adapter}: {reason}")]
+    RequestDevice {
+        /// Adapter name.
+        adapter: String,
+        /// wgpu's reason.
+        reason: String,
+    },
+    /// The GPU device was lost (driver reset, device removed, destroyed).
+    #[error("the GPU device was lost: {0}")]
+    DeviceLost(String),
+    /// The device ran out of memory.
+    #[error("out of device memory while {0}")]
+    OutOfDeviceMemory(String),
+    /// A size beyond what the device can hold in one binding or buffer, that this
+    /// operation cannot split.
+    #[error("{what} needs {needed} bytes, over the device's {limit_name} of {limit} bytes")]
+    OverLimit {
+        /// What did not fit.
+        what: String,
+        /// Bytes needed.
+        needed: u64,
+        /// The device's limit.
+        limit: u64,
+        /// The name of the limit in wgpu's `Limits`.
+        limit_name: &'static str,
+    },
+    /// A wgpu validation or internal error. This is a bug in this crate: please report it.
+    #[error("GPU error (a bug in hopfield, please report it): {0}")]
+    Gpu(String),
+}
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Fails with [`Error::NonFinite`] at the first NaN or ±Inf of a row-major matrix.
+pub(crate) fn check_finite(what: &'static str, data: &[f32], dim: usize) -> Result<()> {
+    match data.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::NonFinite {
+            what,
+            row: i / dim,
+            col: i % dim,
+            value: data[i],
+        }),
+    }
+}

@@ -1,0 +1,255 @@
+//! One opened wgpu device: queue, compiled kernels, error capture, readback and poisoning.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use super::change::Change;
+use super::poller::Poller;
+use super::similarity::Similarity;
+use super::softmax::Softmax;
+use super::weighted_sum::WeightedSum;
+use crate::device::{adapter_info, wanted_features, DeviceInfo};
+use crate::error::{Error, Result};
+
+/// The kernels, compiled once per device.
+pub(crate) struct Kernels {
+    pub similarity: Similarity,
+    pub softmax: Softmax,
+    pub weighted_sum: WeightedSum,
+    pub change: Change,
+}
+
+pub(crate) struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: DeviceInfo,
+    pub limits: wgpu::Limits,
+    pub kernels: Kernels,
+    lost: Arc<Mutex<Option<String>>>,
+    poller: Poller,
+    staging: Mutex<Vec<wgpu::Buffer>>,
+    poison: Option<Mutex<Option<wgpu::Buffer>>>,
+}
+
+const POISON: f32 = f32::NAN;
+const STAGING_POOL: usize = 4;
+
+impl GpuContext {
+    pub(crate) fn new(adapter: wgpu::Adapter, poison: bool) -> Result<GpuContext> {
+        let features = wanted_features(&adapter);
+        // The adapter's own limits, not wgpu's conservative defaults (128 MiB bindings).
+        let limits = adapter.limits();
+        let name = adapter.get_info().name;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("hopfield"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::RequestDevice {
+            adapter: name,
+            reason: e.to_string(),
+        })?;
+        let lost = Arc::new(Mutex::new(None));
+        let lost_cb = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, msg| {
+            *lost_cb.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{reason:?}: {msg}"));
+        });
+        // wgpu's default handler panics; every error we can cause is captured by a scope, so
+        // anything reaching this handler is logged, not turned into a panic in user code.
+        device.on_uncaptured_error(Arc::new(|e| log::error!("uncaptured wgpu error: {e}")));
+        let kernels = Kernels {
+            similarity: Similarity::new(&device),
+            softmax: Softmax::new(&device),
+            weighted_sum: WeightedSum::new(&device),
+            change: Change::new(&device),
+        };
+        let info = adapter_info(&adapter, &limits, features);
+        Ok(GpuContext {
+            poller: Poller::new(device.clone()),
+            device,
+            queue,
+            info,
+            limits,
+            kernels,
+            lost,
+            staging: Mutex::new(Vec::new()),
+            poison: poison.then(|| Mutex::new(None)),
+        })
+    }
+
+    /// The largest storage binding and buffer this device allows, whichever is smaller.
+    pub(crate) fn max_binding_bytes(&self) -> u64 {
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
+    }
+
+    pub(crate) fn check_alive(&self) -> Result<()> {
+        match &*self.lost.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(why) => Err(Error::DeviceLost(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn storage(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(4),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Runs `f` inside out-of-memory, validation and internal error scopes; the returned future
+    /// says whether anything inside failed. Scopes are popped before returning, so no
+    /// (non-`Send`) scope guard is held across an `.await`.
+    pub(crate) fn scoped<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce() -> T,
+    ) -> (T, impl Future<Output = Result<()>> + Send + 'static) {
+        let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let validation = validation.pop();
+        let oom = oom.pop();
+        let internal = internal.pop();
+        let what = what.to_string();
+        let lost = Arc::clone(&self.lost);
+        let done = async move {
+            let (v, o, i) = (validation.await, oom.await, internal.await);
+            if let Some(why) = lost.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                return Err(Error::DeviceLost(why));
+            }
+            if o.is_some() {
+                return Err(Error::OutOfDeviceMemory(what));
+            }
+            match v.or(i) {
+                Some(e) => Err(Error::Gpu(format!("{what}: {e}"))),
+                None => Ok(()),
+            }
+        };
+        (out, done)
+    }
+
+    /// In poisoning mode, records a fill of `buffer[..bytes]` with NaN (as a copy inside the
+    /// encoder, so it lands between the kernels that read and write the buffer).
+    pub(crate) fn poison(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        buffer: &wgpu::Buffer,
+        bytes: u64,
+    ) {
+        let Some(slot) = &self.poison else { return };
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_none_or(|b| b.size() < bytes) {
+            let fill = vec![POISON; (bytes / 4) as usize];
+            let b = self.storage("poison", bytes);
+            self.queue.write_buffer(&b, 0, bytemuck::cast_slice(&fill));
+            *slot = Some(b);
+        }
+        if let Some(src) = slot.as_ref() {
+            encoder.copy_buffer_to_buffer(src, 0, buffer, 0, bytes);
+        }
+    }
+
+    /// Records copies of `parts` (buffer, byte length, each read from offset 0) into one staging
+    /// buffer; [`finish_read`](Self::finish_read) maps it after the encoder is submitted.
+    pub(crate) fn stage_reads(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        parts: &[(&wgpu::Buffer, u64)],
+    ) -> Staged {
+        let total: u64 = parts.iter().map(|p| p.1).sum();
+        let staging = self.take_staging(total.max(4));
+        let mut offset = 0;
+        let mut ranges = Vec::with_capacity(parts.len());
+        for (buf, len) in parts {
+            if *len > 0 {
+                encoder.copy_buffer_to_buffer(buf, 0, &staging, offset, *len);
+            }
+            ranges.push((offset, *len));
+            offset += len;
+        }
+        Staged { staging, ranges }
+    }
+
+    /// Maps staged data after its submission and returns each part's f32 values.
+    pub(crate) async fn finish_read(&self, staged: Staged) -> Result<Vec<Vec<f32>>> {
+        let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
+        staged
+            .staging
+            .slice(..)
+            .map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+        if !self.poller.request() {
+            // No poller thread could be started: drive the device from this thread instead.
+            let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+        }
+        let mapped = rx.receive().await;
+        self.check_alive()?;
+        match mapped {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(Error::Gpu(format!("reading results back: {e}"))),
+            None => return Err(Error::DeviceLost("readback was dropped".into())),
+        }
+        let out = {
+            let view = staged
+                .staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("mapping results: {e}")))?;
+            staged
+                .ranges
+                .iter()
+                .map(|&(o, len)| {
+                    bytemuck::cast_slice(&view[o as usize..(o + len) as usize]).to_vec()
+                })
+                .collect()
+        };
+        staged.staging.unmap();
+        self.give_staging(staged.staging);
+        Ok(out)
+    }
+
+    fn take_staging(&self, bytes: u64) -> wgpu::Buffer {
+        let mut pool = self.staging.lock().unwrap_or_else(|e| e.into_inner());
+        // Reuse a buffer that fits without hoarding one much larger than needed.
+        if let Some(i) = pool
+            .iter()
+            .position(|b| b.size() >= bytes && b.size() <= bytes.saturating_mul(4).max(1 << 16))
+        {
+            return pool.swap_remove(i);
+        }
+        drop(pool);
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("staging"),
+            size: bytes.next_power_of_two().max(1 << 12),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    fn give_staging(&self, buffer: wgpu::Buffer) {
+        let mut pool = self.staging.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < STAGING_POOL {
+            pool.push(buffer);
+        }
+    }
+
+    pub(crate) fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
+        self.device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
+    }
+}
+
+/// Copies recorded into a staging buffer, waiting for their submission to be mapped.
+pub(crate) struct Staged {
+    staging: wgpu::Buffer,
+    ranges: Vec<(u64, u64)>,
+}

@@ -1,0 +1,15 @@
+//! The wgpu side: one context per device (queue, pipelines built once, a readback pool, a
+//! poller thread), and one Rust file per WGSL kernel that owns its pipeline and dispatch.
+
+mod buffers;
+mod change;
+mod context;
+mod kernel;
+mod poller;
+pub(crate) mod retrieval;
+mod similarity;
+mod softmax;
+mod weighted_sum;
+
+pub(crate) use buffers::PatternBuffer;
+pub(crate) use context::GpuContext;

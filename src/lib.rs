@@ -1,0 +1,42 @@
+//! # hopfield: modern Hopfield networks on any GPU
+//!
+//! Associative memory whose retrieval `ξ_new = Xᵀ softmax(β X ξ)` (Ramsauer et al. 2020,
+//! "Hopfield Networks is All You Need") runs as WGSL compute shaders through wgpu on Vulkan,
+//! Metal, DX12 or GL, with a CPU path that computes the same function where no GPU exists.
+//!
+//! Patterns live on a [`Device`] in a [`Memory`]; a batch of queries is retrieved with
+//! [`Memory::retrieve`], whose [`RetrieveOptions`] say how many steps to take and what to return
+//! besides the states (attention weights, top-k patterns, energies).
+//!
+//! ```
+//! use hopfield::{Device, Memory, RetrieveOptions};
+//! use ndarray::array;
+//!
+//! let device = Device::auto()?;                 // a real GPU if there is one, else the CPU
+//! let patterns = array![[1.0, 1.0, -1.0, -1.0], [1.0, -1.0, 1.0, -1.0]];
+//! let memory = Memory::from_array(&device, patterns.view())?;
+//! let noisy = array![[0.8, 1.1, -0.2, -0.9]];   // pattern 0, corrupted
+//! let out = memory.retrieve(noisy.view(), &RetrieveOptions::new(4.0).steps(3).with_top_k(1))?;
+//! assert_eq!(out.top_k.unwrap().indices[[0, 0]], 0);
+//! assert!((&out.states - &patterns.row(0)).iter().all(|d| d.abs() < 1e-2));
+//! # Ok::<(), hopfield::Error>(())
+//! ```
+//!
+//! Every error is a value of [`Error`]; no call panics on user input, and a failed call
+//! leaves the memory as it was. The f64 [`reference`] implementation is what the test suite
+//! checks both backends against.
+
+#![warn(missing_docs)]
+
+mod cpu;
+mod device;
+mod error;
+mod gpu;
+mod memory;
+pub mod reference;
+mod retrieve;
+
+pub use device::{Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions};
+pub use error::{Error, Result};
+pub use memory::Memory;
+pub use retrieve::{Energies, Retrieval, RetrieveOptions, Stop, TopK};

@@ -1,0 +1,306 @@
+//! [`Memory`]: stored patterns on a device, and retrieval from them.
+
+use ndarray::{Array2, ArrayView2};
+
+use crate::cpu;
+use crate::device::{Backend, Device};
+use crate::error::{check_finite, Error, Result};
+use crate::gpu::{retrieval, PatternBuffer};
+use crate::retrieve::{
+    self, check_score_range, row_sq_norms, BlockOut, Retrieval, RetrieveOptions,
+};
+
+/// Score blocks on the CPU are kept to this many f32 (64 MiB) so memory use stays bounded
+/// however many queries arrive at once.
+const CPU_BLOCK_SCORES: usize = 16 << 20;
+
+/// N stored patterns of dimension d, on a [`Device`].
+///
+/// Every method validates its input before touching the stored patterns: a call that returns
+/// an error leaves the memory exactly as it was.
+///
+/// ```
+/// use hopfield::{Device, Memory, RetrieveOptions};
+/// use ndarray::array;
+///
+/// let mut memory = Memory::new(&Device::cpu(), 3)?;
+/// memory.append(array![[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0]].view())?;
+/// let out = memory.retrieve(array![[0.9, -0.8, 0.7]].view(), &RetrieveOptions::new(10.0))?;
+/// assert!((out.states[[0, 0]] - 1.0).abs() < 1e-3);
+/// # Ok::<(), hopfield::Error>(())
+/// ```
+pub struct Memory {
+    device: Device,
+    dim: usize,
+    /// Squared norm of each pattern, kept on the host for M = max ‖x_i‖ (energy, range checks).
+    sq_norms: Vec<f64>,
+    store: Store,
+}
+
+enum Store {
+    Cpu(Vec<f32>),
+    Gpu(PatternBuffer),
+}
+
+impl Memory {
+    /// An empty memory for patterns of dimension `dim` (≥ 1).
+    pub fn new(device: &Device, dim: usize) -> Result<Memory> {
+        if dim == 0 {
+            return Err(Error::ZeroDimension);
+        }
+        let store = match &device.backend {
+            Backend::Cpu => Store::Cpu(Vec::new()),
+            Backend::Gpu(_) => Store::Gpu(PatternBuffer::new(dim)),
+        };
+        Ok(Memory {
+            device: device.clone(),
+            dim,
+            sq_norms: Vec::new(),
+            store,
+        })
+    }
+
+    /// A memory holding the rows of `patterns` (N×d).
+    pub fn from_array(device: &Device, patterns: ArrayView2<f32>) -> Result<Memory> {
+        let mut memory = Memory::new(device, patterns.ncols())?;
+        memory.append(patterns)?;
+        Ok(memory)
+    }
+
+    /// A memory holding the row-major `data` as patterns of dimension `dim`.
+    pub fn from_rows(device: &Device, dim: usize, data: &[f32]) -> Result<Memory> {
+        let mut memory = Memory::new(device, dim)?;
+        memory.append_rows(data)?;
+        Ok(memory)
+    }
+
+    /// Number of stored patterns N.
+    pub fn len(&self) -> usize {
+        self.sq_norms.len()
+    }
+
+    /// Whether no pattern is stored.
+    pub fn is_empty(&self) -> bool {
+        self.sq_norms.is_empty()
+    }
+
+    /// Pattern dimension d.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The device the patterns live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Largest pattern norm M = max ‖x_i‖ (0 for an empty memory).
+    pub fn max_norm(&self) -> f64 {
+        self.sq_norms.iter().copied().fold(0.0, f64::max).sqrt()
+    }
+
+    /// Appends the rows of `patterns` (N×d). Growth is amortised: rows already on the device are
+    /// not uploaded again.
+    pub fn append(&mut self, patterns: ArrayView2<f32>) -> Result<()> {
+        self.check_dim("patterns", patterns.ncols())?;
+        let rows = patterns.as_standard_layout();
+        self.append_rows(rows.as_slice().expect("standard layout is contiguous"))
+    }
+
+    /// Appends row-major `data` (a whole number of rows of dimension d).
+    pub fn append_rows(&mut self, data: &[f32]) -> Result<()> {
+        if !data.len().is_multiple_of(self.dim) {
+            return Err(Error::RaggedRows {
+                what: "patterns",
+                len: data.len(),
+                dim: self.dim,
+            });
+        }
+        check_finite("patterns", data, self.dim)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        match (&mut self.store, &self.device.backend) {
+            (Store::Cpu(rows), _) => rows.extend_from_slice(data),
+            (Store::Gpu(buf), Backend::Gpu(ctx)) => buf.append(ctx, data)?,
+            (Store::Gpu(_), Backend::Cpu) => unreachable!("stores match their device"),
+        }
+        self.sq_norms.extend(row_sq_norms(data, self.dim));
+        Ok(())
+    }
+
+    /// Replaces pattern `index` with `pattern` (length d).
+    pub fn replace(&mut self, index: usize, pattern: &[f32]) -> Result<()> {
+        self.check_dim("pattern", pattern.len())?;
+        if index >= self.len() {
+            return Err(Error::IndexOutOfRange {
+                index,
+                len: self.len(),
+            });
+        }
+        check_finite("patterns", pattern, self.dim)?;
+        match (&mut self.store, &self.device.backend) {
+            (Store::Cpu(rows), _) => {
+                rows[index * self.dim..(index + 1) * self.dim].copy_from_slice(pattern)
+            }
+            (Store::Gpu(buf), Backend::Gpu(ctx)) => buf.replace(ctx, index, pattern)?,
+            (Store::Gpu(_), Backend::Cpu) => unreachable!("stores match their device"),
+        }
+        self.sq_norms[index] = row_sq_norms(pattern, self.dim)[0];
+        Ok(())
+    }
+
+    /// Removes the patterns at `indices` (any order; repeats count once). Later patterns move
+    /// up to close the gaps, keeping their order.
+    pub fn remove(&mut self, indices: &[usize]) -> Result<()> {
+        if let Some(&index) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(Error::IndexOutOfRange {
+                index,
+                len: self.len(),
+            });
+        }
+        let mut sorted = indices.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.is_empty() {
+            return Ok(());
+        }
+        match (&mut self.store, &self.device.backend) {
+            (Store::Cpu(rows), _) => {
+                let dim = self.dim;
+                let mut gone = sorted.iter().peekable();
+                let mut i = 0;
+                rows.retain(|_| {
+                    let row = i / dim;
+                    i += 1;
+                    while gone.next_if(|&&g| g < row).is_some() {}
+                    gone.peek().is_none_or(|&&g| g != row)
+                });
+            }
+            (Store::Gpu(buf), Backend::Gpu(ctx)) => buf.remove(ctx, &sorted)?,
+            (Store::Gpu(_), Backend::Cpu) => unreachable!("stores match their device"),
+        }
+        let mut gone = sorted.iter().peekable();
+        let mut row = 0;
+        self.sq_norms.retain(|_| {
+            let keep = gone.peek().is_none_or(|&&g| g != row);
+            if !keep {
+                gone.next();
+            }
+            row += 1;
+            keep
+        });
+        Ok(())
+    }
+
+    /// Removes every pattern (device buffers are kept for reuse).
+    pub fn clear(&mut self) {
+        match &mut self.store {
+            Store::Cpu(rows) => rows.clear(),
+            Store::Gpu(buf) => buf.clear(),
+        }
+        self.sq_norms.clear();
+    }
+
+    /// Reads the stored patterns back as an N×d array.
+    pub fn patterns(&self) -> Result<Array2<f32>> {
+        let data = match (&self.store, &self.device.backend) {
+            (Store::Cpu(rows), _) => rows.clone(),
+            (Store::Gpu(buf), Backend::Gpu(ctx)) => pollster::block_on(buf.read(ctx))?,
+            (Store::Gpu(_), Backend::Cpu) => unreachable!("stores match their device"),
+        };
+        Ok(Array2::from_shape_vec((self.len(), self.dim), data).expect("N×d rows"))
+    }
+
+    /// Retrieves from a batch of queries (B×d): `softmax(β Q Xᵀ) X`, as many steps as `options`
+    /// say. Blocks until the result is on the host; see [`retrieve_async`](Self::retrieve_async).
+    pub fn retrieve(
+        &self,
+        queries: ArrayView2<f32>,
+        options: &RetrieveOptions,
+    ) -> Result<Retrieval> {
+        pollster::block_on(self.retrieve_async(queries, options))
+    }
+
+    /// The asynchronous form of [`retrieve`](Self::retrieve). On a GPU the future waits for the
+    /// device without blocking the executor (a poller thread drives wgpu); on the CPU path the
+    /// work runs on the thread that polls the future.
+    pub async fn retrieve_async(
+        &self,
+        queries: ArrayView2<'_, f32>,
+        options: &RetrieveOptions,
+    ) -> Result<Retrieval> {
+        options.validate(self.len())?;
+        self.check_dim("queries", queries.ncols())?;
+        let q = queries.as_standard_layout();
+        let q = q.as_slice().expect("standard layout is contiguous");
+        check_finite("queries", q, self.dim)?;
+        let query_norm = row_sq_norms(q, self.dim)
+            .into_iter()
+            .fold(0.0, f64::max)
+            .sqrt();
+        check_score_range(options.beta, query_norm, self.max_norm())?;
+
+        let b = queries.nrows();
+        let mut blocks: Vec<(usize, BlockOut)> = Vec::new();
+        match (&self.store, &self.device.backend) {
+            (Store::Cpu(rows), _) => {
+                let x = ArrayView2::from_shape((self.len(), self.dim), rows).expect("N×d rows");
+                let per_block = (CPU_BLOCK_SCORES / self.len()).max(1);
+                for start in (0..b).step_by(per_block) {
+                    let rows = per_block.min(b - start);
+                    let block = queries.slice(ndarray::s![start..start + rows, ..]);
+                    blocks.push((rows, cpu::retrieve_block(x, block, options)));
+                }
+            }
+            (Store::Gpu(buf), Backend::Gpu(ctx)) => {
+                let per_block = retrieval::max_block_rows(ctx, self.len(), self.dim);
+                if per_block == 0 {
+                    return Err(Error::OverLimit {
+                        what: format!("one row of scores against {} patterns", self.len()),
+                        needed: self.len() as u64 * 4,
+                        limit: ctx.max_binding_bytes(),
+                        limit_name: "max_storage_buffer_binding_size",
+                    });
+                }
+                if per_block < b {
+                    log::debug!("{b} queries retrieved in blocks of {per_block}");
+                }
+                for chunk in q.chunks(per_block * self.dim) {
+                    let out = retrieval::retrieve_block(ctx, buf, chunk, self.dim, options).await?;
+                    blocks.push((chunk.len() / self.dim, out));
+                }
+            }
+            (Store::Gpu(_), Backend::Cpu) => unreachable!("stores match their device"),
+        }
+        let max_sq = self.sq_norms.iter().copied().fold(0.0, f64::max);
+        Ok(retrieve::assemble(
+            options,
+            queries,
+            blocks,
+            self.len(),
+            max_sq,
+        ))
+    }
+
+    fn check_dim(&self, what: &'static str, got: usize) -> Result<()> {
+        if got != self.dim {
+            return Err(Error::DimensionMismatch {
+                what,
+                expected: self.dim,
+                got,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memory")
+            .field("device", &self.device.info().name)
+            .field("len", &self.len())
+            .field("dim", &self.dim)
+            .finish()
+    }
+}

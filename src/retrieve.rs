@@ -1,0 +1,316 @@
+//! What a retrieval is asked for ([`RetrieveOptions`]) and what it returns ([`Retrieval`]).
+//!
+//! One step maps a batch of states Q (B×d) to `softmax(β Q Xᵀ) X`. The backends run the steps;
+//! this module validates the request and turns their raw per-batch output into the result
+//! (top-k, energies), so the CPU and GPU paths report the same things the same way.
+
+use ndarray::{Array1, Array2, ArrayView2};
+
+use crate::error::{Error, Result};
+
+/// When to stop updating the states.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stop {
+    /// Exactly this many update steps (≥ 1).
+    Steps(usize),
+    /// Until the largest change of any component of a batch's states in one step is ≤ `eps`,
+    /// or `max_steps` steps (≥ 1) have been taken.
+    Converged {
+        /// Tolerance on max |ξ_new − ξ| (absolute, per component).
+        eps: f32,
+        /// Step limit.
+        max_steps: usize,
+    },
+}
+
+/// Options of [`Memory::retrieve`](crate::Memory::retrieve), built from [`RetrieveOptions::new`].
+///
+/// ```
+/// use hopfield::RetrieveOptions;
+/// let opts = RetrieveOptions::new(8.0).until_converged(1e-6, 50).with_top_k(3).with_energy();
+/// assert_eq!(opts.beta, 8.0);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetrieveOptions {
+    /// Inverse temperature β > 0.
+    pub beta: f32,
+    /// Fixed steps or until converged.
+    pub stop: Stop,
+    /// Return the B×N attention weights.
+    pub weights: bool,
+    /// Return the k largest weights per query and the patterns they belong to.
+    pub top_k: Option<usize>,
+    /// Return the energy of each query before and of each state after retrieval.
+    pub energy: bool,
+}
+
+impl RetrieveOptions {
+    /// One update step at inverse temperature `beta`, returning the states only.
+    pub fn new(beta: f32) -> Self {
+        RetrieveOptions {
+            beta,
+            stop: Stop::Steps(1),
+            weights: false,
+            top_k: None,
+            energy: false,
+        }
+    }
+
+    /// Exactly `steps` update steps.
+    pub fn steps(mut self, steps: usize) -> Self {
+        self.stop = Stop::Steps(steps);
+        self
+    }
+
+    /// Update until the largest change of a state component is ≤ `eps`, at most `max_steps` times.
+    pub fn until_converged(mut self, eps: f32, max_steps: usize) -> Self {
+        self.stop = Stop::Converged { eps, max_steps };
+        self
+    }
+
+    /// Also return the attention weights.
+    pub fn with_weights(mut self) -> Self {
+        self.weights = true;
+        self
+    }
+
+    /// Also return the `k` strongest patterns per query.
+    pub fn with_top_k(mut self, k: usize) -> Self {
+        self.top_k = Some(k);
+        self
+    }
+
+    /// Also return energies before and after.
+    pub fn with_energy(mut self) -> Self {
+        self.energy = true;
+        self
+    }
+
+    /// The largest number of steps this request can take.
+    pub fn max_steps(&self) -> usize {
+        match self.stop {
+            Stop::Steps(s) => s,
+            Stop::Converged { max_steps, .. } => max_steps,
+        }
+    }
+
+    /// The convergence tolerance, if the request stops on convergence.
+    pub fn eps(&self) -> Option<f32> {
+        match self.stop {
+            Stop::Steps(_) => None,
+            Stop::Converged { eps, .. } => Some(eps),
+        }
+    }
+
+    /// Whether the backends must produce the final weights.
+    pub(crate) fn needs_weights(&self) -> bool {
+        self.weights || self.top_k.is_some()
+    }
+
+    /// Checks the options against a memory of `n` patterns.
+    pub(crate) fn validate(&self, n: usize) -> Result<()> {
+        if !(self.beta.is_finite() && self.beta > 0.0) {
+            return Err(Error::InvalidBeta(self.beta));
+        }
+        if self.max_steps() == 0 {
+            return Err(Error::InvalidSteps(0));
+        }
+        if let Some(eps) = self.eps() {
+            if !(eps.is_finite() && eps >= 0.0) {
+                return Err(Error::InvalidEps(eps));
+            }
+        }
+        if n == 0 {
+            return Err(Error::EmptyMemory);
+        }
+        if let Some(k) = self.top_k {
+            if k == 0 || k > n {
+                return Err(Error::InvalidTopK { k, n });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The k strongest patterns of each query, strongest first (ties: lower index first).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopK {
+    /// B×k row indices into the memory.
+    pub indices: Array2<usize>,
+    /// B×k attention weights of those patterns.
+    pub weights: Array2<f32>,
+}
+
+/// Energies E(ξ) = −lse(β, Xξ) + ½ξᵀξ + β⁻¹ln N + ½M² (Ramsauer et al. 2020, eq. 2 with the
+/// constants that make 0 ≤ E ≤ 2M²).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Energies {
+    /// Energy of each query.
+    pub before: Array1<f64>,
+    /// Energy of each returned state.
+    pub after: Array1<f64>,
+}
+
+/// The result of [`Memory::retrieve`](crate::Memory::retrieve).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retrieval {
+    /// B×d retrieved states.
+    pub states: Array2<f32>,
+    /// B×N weights of the last step: `states = weights · X` (when asked for).
+    pub weights: Option<Array2<f32>>,
+    /// The strongest patterns of the last step's weights (when asked for).
+    pub top_k: Option<TopK>,
+    /// Energies before and after (when asked for).
+    pub energy: Option<Energies>,
+    /// Steps taken for each query. Queries are updated in blocks that stop together, so every
+    /// query of a block reports its block's count.
+    pub steps: Vec<usize>,
+    /// Largest |change| of any component of each state in its last step.
+    pub max_change: Array1<f32>,
+    /// With [`Stop::Converged`]: whether each query's last change was ≤ eps. `None` for
+    /// [`Stop::Steps`], where nothing was asked about convergence.
+    pub converged: Option<Vec<bool>>,
+}
+
+/// What a backend returns for one block of queries.
+pub(crate) struct BlockOut {
+    pub states: Vec<f32>,
+    pub weights: Option<Vec<f32>>,
+    /// Per row, max + ln Σ exp of the scaled scores of the queries (β·lse(β, Xξ)).
+    pub lse_before: Option<Vec<f32>>,
+    /// The same for the returned states.
+    pub lse_after: Option<Vec<f32>>,
+    pub max_change: Vec<f32>,
+    pub steps: usize,
+}
+
+/// Largest |score| an f32 similarity may reach before we refuse: scores are summed and
+/// exponentiated in f32, whose range ends at 3.4e38.
+pub(crate) const SCORE_LIMIT: f64 = 1e37;
+
+/// Refuses inputs whose scores could overflow f32. Every state after the first step is a convex
+/// combination of patterns, so its norm is at most M: the bound covers every step.
+pub(crate) fn check_score_range(beta: f32, query_norm: f64, pattern_norm: f64) -> Result<()> {
+    let reach = query_norm.max(pattern_norm) * pattern_norm * f64::from(beta).max(1.0);
+    if reach > SCORE_LIMIT {
+        return Err(Error::ScoreOverflow {
+            beta,
+            query_norm,
+            pattern_norm,
+            limit: SCORE_LIMIT,
+        });
+    }
+    Ok(())
+}
+
+/// Squared Euclidean norm of each row, in f64.
+pub(crate) fn row_sq_norms(data: &[f32], dim: usize) -> Vec<f64> {
+    data.chunks_exact(dim)
+        .map(|r| r.iter().map(|&v| f64::from(v) * f64::from(v)).sum())
+        .collect()
+}
+
+/// Assembles the result from the blocks (in query order).
+pub(crate) fn assemble(
+    opts: &RetrieveOptions,
+    queries: ArrayView2<f32>,
+    blocks: Vec<(usize, BlockOut)>,
+    n: usize,
+    max_sq_norm: f64,
+) -> Retrieval {
+    let (b, d) = queries.dim();
+    let mut states = Vec::with_capacity(b * d);
+    let mut weights = opts.needs_weights().then(|| Vec::with_capacity(b * n));
+    let mut lse_before = Vec::new();
+    let mut lse_after = Vec::new();
+    let mut max_change = Vec::with_capacity(b);
+    let mut steps = Vec::with_capacity(b);
+    for (rows, block) in blocks {
+        states.extend_from_slice(&block.states);
+        if let (Some(w), Some(bw)) = (weights.as_mut(), block.weights) {
+            w.extend_from_slice(&bw);
+        }
+        lse_before.extend(block.lse_before.unwrap_or_default());
+        lse_after.extend(block.lse_after.unwrap_or_default());
+        max_change.extend_from_slice(&block.max_change);
+        steps.extend(std::iter::repeat_n(block.steps, rows));
+    }
+    let states = Array2::from_shape_vec((b, d), states).expect("blocks cover every query");
+    let weights = weights.map(|w| Array2::from_shape_vec((b, n), w).expect("B×N weights"));
+    let top_k = opts
+        .top_k
+        .zip(weights.as_ref())
+        .map(|(k, w)| top_k(w.view(), k));
+    let energy = opts.energy.then(|| {
+        let e = |lse: &[f32], s: ArrayView2<f32>| {
+            energies(
+                lse,
+                &row_sq_norms(
+                    s.as_standard_layout().as_slice().expect("standard layout"),
+                    d,
+                ),
+                opts.beta,
+                n,
+                max_sq_norm,
+            )
+        };
+        Energies {
+            before: e(&lse_before, queries),
+            after: e(&lse_after, states.view()),
+        }
+    });
+    let converged = opts
+        .eps()
+        .map(|eps| max_change.iter().map(|&c| c <= eps).collect());
+    Retrieval {
+        states,
+        weights: if opts.weights { weights } else { None },
+        top_k,
+        energy,
+        steps,
+        max_change: Array1::from(max_change),
+        converged,
+    }
+}
+
+/// E = −lse/β + ½‖ξ‖² + ln(N)/β + ½M², from the scaled log-sum-exp the kernels return.
+fn energies(
+    lse_scaled: &[f32],
+    sq_norms: &[f64],
+    beta: f32,
+    n: usize,
+    max_sq_norm: f64,
+) -> Array1<f64> {
+    let beta = f64::from(beta);
+    lse_scaled
+        .iter()
+        .zip(sq_norms)
+        .map(|(&l, &q)| -f64::from(l) / beta + 0.5 * q + (n as f64).ln() / beta + 0.5 * max_sq_norm)
+        .collect()
+}
+
+/// The k largest entries of each row, largest first, ties broken by the lower index.
+pub(crate) fn top_k(weights: ArrayView2<f32>, k: usize) -> TopK {
+    let b = weights.nrows();
+    let mut indices = Array2::zeros((b, k));
+    let mut values = Array2::zeros((b, k));
+    let mut order: Vec<usize> = Vec::new();
+    for (r, row) in weights.rows().into_iter().enumerate() {
+        order.clear();
+        order.extend(0..row.len());
+        let cmp = |&i: &usize, &j: &usize| row[j].total_cmp(&row[i]).then(i.cmp(&j));
+        if k < order.len() {
+            order.select_nth_unstable_by(k - 1, cmp);
+            order.truncate(k);
+        }
+        order.sort_unstable_by(cmp);
+        for (c, &i) in order.iter().enumerate() {
+            indices[[r, c]] = i;
+            values[[r, c]] = row[i];
+        }
+    }
+    TopK {
+        indices,
+        weights: values,
+    }
+}
