@@ -239,6 +239,16 @@ impl Device {
             .collect()
     }
 
+    /// Destroys the underlying GPU device, as a driver reset would: every later GPU call on
+    /// this device (and its clones) fails with [`Error::DeviceLost`]. For testing recovery paths.
+    #[doc(hidden)]
+    pub fn simulate_device_loss(&self) {
+        if let Backend::Gpu(ctx) = &self.backend {
+            ctx.device.destroy();
+            let _ = ctx.device.poll(wgpu::PollType::wait_indefinitely());
+        }
+    }
+
     fn open(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Device> {
         let ctx = GpuContext::new(adapter, options.poison_outputs)?;
         log::info!("opened {}", ctx.info);

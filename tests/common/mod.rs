@@ -1,0 +1,114 @@
+//! Shared by the integration tests: devices, seeded random data, error measures.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use hopfield::{Device, GpuOptions};
+use ndarray::{Array2, ArrayView2};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
+
+/// The GPU under test, opened once per test binary with output poisoning on, or `None` (the
+/// test is then skipped, loudly) — unless `HOPFIELD_REQUIRE_GPU=1`, where no adapter is a
+/// failure.
+pub fn gpu() -> Option<Device> {
+    static GPU: OnceLock<Result<Device, String>> = OnceLock::new();
+    let opened = GPU.get_or_init(|| {
+        Device::gpu_with(&GpuOptions {
+            poison_outputs: true,
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())
+    });
+    match opened {
+        Ok(d) => Some(d.clone()),
+        Err(e) if std::env::var("HOPFIELD_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("HOPFIELD_REQUIRE_GPU=1 but no GPU adapter: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: no GPU adapter ({e}); set HOPFIELD_REQUIRE_GPU=1 to fail instead");
+            None
+        }
+    }
+}
+
+/// Writes each test body once and runs it on the CPU path and on the GPU.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod cpu {
+            $(#[test] fn $name() { super::$name(&hopfield::Device::cpu()) })*
+        }
+        mod gpu {
+            $(#[test] fn $name() {
+                if let Some(device) = $crate::common::gpu() {
+                    eprintln!("GPU: {}", device.info());
+                    super::$name(&device)
+                }
+            })*
+        }
+    };
+}
+
+/// A fresh seed per run (printed, so a failure can be replayed with `HOPFIELD_TEST_SEED`).
+pub fn rng(test: &str) -> StdRng {
+    let seed = std::env::var("HOPFIELD_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
+    eprintln!("{test}: HOPFIELD_TEST_SEED={seed}");
+    StdRng::seed_from_u64(seed)
+}
+
+/// Rows of i.i.d. N(0, scale²/cols) entries: norms near `scale`.
+pub fn normal(rng: &mut StdRng, rows: usize, cols: usize, scale: f32) -> Array2<f32> {
+    let s = scale / (cols as f32).sqrt();
+    Array2::from_shape_simple_fn((rows, cols), || s * rng.sample::<f32, _>(StandardNormal))
+}
+
+/// Sizes that break tile assumptions: 1, primes, tile edges ± 1.
+pub const AWKWARD: &[usize] = &[
+    1, 2, 3, 5, 7, 8, 13, 16, 17, 31, 32, 33, 61, 63, 64, 65, 97, 127, 128, 129, 191, 257, 300,
+];
+
+pub fn awkward(rng: &mut StdRng) -> usize {
+    AWKWARD[rng.random_range(0..AWKWARD.len())]
+}
+
+pub fn to64(a: ArrayView2<f32>) -> Array2<f64> {
+    a.mapv(f64::from)
+}
+
+/// ‖a − b‖_F / ‖b‖_F, with a NaN anywhere (an unwritten, poisoned element) giving +∞.
+pub fn rel_err(a: ArrayView2<f32>, b: ArrayView2<f64>) -> f64 {
+    assert_eq!(a.dim(), b.dim(), "shapes differ");
+    let mut num = 0.0;
+    let mut den = 0.0;
+    for (x, y) in a.iter().zip(b) {
+        let x = f64::from(*x);
+        if x.is_nan() {
+            return f64::INFINITY;
+        }
+        num += (x - y) * (x - y);
+        den += y * y;
+    }
+    (num / den.max(f64::MIN_POSITIVE)).sqrt()
+}
+
+/// max |a − b|, NaN giving +∞.
+pub fn max_abs_err(a: ArrayView2<f32>, b: ArrayView2<f64>) -> f64 {
+    assert_eq!(a.dim(), b.dim(), "shapes differ");
+    a.iter().zip(b).fold(0.0, |m, (x, y)| {
+        let e = (f64::from(*x) - y).abs();
+        if e.is_nan() {
+            f64::INFINITY
+        } else {
+            m.max(e)
+        }
+    })
+}

@@ -1,0 +1,276 @@
+//! Every error kind, each asserting that the failed call left the memory as it was.
+
+mod common;
+
+use common::normal;
+use hopfield::{Device, Error, GpuOptions, Memory, RetrieveOptions};
+use ndarray::{array, Array2};
+
+fn memory(device: &Device) -> (Memory, Array2<f32>) {
+    let mut rng = common::rng("errors");
+    let x = normal(&mut rng, 7, 5, 1.0);
+    (Memory::from_array(device, x.view()).unwrap(), x)
+}
+
+fn unchanged(memory: &Memory, x: &Array2<f32>) {
+    assert_eq!(memory.len(), x.nrows());
+    assert_eq!(memory.dim(), x.ncols());
+    assert_eq!(
+        &memory.patterns().unwrap(),
+        x,
+        "a failed call changed the memory"
+    );
+}
+
+fn dimension_mismatch(device: &Device) {
+    let (mut m, x) = memory(device);
+    let q = Array2::<f32>::zeros((2, 4));
+    let err = m
+        .retrieve(q.view(), &RetrieveOptions::new(1.0))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::DimensionMismatch {
+            what: "queries",
+            expected: 5,
+            got: 4
+        }
+    );
+    let err = m.append(Array2::<f32>::zeros((3, 6)).view()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::DimensionMismatch {
+                what: "patterns",
+                got: 6,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = m.replace(0, &[1.0; 4]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::DimensionMismatch {
+                what: "pattern",
+                got: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = m.append_rows(&[1.0; 11]).unwrap_err();
+    assert_eq!(
+        err,
+        Error::RaggedRows {
+            what: "patterns",
+            len: 11,
+            dim: 5
+        }
+    );
+    unchanged(&m, &x);
+    assert_eq!(Memory::new(device, 0).unwrap_err(), Error::ZeroDimension);
+}
+
+fn empty_memory(device: &Device) {
+    let mut m = Memory::new(device, 3).unwrap();
+    let q = array![[1.0f32, 2.0, 3.0]];
+    assert_eq!(
+        m.retrieve(q.view(), &RetrieveOptions::new(1.0))
+            .unwrap_err(),
+        Error::EmptyMemory
+    );
+    m.append(q.view()).unwrap();
+    m.clear();
+    assert_eq!(
+        m.retrieve(q.view(), &RetrieveOptions::new(1.0))
+            .unwrap_err(),
+        Error::EmptyMemory
+    );
+    assert!(m.is_empty());
+}
+
+fn non_finite(device: &Device) {
+    let (mut m, x) = memory(device);
+    let mut bad = Array2::<f32>::ones((2, 5));
+    bad[[1, 3]] = f32::NAN;
+    let err = m.append(bad.view()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NonFinite {
+                what: "patterns",
+                row: 1,
+                col: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = m
+        .replace(2, &[0.0, f32::INFINITY, 0.0, 0.0, 0.0])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NonFinite {
+                what: "patterns",
+                row: 0,
+                col: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    bad[[1, 3]] = f32::NEG_INFINITY;
+    let err = m
+        .retrieve(bad.view(), &RetrieveOptions::new(1.0))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NonFinite {
+                what: "queries",
+                row: 1,
+                col: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    unchanged(&m, &x);
+}
+
+fn bad_options(device: &Device) {
+    let (m, x) = memory(device);
+    let q = Array2::<f32>::ones((1, 5));
+    for beta in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+        let err = m
+            .retrieve(q.view(), &RetrieveOptions::new(beta))
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidBeta(_)), "beta {beta}: {err}");
+    }
+    for eps in [-1e-3, f32::NAN, f32::INFINITY] {
+        let err = m
+            .retrieve(q.view(), &RetrieveOptions::new(1.0).until_converged(eps, 5))
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidEps(_)), "eps {eps}: {err}");
+    }
+    let err = m
+        .retrieve(q.view(), &RetrieveOptions::new(1.0).steps(0))
+        .unwrap_err();
+    assert_eq!(err, Error::InvalidSteps(0));
+    let err = m
+        .retrieve(
+            q.view(),
+            &RetrieveOptions::new(1.0).until_converged(1e-3, 0),
+        )
+        .unwrap_err();
+    assert_eq!(err, Error::InvalidSteps(0));
+    for k in [0, 8] {
+        let err = m
+            .retrieve(q.view(), &RetrieveOptions::new(1.0).with_top_k(k))
+            .unwrap_err();
+        assert_eq!(err, Error::InvalidTopK { k, n: 7 });
+    }
+    unchanged(&m, &x);
+}
+
+fn index_out_of_range(device: &Device) {
+    let (mut m, x) = memory(device);
+    assert_eq!(
+        m.replace(7, &[0.0; 5]).unwrap_err(),
+        Error::IndexOutOfRange { index: 7, len: 7 }
+    );
+    assert_eq!(
+        m.remove(&[1, 9, 2]).unwrap_err(),
+        Error::IndexOutOfRange { index: 9, len: 7 }
+    );
+    unchanged(&m, &x);
+}
+
+fn score_overflow(device: &Device) {
+    let (m, x) = memory(device);
+    let q = Array2::<f32>::from_elem((1, 5), 1e18);
+    let err = m
+        .retrieve(q.view(), &RetrieveOptions::new(1e20))
+        .unwrap_err();
+    assert!(matches!(err, Error::ScoreOverflow { .. }), "{err}");
+    let mut big = Memory::new(device, 2).unwrap();
+    big.append(array![[3e19f32, 0.0]].view()).unwrap();
+    let err = big
+        .retrieve(array![[1.0f32, 0.0]].view(), &RetrieveOptions::new(1e-30))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ScoreOverflow { .. }),
+        "a tiny beta does not save the dot product: {err}"
+    );
+    unchanged(&m, &x);
+}
+
+on_every_backend!(
+    dimension_mismatch,
+    empty_memory,
+    non_finite,
+    bad_options,
+    index_out_of_range,
+    score_overflow,
+);
+
+#[test]
+fn no_adapter_by_that_name() {
+    let err = Device::gpu_with(&GpuOptions {
+        adapter_name: Some("no-such-adapter-4e1f".into()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::NoAdapter(ref why) if why.contains("no-such-adapter-4e1f")),
+        "{err}"
+    );
+}
+
+/// More patterns than one storage binding holds: refused before anything is uploaded.
+#[test]
+fn over_the_binding_limit() {
+    let Some(device) = common::gpu() else { return };
+    let limit = device.info().limits.max_storage_binding_bytes;
+    let dim = 4096;
+    let rows = (limit / (4 * dim as u64)) as usize + 1;
+    let (mut m, x) = memory_of_dim(&device, dim);
+    let err = m.append_rows(&vec![0.5; rows * dim]).unwrap_err();
+    assert!(
+        matches!(err, Error::OverLimit { limit: l, .. } if l == limit),
+        "{err}"
+    );
+    unchanged(&m, &x);
+}
+
+fn memory_of_dim(device: &Device, dim: usize) -> (Memory, Array2<f32>) {
+    let x = Array2::from_shape_fn((3, dim), |(i, j)| (i * 7 + j) as f32 * 1e-3);
+    (Memory::from_array(device, x.view()).unwrap(), x)
+}
+
+/// A lost device turns every later call into `DeviceLost`, never a panic or a hang.
+#[test]
+fn device_lost() {
+    if common::gpu().is_none() {
+        return;
+    }
+    // A device of its own: losing the shared one would break the other tests.
+    let device = Device::gpu().unwrap();
+    let (mut m, _) = memory(&device);
+    device.simulate_device_loss();
+    let q = Array2::<f32>::ones((1, 5));
+    let err = m
+        .retrieve(q.view(), &RetrieveOptions::new(1.0))
+        .unwrap_err();
+    assert!(matches!(err, Error::DeviceLost(_)), "{err}");
+    assert!(matches!(
+        m.append(q.view()).unwrap_err(),
+        Error::DeviceLost(_)
+    ));
+    assert!(matches!(m.patterns().unwrap_err(), Error::DeviceLost(_)));
+    assert_eq!(m.len(), 7, "the failed append did not count its row");
+}
