@@ -26,7 +26,9 @@ pub(crate) struct GpuContext {
     pub limits: wgpu::Limits,
     pub kernels: Kernels,
     lost: Arc<Mutex<Option<String>>>,
-    poller: Poller,
+    /// `None` on GL, whose backend holds its one context during `poll(wait)`: a poller thread
+    /// would starve every other thread's calls, so there the reading thread polls.
+    poller: Option<Poller>,
     staging: Mutex<Vec<wgpu::Buffer>>,
     poison: Option<Mutex<Option<wgpu::Buffer>>>,
 }
@@ -66,7 +68,8 @@ impl GpuContext {
         };
         let info = adapter_info(&adapter, &limits, features);
         Ok(GpuContext {
-            poller: Poller::new(device.clone()),
+            poller: (adapter.get_info().backend != wgpu::Backend::Gl)
+                .then(|| Poller::new(device.clone())),
             device,
             queue,
             info,
@@ -187,8 +190,8 @@ impl GpuContext {
             .map_async(wgpu::MapMode::Read, move |r| {
                 let _ = tx.send(r);
             });
-        if !self.poller.request() {
-            // No poller thread could be started: drive the device from this thread instead.
+        if !self.poller.as_ref().is_some_and(Poller::request) {
+            // No poller thread: drive the device from this thread instead.
             let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
         }
         let mapped = rx.receive().await;

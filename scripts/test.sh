@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, GPU tests included and required to run.
+#
+# On a machine without a GPU it installs Mesa's software drivers first (lavapipe for Vulkan,
+# llvmpipe for GL), so the WGSL kernels are really executed; HOPFIELD_REQUIRE_GPU=1 turns a GPU
+# test that finds no adapter into a failure instead of a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+compgen -G "/usr/share/vulkan/icd.d/lvp_icd*.json" >/dev/null || missing+=(mesa-vulkan-drivers)
+compgen -G "/usr/share/glvnd/egl_vendor.d/*mesa*.json" >/dev/null || missing+=(libegl1 libegl-mesa0 libgl1-mesa-dri)
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]}"
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+export HOPFIELD_REQUIRE_GPU=1
+# EGL probes a Wayland socket directory and complains when there is none.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+
+echo "== adapters"
+cargo run --quiet --release -- info
+
+echo "== whole suite (GPU tests on the default adapter: Vulkan)"
+cargo test --all-targets
+cargo test --doc
+
+# wgpu's GL backend serialises every call on one context, so its pass runs one test at a time.
+echo "== GPU parity and theory tests on the GL backend"
+WGPU_BACKEND=gl cargo test --test parity --test theory gpu:: -- --test-threads=1
