@@ -23,7 +23,7 @@
 //! ```
 //!
 //! Every error is a value of [`Error`]; no call panics on user input, and a failed call
-//! leaves the memory as it was. The f64 [`reference`] implementation is what the test suite
+//! leaves the memory as it was. The f64 [`reference`](mod@reference) implementation is what the test suite
 //! checks both backends against.
 
 #![warn(missing_docs)]

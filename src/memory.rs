@@ -304,3 +304,21 @@ impl std::fmt::Debug for Memory {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The future must be `Send`, so it can be spawned on a multi-threaded executor: no wgpu
+    /// error-scope guard (which is `!Send`) may live across an `.await`.
+    #[test]
+    fn retrieve_async_is_send() {
+        fn send<T: Send>(_: &T) {}
+        let memory = Memory::from_rows(&Device::cpu(), 2, &[1.0, 0.0]).unwrap();
+        let q = ndarray::array![[1.0f32, 0.0]];
+        let opts = RetrieveOptions::new(1.0);
+        let future = memory.retrieve_async(q.view(), &opts);
+        send(&future);
+        assert!(pollster::block_on(future).is_ok());
+    }
+}
