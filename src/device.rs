@@ -101,6 +101,11 @@ impl fmt::Display for DeviceInfo {
 impl DeviceInfo {
     /// Multi-line report: the limits and features that matter for retrieval.
     pub fn report(&self) -> String {
+        if self.kind == DeviceKind::HostCpu {
+            return format!(
+                "{self}\n  patterns in host memory: no binding limits, f32 GEMM on every core"
+            );
+        }
         let l = &self.limits;
         let ft = &self.features;
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
