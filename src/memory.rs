@@ -1,11 +1,13 @@
 //! [`Memory`]: stored patterns on a device, and retrieval from them.
 
+use std::sync::Arc;
+
 use ndarray::{Array2, ArrayView2};
 
 use crate::cpu;
 use crate::device::{Backend, Device};
 use crate::error::{check_finite, Error, Result};
-use crate::gpu::{retrieval, PatternBuffer};
+use crate::gpu::{retrieval, GpuContext, PatternBuffer};
 use crate::retrieve::{
     self, check_score_range, row_sq_norms, BlockOut, Retrieval, RetrieveOptions,
 };
@@ -39,7 +41,7 @@ pub struct Memory {
 
 enum Store {
     Cpu(Vec<f32>),
-    Gpu(PatternBuffer),
+    Gpu(Arc<GpuContext>, PatternBuffer),
 }
 
 impl Memory {
@@ -50,7 +52,7 @@ impl Memory {
         }
         let store = match &device.backend {
             Backend::Cpu => Store::Cpu(Vec::new()),
-            Backend::Gpu(_) => Store::Gpu(PatternBuffer::new(dim)),
+            Backend::Gpu(ctx) => Store::Gpu(Arc::clone(ctx), PatternBuffer::new(dim)),
         };
         Ok(Memory {
             device: device.clone(),
@@ -120,10 +122,9 @@ impl Memory {
         if data.is_empty() {
             return Ok(());
         }
-        match (&mut self.store, &self.device.backend) {
-            (Store::Cpu(rows), _) => rows.extend_from_slice(data),
-            (Store::Gpu(buf), Backend::Gpu(ctx)) => buf.append(ctx, data)?,
-            (Store::Gpu(_), Backend::Cpu) => unreachable!("stores match their device"),
+        match &mut self.store {
+            Store::Cpu(rows) => rows.extend_from_slice(data),
+            Store::Gpu(ctx, buf) => buf.append(ctx, data)?,
         }
         self.sq_norms.extend(row_sq_norms(data, self.dim));
         Ok(())
@@ -139,12 +140,11 @@ impl Memory {
             });
         }
         check_finite("patterns", pattern, self.dim)?;
-        match (&mut self.store, &self.device.backend) {
-            (Store::Cpu(rows), _) => {
+        match &mut self.store {
+            Store::Cpu(rows) => {
                 rows[index * self.dim..(index + 1) * self.dim].copy_from_slice(pattern)
             }
-            (Store::Gpu(buf), Backend::Gpu(ctx)) => buf.replace(ctx, index, pattern)?,
-            (Store::Gpu(_), Backend::Cpu) => unreachable!("stores match their device"),
+            Store::Gpu(ctx, buf) => buf.replace(ctx, index, pattern)?,
         }
         self.sq_norms[index] = row_sq_norms(pattern, self.dim)[0];
         Ok(())
@@ -165,8 +165,8 @@ impl Memory {
         if sorted.is_empty() {
             return Ok(());
         }
-        match (&mut self.store, &self.device.backend) {
-            (Store::Cpu(rows), _) => {
+        match &mut self.store {
+            Store::Cpu(rows) => {
                 let dim = self.dim;
                 let mut gone = sorted.iter().peekable();
                 let mut i = 0;
@@ -177,8 +177,7 @@ impl Memory {
                     gone.peek().is_none_or(|&&g| g != row)
                 });
             }
-            (Store::Gpu(buf), Backend::Gpu(ctx)) => buf.remove(ctx, &sorted)?,
-            (Store::Gpu(_), Backend::Cpu) => unreachable!("stores match their device"),
+            Store::Gpu(ctx, buf) => buf.remove(ctx, &sorted)?,
         }
         let mut gone = sorted.iter().peekable();
         let mut row = 0;
@@ -197,17 +196,16 @@ impl Memory {
     pub fn clear(&mut self) {
         match &mut self.store {
             Store::Cpu(rows) => rows.clear(),
-            Store::Gpu(buf) => buf.clear(),
+            Store::Gpu(_, buf) => buf.clear(),
         }
         self.sq_norms.clear();
     }
 
     /// Reads the stored patterns back as an N×d array.
     pub fn patterns(&self) -> Result<Array2<f32>> {
-        let data = match (&self.store, &self.device.backend) {
-            (Store::Cpu(rows), _) => rows.clone(),
-            (Store::Gpu(buf), Backend::Gpu(ctx)) => pollster::block_on(buf.read(ctx))?,
-            (Store::Gpu(_), Backend::Cpu) => unreachable!("stores match their device"),
+        let data = match &self.store {
+            Store::Cpu(rows) => rows.clone(),
+            Store::Gpu(ctx, buf) => pollster::block_on(buf.read(ctx))?,
         };
         Ok(Array2::from_shape_vec((self.len(), self.dim), data).expect("N×d rows"))
     }
@@ -243,8 +241,8 @@ impl Memory {
 
         let b = queries.nrows();
         let mut blocks: Vec<(usize, BlockOut)> = Vec::new();
-        match (&self.store, &self.device.backend) {
-            (Store::Cpu(rows), _) => {
+        match &self.store {
+            Store::Cpu(rows) => {
                 let x = ArrayView2::from_shape((self.len(), self.dim), rows).expect("N×d rows");
                 let per_block = (CPU_BLOCK_SCORES / self.len()).max(1);
                 for start in (0..b).step_by(per_block) {
@@ -253,7 +251,7 @@ impl Memory {
                     blocks.push((rows, cpu::retrieve_block(x, block, options)));
                 }
             }
-            (Store::Gpu(buf), Backend::Gpu(ctx)) => {
+            Store::Gpu(ctx, buf) => {
                 let per_block = retrieval::max_block_rows(ctx, self.len(), self.dim);
                 if per_block == 0 {
                     return Err(Error::OverLimit {
@@ -271,7 +269,6 @@ impl Memory {
                     blocks.push((chunk.len() / self.dim, out));
                 }
             }
-            (Store::Gpu(_), Backend::Cpu) => unreachable!("stores match their device"),
         }
         let max_sq = self.sq_norms.iter().copied().fold(0.0, f64::max);
         Ok(retrieve::assemble(
