@@ -1,5 +1,5 @@
-//! The `hopfield` binary on .npy files: a round trip against the f64 reference, and a one-line
-//! error (never a panic) for every kind of bad input.
+//! The `hopfield` binary: `retrieve` on .npy files against the f64 reference, a one-line
+//! `error:` (never a panic) for every kind of bad input, `info`, and small `demo` runs.
 
 mod common;
 
@@ -10,9 +10,9 @@ use hopfield::reference;
 use ndarray::{Array1, Array2, Array3};
 use ndarray_npy::{read_npy, write_npy};
 
+/// Runs the binary. Mesa's EGL probe prints its own "error:" line when it finds no runtime
+/// directory; a private one keeps stderr to what the tool says.
 fn hopfield(args: &[&str]) -> Output {
-    // Mesa's EGL probe prints its own "error:" line when it finds no runtime directory; give it
-    // a private one so stderr holds only what the tool says.
     let runtime = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_hopfield"))
         .args(args)
@@ -21,21 +21,27 @@ fn hopfield(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-fn p(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Exit code ≠ 0, one line on stderr starting with "error:", naming `hint`; no panic.
-fn fails_with(out: &Output, hint: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "should fail: {err}");
+fn succeeds(out: &Output) {
+    assert!(out.status.success(), "failed: {}", stderr(out));
+    assert!(!stderr(out).contains("panicked"), "{}", stderr(out));
+}
+
+/// Exit code `code`, and stderr exactly one line: "error: …" naming `hint`; no panic.
+fn fails_with(out: &Output, code: i32, hint: &str) {
+    let err = stderr(out);
     assert!(!err.contains("panicked"), "panicked: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "one error line: {err}");
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr: {err:?}");
+    assert!(lines[0].starts_with("error: "), "{:?}", lines[0]);
     assert!(
         lines[0].contains(hint),
         "{:?} should mention {hint:?}",
@@ -43,37 +49,102 @@ fn fails_with(out: &Output, hint: &str) {
     );
 }
 
+/// Whether a GPU adapter exists. Without one the test is skipped, unless
+/// `HOPFIELD_REQUIRE_GPU=1`, where it fails.
+fn gpu_available() -> bool {
+    match hopfield::Device::gpu() {
+        Ok(device) => {
+            eprintln!("GPU: {}", device.info());
+            true
+        }
+        Err(e) if std::env::var("HOPFIELD_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("HOPFIELD_REQUIRE_GPU=1 but Device::gpu() failed: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: no GPU adapter ({e})");
+            false
+        }
+    }
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+/// Patterns x.npy (N×d) and queries q.npy (B×d) in a temporary directory.
 struct Files {
     dir: tempfile::TempDir,
     x: Array2<f32>,
     q: Array2<f32>,
 }
 
-fn files() -> Files {
-    let mut rng = common::rng("cli");
-    let dir = tempfile::tempdir().unwrap();
-    let x = common::normal(&mut rng, 23, 7, 1.0);
-    let q = common::normal(&mut rng, 5, 7, 1.0);
-    write_npy(p(dir.path(), "x.npy"), &x).unwrap();
-    write_npy(p(dir.path(), "q.npy"), &q).unwrap();
-    Files { dir, x, q }
+impl Files {
+    fn new(n: usize, d: usize, b: usize) -> Files {
+        let mut rng = common::rng("cli");
+        let dir = tempfile::tempdir().unwrap();
+        let x = common::normal(&mut rng, n, d, 1.0);
+        let q = common::normal(&mut rng, b, d, 1.0);
+        write_npy(dir.path().join("x.npy"), &x).unwrap();
+        write_npy(dir.path().join("q.npy"), &q).unwrap();
+        Files { dir, x, q }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `retrieve` on `patterns` and `queries` (file names in the directory) into out.npy, with
+    /// `extra` arguments, on the CPU unless they name a device.
+    fn retrieve(&self, patterns: &str, queries: &str, beta: &str, extra: &[&str]) -> Output {
+        let (x, q, out) = (
+            self.path(patterns),
+            self.path(queries),
+            self.path("out.npy"),
+        );
+        let mut args = vec![
+            "retrieve",
+            "--patterns",
+            s(&x),
+            "--queries",
+            s(&q),
+            "--beta",
+            beta,
+            "--out",
+            s(&out),
+        ];
+        if !extra.contains(&"--device") {
+            args.extend(["--device", "cpu"]);
+        }
+        args.extend_from_slice(extra);
+        hopfield(&args)
+    }
+
+    /// Asserts that a failed run wrote no output.
+    fn no_output(&self) {
+        assert!(
+            !self.path("out.npy").exists(),
+            "no output is written on failure"
+        );
+    }
 }
 
+/// Two steps at β = 3 with every output, against the f64 reference.
 fn round_trip_on(device: &str) {
-    let f = files();
-    let d = f.dir.path();
-    let (out, w, t, tw) = (
-        p(d, "out.npy"),
-        p(d, "w.npy"),
-        p(d, "t.npy"),
-        p(d, "tw.npy"),
+    let (n, d, b, k, beta, steps) = (37, 13, 11, 4, 3.0, 2);
+    let f = Files::new(n, d, b);
+    let (out, w, t, tw, e) = (
+        f.path("out.npy"),
+        f.path("w.npy"),
+        f.path("t.npy"),
+        f.path("tw.npy"),
+        f.path("e.npy"),
     );
     let run = hopfield(&[
         "retrieve",
         "--patterns",
-        s(&p(d, "x.npy")),
+        s(&f.path("x.npy")),
         "--queries",
-        s(&p(d, "q.npy")),
+        s(&f.path("q.npy")),
         "--beta",
         "3",
         "--steps",
@@ -83,34 +154,71 @@ fn round_trip_on(device: &str) {
         "--weights",
         s(&w),
         "--topk",
-        "3",
+        "4",
         "--topk-out",
         s(&t),
         "--topk-weights-out",
         s(&tw),
+        "--energy-out",
+        s(&e),
         "--device",
         device,
     ]);
+    succeeds(&run);
+    let summary = stderr(&run);
     assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+        summary.contains(&format!("B={b} N={n} d={d}")) && summary.contains("2 steps"),
+        "{summary}"
     );
+
     let (x, q) = (common::to64(f.x.view()), common::to64(f.q.view()));
-    let (states, weights, _) = reference::retrieve(x.view(), q.view(), 3.0, 2);
+    let (states, weights, _) = reference::retrieve(x.view(), q.view(), beta, steps);
+
     let got: Array2<f32> = read_npy(&out).unwrap();
-    assert!(common::rel_err(got.view(), states.view()) <= 2e-5);
+    let err = common::rel_err(got.view(), states.view());
+    eprintln!("{device}: states relative error {err:e}");
+    assert!(err <= 1e-5, "states: relative error {err:e}");
+
     let got_w: Array2<f32> = read_npy(&w).unwrap();
-    assert!(common::max_abs_err(got_w.view(), weights.view()) <= 1e-5);
+    let err = common::max_abs_err(got_w.view(), weights.view());
+    assert!(err <= 1e-5, "weights: max error {err:e}");
+
+    // Top-k: the reported weights are the reference's for those indices, strongest first, and
+    // no pattern left out is stronger than the last one kept (robust to near-ties).
     let idx: Array2<i64> = read_npy(&t).unwrap();
     let top_w: Array2<f32> = read_npy(&tw).unwrap();
-    assert_eq!(idx.dim(), (5, 3));
-    for r in 0..5 {
-        for c in 0..3 {
-            let i = idx[[r, c]] as usize;
+    assert_eq!(idx.dim(), (b, k));
+    assert_eq!(top_w.dim(), (b, k));
+    for r in 0..b {
+        let kept: Vec<usize> = idx.row(r).iter().map(|&i| i as usize).collect();
+        for (c, &i) in kept.iter().enumerate() {
+            assert!(i < n, "index {i} out of range");
             assert!((f64::from(top_w[[r, c]]) - weights[[r, i]]).abs() <= 1e-5);
+            if c > 0 {
+                assert!(top_w[[r, c - 1]] >= top_w[[r, c]], "row {r} not sorted");
+            }
         }
-        assert!(top_w[[r, 0]] >= top_w[[r, 1]] && top_w[[r, 1]] >= top_w[[r, 2]]);
+        let last = weights[[r, kept[k - 1]]];
+        for i in (0..n).filter(|i| !kept.contains(i)) {
+            assert!(
+                weights[[r, i]] <= last + 1e-5,
+                "row {r}: {i} should be kept"
+            );
+        }
+    }
+
+    let energy: Array2<f32> = read_npy(&e).unwrap();
+    assert_eq!(energy.dim(), (b, 2));
+    let before = reference::energy(x.view(), q.view(), beta);
+    let after = reference::energy(x.view(), states.view(), beta);
+    for r in 0..b {
+        for (c, want) in [before[r], after[r]].into_iter().enumerate() {
+            let got = f64::from(energy[[r, c]]);
+            assert!(
+                (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                "energy [{r}, {c}]: {got} vs {want}"
+            );
+        }
     }
 }
 
@@ -121,97 +229,242 @@ fn round_trip_cpu() {
 
 #[test]
 fn round_trip_gpu() {
-    if common::gpu().is_some() {
+    if gpu_available() {
         round_trip_on("gpu");
     }
 }
 
 #[test]
-fn until_converged() {
-    let f = files();
-    let d = f.dir.path();
-    let run = hopfield(&[
-        "retrieve",
-        "--patterns",
-        s(&p(d, "x.npy")),
-        "--queries",
-        s(&p(d, "q.npy")),
-        "--beta",
-        "2",
-        "--until-converged",
-        "--eps",
-        "1e-5",
-        "--max-steps",
-        "50",
-        "--out",
-        s(&p(d, "o.npy")),
-        "--device",
-        "cpu",
-    ]);
-    assert!(run.status.success());
-    assert!(String::from_utf8_lossy(&run.stderr).contains("converged"));
+fn one_step_by_default() {
+    let f = Files::new(9, 5, 3);
+    succeeds(&f.retrieve("x.npy", "q.npy", "1.5", &[]));
+    let (x, q) = (common::to64(f.x.view()), common::to64(f.q.view()));
+    let (want, _) = reference::update(x.view(), q.view(), 1.5);
+    let got: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+    assert!(common::rel_err(got.view(), want.view()) <= 1e-5);
 }
 
 #[test]
-fn bad_inputs() {
-    let f = files();
-    let d = f.dir.path();
-    let (x, q, out) = (p(d, "x.npy"), p(d, "q.npy"), p(d, "out.npy"));
-    let retrieve = |patterns: &Path, queries: &Path, beta: &str| {
-        hopfield(&[
-            "retrieve",
-            "--patterns",
-            s(patterns),
-            "--queries",
-            s(queries),
-            "--beta",
-            beta,
-            "--out",
-            s(&out),
-            "--device",
-            "cpu",
-        ])
-    };
-    fails_with(&retrieve(&p(d, "missing.npy"), &q, "1"), "missing.npy");
-    std::fs::write(p(d, "text.npy"), "not an npy file").unwrap();
-    fails_with(&retrieve(&p(d, "text.npy"), &q, "1"), "text.npy");
-    std::fs::write(p(d, "empty.npy"), "").unwrap();
-    fails_with(&retrieve(&x, &p(d, "empty.npy"), "1"), "empty.npy");
-    write_npy(p(d, "f64.npy"), &f.x.mapv(f64::from)).unwrap();
-    fails_with(&retrieve(&p(d, "f64.npy"), &q, "1"), "float32");
-    write_npy(p(d, "i32.npy"), &Array2::<i32>::zeros((3, 7))).unwrap();
-    fails_with(&retrieve(&x, &p(d, "i32.npy"), "1"), "i32.npy");
-    write_npy(p(d, "1d.npy"), &Array1::<f32>::zeros(7)).unwrap();
-    fails_with(&retrieve(&x, &p(d, "1d.npy"), "1"), "2-D");
-    write_npy(p(d, "3d.npy"), &Array3::<f32>::zeros((2, 3, 7))).unwrap();
-    fails_with(&retrieve(&p(d, "3d.npy"), &q, "1"), "2-D");
-    write_npy(p(d, "q6.npy"), &Array2::<f32>::zeros((2, 6))).unwrap();
-    fails_with(&retrieve(&x, &p(d, "q6.npy"), "1"), "dimension mismatch");
+fn until_converged_reaches_a_fixed_point() {
+    let f = Files::new(23, 7, 5);
+    let run = f.retrieve(
+        "x.npy",
+        "q.npy",
+        "2",
+        &["--until-converged", "--eps", "1e-6", "--max-steps", "200"],
+    );
+    succeeds(&run);
+    assert!(
+        stderr(&run).contains("5 of 5 converged"),
+        "{}",
+        stderr(&run)
+    );
+    let got: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+    let x = common::to64(f.x.view());
+    let (next, _) = reference::update(x.view(), common::to64(got.view()).view(), 2.0);
+    let err = common::max_abs_err(got.view(), next.view());
+    assert!(err <= 1e-5, "one more step moves the state by {err:e}");
+}
+
+#[test]
+fn conflicting_and_incomplete_options() {
+    let f = Files::new(4, 3, 2);
+    for extra in [
+        &["--steps", "2", "--until-converged"][..],
+        &["--eps", "1e-3"],
+        &["--max-steps", "5"],
+        &["--topk", "2"],
+        &["--topk-out", "t.npy"],
+    ] {
+        let run = f.retrieve("x.npy", "q.npy", "1", extra);
+        let err = stderr(&run);
+        assert_eq!(run.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.starts_with("error:") && !err.contains("panicked"),
+            "{err}"
+        );
+        f.no_output();
+    }
+}
+
+#[test]
+fn missing_and_non_npy_files() {
+    let f = Files::new(5, 3, 2);
+    fails_with(
+        &f.retrieve("missing.npy", "q.npy", "1", &[]),
+        2,
+        "missing.npy: no such file",
+    );
+    std::fs::write(f.path("text.npy"), "not an npy file, just text\n").unwrap();
+    fails_with(
+        &f.retrieve("text.npy", "q.npy", "1", &[]),
+        2,
+        "text.npy: not a .npy file",
+    );
+    std::fs::write(f.path("empty.npy"), "").unwrap();
+    fails_with(
+        &f.retrieve("x.npy", "empty.npy", "1", &[]),
+        2,
+        "empty.npy: not a .npy file",
+    );
+    // A valid header, with the data cut short.
+    let bytes = std::fs::read(f.path("x.npy")).unwrap();
+    std::fs::write(f.path("cut.npy"), &bytes[..bytes.len() - 5]).unwrap();
+    fails_with(
+        &f.retrieve("cut.npy", "q.npy", "1", &[]),
+        2,
+        "cut.npy: is truncated",
+    );
+    f.no_output();
+}
+
+#[test]
+fn wrong_dtype() {
+    let f = Files::new(5, 3, 2);
+    write_npy(f.path("f64.npy"), &f.x.mapv(f64::from)).unwrap();
+    fails_with(&f.retrieve("f64.npy", "q.npy", "1", &[]), 2, "float64");
+    write_npy(f.path("i32.npy"), &Array2::<i32>::zeros((2, 3))).unwrap();
+    fails_with(&f.retrieve("x.npy", "i32.npy", "1", &[]), 2, "int32");
+    f.no_output();
+}
+
+#[test]
+fn not_two_dimensional() {
+    let f = Files::new(5, 3, 2);
+    write_npy(f.path("1d.npy"), &Array1::<f32>::zeros(3)).unwrap();
+    fails_with(&f.retrieve("x.npy", "1d.npy", "1", &[]), 2, "1-D");
+    write_npy(f.path("3d.npy"), &Array3::<f32>::zeros((2, 5, 3))).unwrap();
+    fails_with(&f.retrieve("3d.npy", "q.npy", "1", &[]), 2, "3-D");
+    f.no_output();
+}
+
+#[test]
+fn mismatched_dimensions() {
+    let f = Files::new(5, 3, 2);
+    write_npy(f.path("q4.npy"), &Array2::<f32>::ones((2, 4))).unwrap();
+    fails_with(
+        &f.retrieve("x.npy", "q4.npy", "1", &[]),
+        2,
+        "dimension mismatch",
+    );
+    f.no_output();
+}
+
+#[test]
+fn non_finite_data() {
+    let f = Files::new(5, 3, 4);
     let mut nan = f.q.clone();
-    nan[[2, 4]] = f32::NAN;
-    write_npy(p(d, "nan.npy"), &nan).unwrap();
-    fails_with(&retrieve(&x, &p(d, "nan.npy"), "1"), "non-finite");
-    fails_with(&retrieve(&x, &q, "0"), "beta");
-    fails_with(&retrieve(&x, &q, "-2"), "beta");
-    assert!(!out.exists(), "no output is written on failure");
-    let no_gpu = hopfield(&[
+    nan[[2, 1]] = f32::NAN;
+    write_npy(f.path("nan.npy"), &nan).unwrap();
+    fails_with(&f.retrieve("x.npy", "nan.npy", "1", &[]), 2, "non-finite");
+    let mut inf = f.x.clone();
+    inf[[4, 0]] = f32::INFINITY;
+    write_npy(f.path("inf.npy"), &inf).unwrap();
+    fails_with(&f.retrieve("inf.npy", "q.npy", "1", &[]), 2, "non-finite");
+    f.no_output();
+}
+
+#[test]
+fn bad_beta() {
+    let f = Files::new(5, 3, 2);
+    for beta in ["0", "-2", "nan", "inf"] {
+        fails_with(&f.retrieve("x.npy", "q.npy", beta, &[]), 2, "beta");
+    }
+    f.no_output();
+}
+
+#[test]
+fn bad_counts() {
+    let f = Files::new(5, 3, 2);
+    let t = f.path("t.npy");
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "1", &["--steps", "0"]),
+        2,
+        "steps",
+    );
+    fails_with(
+        &f.retrieve(
+            "x.npy",
+            "q.npy",
+            "1",
+            &["--until-converged", "--max-steps", "0"],
+        ),
+        2,
+        "steps",
+    );
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "1", &["--until-converged", "--eps", "-1"]),
+        2,
+        "eps",
+    );
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "1", &["--topk", "0", "--topk-out", s(&t)]),
+        2,
+        "top-k",
+    );
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "1", &["--topk", "6", "--topk-out", s(&t)]),
+        2,
+        "top-k",
+    );
+    f.no_output();
+    assert!(!t.exists());
+}
+
+#[test]
+fn unknown_adapter() {
+    let f = Files::new(5, 3, 2);
+    let run = f.retrieve("x.npy", "q.npy", "1", &["--device", "no-such-adapter-77"]);
+    fails_with(&run, 1, "no-such-adapter-77");
+    f.no_output();
+}
+
+#[test]
+fn unwritable_output() {
+    let f = Files::new(5, 3, 2);
+    let out = f.path("no-such-dir/out.npy");
+    let run = hopfield(&[
         "retrieve",
         "--patterns",
-        s(&x),
+        s(&f.path("x.npy")),
         "--queries",
-        s(&q),
+        s(&f.path("q.npy")),
         "--beta",
         "1",
         "--out",
         s(&out),
         "--device",
-        "no-such-adapter-77",
+        "cpu",
     ]);
-    fails_with(&no_gpu, "no-such-adapter-77");
+    fails_with(&run, 1, "no-such-dir");
 }
 
 #[test]
-fn demo_runs_small() {
+fn info_lists_the_cpu_and_the_auto_choice() {
+    let run = hopfield(&["info"]);
+    succeeds(&run);
+    let text = stdout(&run);
+    assert!(text.contains("host CPU"), "{text}");
+    assert!(text.contains("--device auto picks: "), "{text}");
+}
+
+/// The counts of a demo's "recovered a/b sign-flipped, c/e half-masked" lines.
+fn recovered(text: &str) -> Vec<[usize; 4]> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("recovered "))
+        .map(|rest| {
+            let nums: Vec<usize> = rest
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|w| !w.is_empty())
+                .take(4)
+                .map(|w| w.parse().unwrap())
+                .collect();
+            [nums[0], nums[1], nums[2], nums[3]]
+        })
+        .collect()
+}
+
+fn demo_small(device: &str) -> String {
     let run = hopfield(&[
         "demo",
         "--patterns",
@@ -221,16 +474,43 @@ fn demo_runs_small() {
         "--queries",
         "20",
         "--device",
-        "cpu",
+        device,
     ]);
-    let text = String::from_utf8_lossy(&run.stdout);
+    succeeds(&run);
+    let text = stdout(&run);
+    let counts = recovered(&text);
+    assert_eq!(counts.len(), 2, "a device run and a CPU run: {text}");
+    for [flip_ok, flip_all, mask_ok, mask_all] in counts {
+        assert_eq!((flip_all, mask_all), (10, 10), "{text}");
+        // β = 32 recovers every one of these (N = 200, d = 64, 13 flips or 32 zeros).
+        assert_eq!((flip_ok, mask_ok), (10, 10), "{text}");
+    }
     assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert!(
-        text.contains("recovered") && text.contains("sign-flipped"),
+        text.contains("device vs cpu: max |state difference|"),
         "{text}"
+    );
+    text
+}
+
+#[test]
+fn demo_cpu() {
+    let text = demo_small("cpu");
+    assert!(text.contains("IS the host CPU"), "{text}");
+}
+
+#[test]
+fn demo_gpu() {
+    if gpu_available() {
+        let text = demo_small("gpu");
+        assert!(!text.contains("IS the host CPU"), "{text}");
+    }
+}
+
+#[test]
+fn demo_rejects_empty_sizes() {
+    fails_with(
+        &hopfield(&["demo", "--patterns", "0", "--device", "cpu"]),
+        2,
+        "at least 1",
     );
 }

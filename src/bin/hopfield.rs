@@ -1,14 +1,20 @@
-//! `hopfield`: adapters, retrieval on .npy files, and the demo.
+//! `hopfield`: the adapters this machine has, retrieval on .npy files, and a demo that stores
+//! random patterns and recovers corrupted copies of them on a device and on the CPU.
+//!
+//! Every failure ends with exit code 2 (bad input) or 1 (the machine's or the device's fault)
+//! and one line on stderr that starts with `error:`; nothing panics on user input.
 
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Args, Parser, Subcommand};
-use hopfield::{Device, Error, GpuOptions, Memory, Retrieval, RetrieveOptions};
-use ndarray::{Array2, ArrayView2, Axis};
-use ndarray_npy::{read_npy, write_npy};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use hopfield::{Device, DeviceKind, Error, GpuOptions, Memory, Retrieval, RetrieveOptions};
+use ndarray::{s, Array2, ArrayView2, Axis};
+use ndarray_npy::{read_npy, write_npy, ReadNpyError, WritableElement};
 use rand::rngs::StdRng;
+use rand::seq::index;
 use rand::{RngExt, SeedableRng};
 
 #[derive(Parser)]
@@ -24,87 +30,127 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Every adapter wgpu sees, plus the CPU, with the limits and features that matter.
+    /// Every adapter wgpu sees, plus the CPU, with the limits and features that matter, and
+    /// which one `--device auto` picks.
     Info,
-    /// Retrieve from stored patterns for a batch of queries (.npy in, .npy out).
+    /// Retrieve from stored patterns for a batch of queries (float32 .npy in, .npy out).
     Retrieve(RetrieveArgs),
-    /// Store random patterns, corrupt copies, retrieve them on a device and on the CPU.
+    /// Store random patterns, corrupt copies of some, retrieve them on a device and on the CPU.
     Demo(DemoArgs),
 }
 
 #[derive(Args)]
 struct DeviceArg {
-    /// auto (a real GPU, else the CPU), cpu, gpu (any adapter, software included), or a
-    /// substring of an adapter's name.
+    /// auto (a hardware GPU if there is one, else the CPU path), cpu, gpu (any wgpu adapter,
+    /// software ones such as lavapipe included), or a case-insensitive substring of an
+    /// adapter's name (see `hopfield info`).
     #[arg(long, default_value = "auto")]
     device: String,
 }
 
 #[derive(Args)]
+#[command(group(ArgGroup::new("topk_outputs").args(["topk_out", "topk_weights_out"]).multiple(true)))]
 struct RetrieveArgs {
-    /// Stored patterns, float32 (N, d).
-    #[arg(long)]
+    /// Stored patterns: a 2-D float32 .npy of shape (N, d).
+    #[arg(long, value_name = "X.npy")]
     patterns: PathBuf,
-    /// Queries, float32 (B, d).
-    #[arg(long)]
+    /// Queries: a 2-D float32 .npy of shape (B, d).
+    #[arg(long, value_name = "Q.npy")]
     queries: PathBuf,
     /// Inverse temperature β > 0.
     #[arg(long, allow_negative_numbers = true)]
     beta: f32,
-    /// Where to write the retrieved states, float32 (B, d).
-    #[arg(long)]
+    /// Where to write the retrieved states: float32 (B, d).
+    #[arg(long, value_name = "OUT.npy")]
     out: PathBuf,
-    /// Fixed number of update steps.
-    #[arg(long, conflicts_with = "until_converged")]
+    /// Exactly this many update steps [default: 1].
+    #[arg(long, value_name = "K", conflicts_with = "until_converged")]
     steps: Option<usize>,
-    /// Update until the largest change of a component is ≤ eps.
+    /// Update until the largest change of any state component in one step is ≤ --eps, at most
+    /// --max-steps times.
     #[arg(long)]
     until_converged: bool,
-    /// Tolerance for --until-converged.
-    #[arg(long, default_value_t = 1e-6, requires = "until_converged")]
+    /// Tolerance of --until-converged (absolute, per component).
+    #[arg(
+        long,
+        value_name = "E",
+        default_value_t = 1e-6,
+        requires = "until_converged",
+        allow_negative_numbers = true
+    )]
     eps: f32,
-    /// Step limit for --until-converged.
-    #[arg(long, default_value_t = 100, requires = "until_converged")]
+    /// Step limit of --until-converged.
+    #[arg(
+        long,
+        value_name = "K",
+        default_value_t = 100,
+        requires = "until_converged"
+    )]
     max_steps: usize,
-    /// Also write the attention weights of the last step, float32 (B, N).
-    #[arg(long)]
+    /// Also write the attention weights of the last step: float32 (B, N).
+    #[arg(long, value_name = "W.npy")]
     weights: Option<PathBuf>,
-    /// Number of strongest patterns per query to report.
-    #[arg(long, requires = "topk_out")]
+    /// Report the k strongest patterns of each query (needs --topk-out or --topk-weights-out).
+    #[arg(long, value_name = "K", requires = "topk_outputs")]
     topk: Option<usize>,
-    /// Where to write the top-k pattern indices, int64 (B, k).
-    #[arg(long, requires = "topk")]
+    /// Where to write the indices of the top-k patterns, strongest first: int64 (B, k).
+    #[arg(long, value_name = "T.npy", requires = "topk")]
     topk_out: Option<PathBuf>,
-    /// Where to write the top-k weights, float32 (B, k).
-    #[arg(long, requires = "topk")]
+    /// Where to write the weights of the top-k patterns: float32 (B, k).
+    #[arg(long, value_name = "TW.npy", requires = "topk")]
     topk_weights_out: Option<PathBuf>,
+    /// Where to write energies: float32 (B, 2), column 0 the energy of each query, column 1 that
+    /// of its retrieved state.
+    #[arg(long, value_name = "E.npy")]
+    energy_out: Option<PathBuf>,
     #[command(flatten)]
     device: DeviceArg,
 }
 
 #[derive(Args)]
 struct DemoArgs {
-    /// Stored patterns N.
-    #[arg(long, default_value_t = 4096)]
+    /// Number of stored patterns N.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
     patterns: usize,
     /// Pattern dimension d.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, value_name = "D", default_value_t = 256)]
     dim: usize,
-    /// Corrupted queries B (half with flipped signs, half with a masked half).
-    #[arg(long, default_value_t = 256)]
+    /// Number of corrupted queries B: the first half with signs flipped, the rest half masked.
+    #[arg(long, value_name = "B", default_value_t = 256)]
     queries: usize,
-    /// Inverse temperature.
-    #[arg(long, default_value_t = 32.0)]
+    /// Inverse temperature. At the default sizes the half-masked queries fall into mixtures of
+    /// patterns at β ≤ 16 and are all recovered from β ≈ 18 on; 32 leaves a margin.
+    #[arg(long, default_value_t = 32.0, allow_negative_numbers = true)]
     beta: f32,
-    /// Random seed.
+    /// Random seed of the patterns and the corruption.
     #[arg(long, default_value_t = 7)]
     seed: u64,
     #[command(flatten)]
     device: DeviceArg,
 }
 
-/// A failure with the exit code it deserves: 2 for bad input, 1 for the machine's fault.
+/// A failure with the exit code it deserves: 2 for bad input, 1 for the machine's fault; an
+/// empty message exits quietly.
 struct Failure(u8, String);
+
+/// `println!` that turns a closed stdout (`hopfield demo | head -3`) into an error to return,
+/// where `println!` would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*).map_err(Failure::from)?
+    };
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == ErrorKind::BrokenPipe {
+            // Whoever reads our output has stopped reading: nothing left to say.
+            Failure(0, String::new())
+        } else {
+            Failure(1, format!("writing to stdout: {e}"))
+        }
+    }
+}
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
@@ -130,19 +176,27 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(code, msg)) => {
-            eprintln!("error: {}", msg.replace('\n', " "));
+            if !msg.is_empty() {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: {}",
+                    msg.replace(['\n', '\r'], " ")
+                );
+            }
             ExitCode::from(code)
         }
     }
 }
 
+/// The device `--device` names.
 fn open(device: &str) -> Result<Device, Failure> {
-    Ok(match device {
+    Ok(match device.to_ascii_lowercase().as_str() {
         "auto" => Device::auto()?,
         "cpu" => Device::cpu(),
         "gpu" => Device::gpu()?,
-        name => Device::gpu_with(&GpuOptions {
-            adapter_name: Some(name.to_string()),
+        "" => return Err(Failure(2, "--device must not be empty".into())),
+        _ => Device::gpu_with(&GpuOptions {
+            adapter_name: Some(device.to_string()),
             ..Default::default()
         })?,
     })
@@ -150,26 +204,73 @@ fn open(device: &str) -> Result<Device, Failure> {
 
 fn info() -> Result<(), Failure> {
     for device in Device::all() {
-        println!("{}\n", device.report());
+        say!("{}\n", device.report());
     }
     let auto = Device::auto()?;
-    println!("Device::auto() picks: {}", auto.info());
+    say!("--device auto picks: {}", auto.info());
+    if !auto.is_gpu() {
+        say!("  (no hardware GPU: --device gpu runs the GPU kernels on any adapter, software ones included)");
+    }
     Ok(())
 }
 
+/// Reads a 2-D float32 .npy, with a reason a user can act on when it is not one.
 fn load(path: &Path, what: &str) -> Result<Array2<f32>, Failure> {
     read_npy::<_, Array2<f32>>(path).map_err(|e| {
-        Failure(
-            2,
-            format!(
-                "{what} {}: {e} (expected a 2-D float32 .npy)",
-                path.display()
+        let why = match e {
+            ReadNpyError::Io(e) if e.kind() == ErrorKind::NotFound => "no such file".to_string(),
+            ReadNpyError::Io(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                "not a .npy file (too short to hold a .npy header)".to_string()
+            }
+            ReadNpyError::Io(e) => format!("cannot read it: {e}"),
+            ReadNpyError::ParseHeader(e) => format!("not a .npy file ({e})"),
+            ReadNpyError::WrongNdim(_, ndim) => {
+                format!("holds a {ndim}-D array; expected a 2-D array (rows x dimension)")
+            }
+            ReadNpyError::WrongDescriptor(desc) => format!(
+                "has dtype {}; expected float32 (numpy: a.astype(np.float32))",
+                dtype_name(&desc.to_string())
             ),
-        )
+            ReadNpyError::MissingData => {
+                "is truncated: it holds less data than its header describes".to_string()
+            }
+            ReadNpyError::ExtraBytes(n) => {
+                format!("has {n} bytes after the data its header describes")
+            }
+            ReadNpyError::LengthOverflow => "has a shape too large to address".to_string(),
+            ReadNpyError::ParseData(e) => format!("cannot parse its data ({e})"),
+        };
+        Failure(2, format!("{what} {}: {why}", path.display()))
     })
 }
 
-fn save<A: ndarray_npy::WritableElement>(path: &Path, array: &Array2<A>) -> Result<(), Failure> {
+/// numpy's name for a type descriptor such as `'<f8'`.
+fn dtype_name(desc: &str) -> String {
+    let code = desc
+        .trim_matches(|c| c == '\'' || c == '"')
+        .trim_start_matches(['<', '>', '|', '=']);
+    let name = match code {
+        "f2" | "e" => "float16",
+        "f4" | "f" => "float32",
+        "f8" | "d" => "float64",
+        "f16" | "g" => "float128",
+        "i1" | "b" => "int8",
+        "i2" | "h" => "int16",
+        "i4" | "i" => "int32",
+        "i8" | "q" | "l" => "int64",
+        "u1" | "B" => "uint8",
+        "u2" | "H" => "uint16",
+        "u4" | "I" => "uint32",
+        "u8" | "Q" | "L" => "uint64",
+        "b1" | "?" => "bool",
+        "c8" => "complex64",
+        "c16" => "complex128",
+        _ => return desc.to_string(),
+    };
+    format!("{name} ({desc})")
+}
+
+fn save<A: WritableElement>(path: &Path, array: &Array2<A>) -> Result<(), Failure> {
     write_npy(path, array).map_err(|e| Failure(1, format!("writing {}: {e}", path.display())))
 }
 
@@ -185,8 +286,13 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
     };
     opts.weights = args.weights.is_some();
     opts.top_k = args.topk;
+    opts.energy = args.energy_out.is_some();
+
+    let start = Instant::now();
     let memory = Memory::from_array(&device, patterns.view())?;
     let out = memory.retrieve(queries.view(), &opts)?;
+    let seconds = start.elapsed().as_secs_f64();
+
     save(&args.out, &out.states)?;
     if let (Some(path), Some(w)) = (&args.weights, &out.weights) {
         save(path, w)?;
@@ -199,26 +305,48 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
             save(path, &top.weights)?;
         }
     }
+    if let (Some(path), Some(e)) = (&args.energy_out, &out.energy) {
+        let table = Array2::from_shape_fn((e.before.len(), 2), |(r, c)| {
+            (if c == 0 { e.before[r] } else { e.after[r] }) as f32
+        });
+        save(path, &table)?;
+    }
+
     let converged = out
         .converged
         .as_ref()
         .map(|c| {
             format!(
-                ", {} of {} converged",
+                ", {} of {} converged (eps {:e})",
                 c.iter().filter(|&&c| c).count(),
-                c.len()
+                c.len(),
+                args.eps
             )
         })
         .unwrap_or_default();
-    eprintln!(
-        "{}: B={} N={} d={}, {} steps{converged}",
+    let _ = writeln!(
+        std::io::stderr(),
+        "{}: B={} N={} d={}, {}{converged}, {:.1} ms",
         device.info(),
         queries.nrows(),
         memory.len(),
         memory.dim(),
-        out.steps.iter().max().copied().unwrap_or(0),
+        steps_taken(&out),
+        seconds * 1e3,
     );
     Ok(())
+}
+
+/// "3 steps", or "2-5 steps" when blocks of queries stopped at different counts.
+fn steps_taken(out: &Retrieval) -> String {
+    let lo = out.steps.iter().min().copied().unwrap_or(0);
+    let hi = out.steps.iter().max().copied().unwrap_or(0);
+    let unit = if hi == 1 { "step" } else { "steps" };
+    if lo == hi {
+        format!("{hi} {unit}")
+    } else {
+        format!("{lo}-{hi} {unit}")
+    }
 }
 
 /// Random ±1/√d patterns: unit norm, nearly orthogonal.
@@ -227,30 +355,48 @@ fn sign_patterns(rng: &mut StdRng, n: usize, d: usize) -> Array2<f32> {
     Array2::from_shape_simple_fn((n, d), || if rng.random_bool(0.5) { s } else { -s })
 }
 
+/// Fraction of components whose sign the first half of the demo's queries have flipped.
+const FLIP: f64 = 0.2;
+
+/// One device's run of the demo, with its timings in seconds.
 struct Run {
     out: Retrieval,
-    store_s: f64,
+    open_s: f64,
+    upload_s: f64,
+    warmup_s: f64,
     retrieve_s: f64,
+    wall_s: f64,
 }
 
+/// Opens the device (`open` is timed), uploads the patterns, retrieves one query (pipeline
+/// creation and other one-off work), then the whole batch.
 fn run(
-    device: &Device,
+    open: impl FnOnce() -> Result<Device, Failure>,
     x: ArrayView2<f32>,
     q: ArrayView2<f32>,
     opts: &RetrieveOptions,
-) -> Result<Run, Failure> {
+) -> Result<(Device, Run), Failure> {
+    let wall = Instant::now();
+    let device = open()?;
+    let open_s = wall.elapsed().as_secs_f64();
     let t = Instant::now();
-    let memory = Memory::from_array(device, x)?;
-    let store_s = t.elapsed().as_secs_f64();
-    // The first retrieval on a device includes one-off driver work; time the second.
-    memory.retrieve(q, opts)?;
+    let memory = Memory::from_array(&device, x)?;
+    let upload_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    memory.retrieve(q.slice(s![..1, ..]), opts)?;
+    let warmup_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let out = memory.retrieve(q, opts)?;
-    Ok(Run {
+    let retrieve_s = t.elapsed().as_secs_f64();
+    let run = Run {
         out,
-        store_s,
-        retrieve_s: t.elapsed().as_secs_f64(),
-    })
+        open_s,
+        upload_s,
+        warmup_s,
+        retrieve_s,
+        wall_s: wall.elapsed().as_secs_f64(),
+    };
+    Ok((device, run))
 }
 
 fn demo(args: &DemoArgs) -> Result<(), Failure> {
@@ -261,77 +407,149 @@ fn demo(args: &DemoArgs) -> Result<(), Failure> {
             "--patterns, --dim and --queries must be at least 1".into(),
         ));
     }
-    let device = open(&args.device.device)?;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let x = sign_patterns(&mut rng, n, d);
-    let targets: Vec<usize> = (0..b).map(|_| rng.random_range(0..n)).collect();
+    // Distinct originals where there are enough patterns.
+    let targets: Vec<usize> = if b <= n {
+        index::sample(&mut rng, n, b).into_vec()
+    } else {
+        (0..b).map(|_| rng.random_range(0..n)).collect()
+    };
     let mut q = x.select(Axis(0), &targets);
     let flipped = b.div_ceil(2);
+    let flips = (d as f64 * FLIP).round() as usize;
+    let masked = d / 2;
     for (r, mut row) in q.axis_iter_mut(Axis(0)).enumerate() {
         if r < flipped {
-            // 20 % of the signs flipped.
-            row.mapv_inplace(|v| if rng.random_bool(0.2) { -v } else { v });
+            for k in index::sample(&mut rng, d, flips) {
+                row[k] = -row[k];
+            }
         } else {
-            // A random contiguous half zeroed out.
-            let start = rng.random_range(0..d);
-            for k in 0..d / 2 {
-                row[(start + k) % d] = 0.0;
+            for k in index::sample(&mut rng, d, masked) {
+                row[k] = 0.0;
             }
         }
     }
+    let (eps, max_steps) = (1e-6, 50);
     let opts = RetrieveOptions::new(args.beta)
-        .until_converged(1e-6, 20)
-        .with_top_k(1);
+        .until_converged(eps, max_steps)
+        .with_top_k(1)
+        .with_energy();
 
-    println!("hopfield demo: N={n} patterns of d={d} (random signs, unit norm), B={b} corrupted queries, beta={}", args.beta);
-    println!(
-        "  {flipped} queries with 20% of signs flipped, {} with half of the components masked",
+    say!(
+        "hopfield demo: N={n} stored patterns of d={d} (random signs, unit norm), B={b} corrupted queries, beta={}, seed={}",
+        args.beta, args.seed
+    );
+    say!(
+        "  {flipped} queries with {flips} of {d} signs flipped ({:.0}%), {} with {masked} of {d} components zeroed",
+        FLIP * 100.0,
         b - flipped
     );
+    say!(
+        "  retrieval until max |change| <= {eps:e} (at most {max_steps} steps); recovered = the top-1 pattern is the original AND cosine(state, original) > 0.99"
+    );
+
+    let (device, dev) = run(|| open(&args.device.device), x.view(), q.view(), &opts)?;
+    let (cpu, host) = run(|| Ok(Device::cpu()), x.view(), q.view(), &opts)?;
+
     let info = device.info();
-    println!("device: {info}");
+    say!();
+    say!("chosen device: {info}");
     if !device.is_gpu() {
-        println!("  (no hardware GPU found: the CPU path runs; `--device gpu` uses any adapter, a software one included)");
-    }
-    let cpu = Device::cpu();
-    let mut runs = vec![("device", run(&device, x.view(), q.view(), &opts)?)];
-    if device.is_gpu() {
-        runs.push(("cpu", run(&cpu, x.view(), q.view(), &opts)?));
+        if args.device.device.eq_ignore_ascii_case("auto") {
+            say!("  auto found no hardware GPU, so the chosen device IS the host CPU: both runs below use the CPU path");
+        } else {
+            say!("  the chosen device IS the host CPU: both runs below use the CPU path");
+        }
+    } else if info.kind == DeviceKind::SoftwareAdapter {
+        say!("  a software adapter: the GPU kernels run emulated on the CPU, expect them to be slower than the CPU path");
     }
 
-    let bytes = (n * d * 4) as f64;
-    for (tag, r) in &runs {
+    for (tag, device, r) in [("device", &device, &dev), ("cpu", &cpu, &host)] {
         let top = r.out.top_k.as_ref().expect("top-1 was asked for");
         let mut recovered = [0usize; 2];
         for (i, &t) in targets.iter().enumerate() {
             let state = r.out.states.row(i);
+            // The patterns have unit norm.
             let cosine = state.dot(&x.row(t)) / state.dot(&state).sqrt().max(f32::MIN_POSITIVE);
             if top.indices[[i, 0]] == t && cosine > 0.99 {
                 recovered[usize::from(i >= flipped)] += 1;
             }
         }
-        let steps = r.out.steps.iter().max().copied().unwrap_or(0);
-        println!(
-            "{tag:>6}: recovered {}/{flipped} sign-flipped, {}/{} half-masked (top-1 = original and cosine > 0.99), {steps} steps",
+        let converged = r
+            .out
+            .converged
+            .as_ref()
+            .map_or(0, |c| c.iter().filter(|&&c| c).count());
+        let energy = r.out.energy.as_ref().expect("energies were asked for");
+        // Two products of 2·N·d flop per query and step, and one more for the final energy.
+        let flop: f64 = r
+            .out
+            .steps
+            .iter()
+            .map(|&k| ((4 * k + 2) * n * d) as f64)
+            .sum();
+        say!();
+        say!("[{tag}] {}", device.info().name);
+        say!(
+            "  recovered {}/{flipped} sign-flipped, {}/{} half-masked; {}, {converged}/{b} converged; mean energy {:.4} -> {:.4}",
             recovered[0],
             recovered[1],
             b - flipped,
+            steps_taken(&r.out),
+            energy.before.mean().unwrap_or(0.0),
+            energy.after.mean().unwrap_or(0.0),
         );
-        println!(
-            "        store {:.2} ms, retrieve {:.2} ms ({:.0} queries/s, {:.2} GB/s of patterns per step)",
-            r.store_s * 1e3,
+        say!(
+            "  open {:.1} ms, upload {:.1} ms, first call (1 query) {:.1} ms, retrieve {:.1} ms ({:.0} queries/s, {:.1} GFLOP/s in the products), wall {:.1} ms",
+            r.open_s * 1e3,
+            r.upload_s * 1e3,
+            r.warmup_s * 1e3,
             r.retrieve_s * 1e3,
             b as f64 / r.retrieve_s,
-            bytes * steps as f64 / r.retrieve_s / 1e9,
+            flop / r.retrieve_s / 1e9,
+            r.wall_s * 1e3,
         );
     }
-    if let [(_, a), (_, c)] = &runs[..] {
-        let diff = (&a.out.states - &c.out.states)
-            .iter()
-            .fold(0.0f32, |m, v| m.max(v.abs()));
-        println!("max |device - cpu| over all states: {diff:.3e}");
-    } else {
-        println!("max |device - cpu|: the chosen device is the CPU itself");
-    }
+
+    let max_diff = |a: &[f64], c: &[f64]| {
+        a.iter()
+            .zip(c)
+            .fold(0.0f64, |m, (a, c)| m.max((a - c).abs()))
+    };
+    let states = (&dev.out.states - &host.out.states)
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()));
+    let (ed, eh) = (
+        dev.out.energy.as_ref().expect("energies"),
+        host.out.energy.as_ref().expect("energies"),
+    );
+    let (td, th) = (
+        dev.out.top_k.as_ref().expect("top-1"),
+        host.out.top_k.as_ref().expect("top-1"),
+    );
+    let same_top = (0..b)
+        .filter(|&i| td.indices[[i, 0]] == th.indices[[i, 0]])
+        .count();
+    say!();
+    say!(
+        "device vs cpu: max |state difference| {states:.3e}, max |energy difference| {:.3e} (queries), {:.3e} (states); same top-1 pattern for {same_top}/{b}{}",
+        max_diff(
+            ed.before.as_slice().unwrap_or(&[]),
+            eh.before.as_slice().unwrap_or(&[])
+        ),
+        max_diff(
+            ed.after.as_slice().unwrap_or(&[]),
+            eh.after.as_slice().unwrap_or(&[])
+        ),
+        if device.is_gpu() {
+            ""
+        } else {
+            " (both runs on the CPU path)"
+        },
+    );
+    say!(
+        "other devices: --device gpu (any wgpu adapter, software ones such as lavapipe/llvmpipe included), --device cpu, or --device NAME (an adapter whose name contains NAME; `hopfield info` lists them)"
+    );
     Ok(())
 }
