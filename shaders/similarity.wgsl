@@ -1,4 +1,5 @@
-// Scores S = beta * Q Xᵀ for a block of queries against the stored patterns.
+// Scores S = beta * Q Xᵀ for a block of queries against one chunk of the stored patterns,
+// written into that chunk's columns of the block's score matrix.
 //
 // Q (rows × dim) and X (n × dim) are both row-major with the feature axis contiguous, so both
 // operands stream along `dim`: one 64×64 output tile per workgroup, the shared dimension
@@ -9,19 +10,18 @@
 
 struct Params {
     rows: u32,        // queries in this block
-    cols: u32,        // stored patterns N
+    cols: u32,        // patterns in this chunk
     dim: u32,         // features d
     col_tile0: u32,   // first column tile of this dispatch (dispatches are split past the
                       // per-dimension workgroup limit)
     beta: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    row_words: u32,   // words per stored pattern row
+    ld: u32,          // row stride of the score matrix (all N patterns)
+    col_offset: u32,  // this chunk's first column in the score matrix
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> queries: array<f32>;
-@group(0) @binding(2) var<storage, read> patterns: array<f32>;
 @group(0) @binding(3) var<storage, read_write> scores: array<f32>;
 
 const TILE: u32 = 64u;
@@ -62,7 +62,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             q_tile[k][r] = qv;
             var xv = 0.0;
             if (col0 + r < p.cols && gk < p.dim) {
-                xv = patterns[(col0 + r) * p.dim + gk];
+                xv = pattern(col0 + r, gk, p.row_words);
             }
             x_tile[k][r] = xv;
         }
@@ -90,7 +90,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             if (r < p.rows && c < p.cols) {
                 // beta applied after the dot product: the dot stays in the patterns' own
                 // scale, so a large beta cannot overflow a partial sum.
-                scores[r * p.cols + c] = p.beta * acc[i][j];
+                scores[r * p.ld + p.col_offset + c] = p.beta * acc[i][j];
             }
         }
     }

@@ -1,4 +1,5 @@
-// Retrieved states O = P X: each new state is the attention-weighted sum of stored patterns.
+// Retrieved states O = P X: each new state is the attention-weighted sum of stored patterns,
+// one chunk of patterns per dispatch; chunks after the first add to what is there.
 //
 // P (rows × n, row-major) and X (n × dim, row-major): P streams along its rows, X along its
 // columns, so the two shared tiles are loaded with different thread-to-element maps, each
@@ -6,15 +7,18 @@
 // workgroup, n consumed in slices of KT, a 4×4 register block per thread, zero-padded edges.
 
 struct Params {
-    rows: u32,   // states in this block
-    n: u32,      // stored patterns
-    dim: u32,    // features d
+    rows: u32,        // states in this block
+    n: u32,           // patterns in this chunk
+    dim: u32,         // features d
+    row_words: u32,   // words per stored pattern row
+    ld: u32,          // row stride of the weight matrix (all N patterns)
+    col_offset: u32,  // this chunk's first column in the weight matrix
+    accumulate: u32,  // 1: add to the states (a later chunk); 0: overwrite them
     _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(2) var<storage, read> patterns: array<f32>;
 @group(0) @binding(3) var<storage, read_write> states: array<f32>;
 
 const TILE: u32 = 64u;
@@ -47,7 +51,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             let wk = idx % KT;
             var wv = 0.0;
             if (row0 + wr < p.rows && k0 + wk < p.n) {
-                wv = weights[(row0 + wr) * p.n + k0 + wk];
+                wv = weights[(row0 + wr) * p.ld + p.col_offset + k0 + wk];
             }
             w_tile[wk][wr] = wv;
             // patterns: consecutive threads along the feature axis (contiguous in a row of X)
@@ -55,7 +59,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             let xc = idx % TILE;
             var xv = 0.0;
             if (k0 + xk < p.n && col0 + xc < p.dim) {
-                xv = patterns[(k0 + xk) * p.dim + col0 + xc];
+                xv = pattern(k0 + xk, col0 + xc, p.row_words);
             }
             x_tile[xk][xc] = xv;
         }
@@ -81,7 +85,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         for (var j = 0u; j < 4u; j++) {
             let c = col0 + tx + j * WG;
             if (r < p.rows && c < p.dim) {
-                states[r * p.dim + c] = acc[i][j];
+                var prior = 0.0;
+                if (p.accumulate != 0u) {
+                    prior = states[r * p.dim + c];
+                }
+                states[r * p.dim + c] = prior + acc[i][j];
             }
         }
     }

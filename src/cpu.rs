@@ -53,6 +53,7 @@ pub(crate) fn retrieve_block(
         lse_after,
         max_change,
         steps,
+        device_time: None,
     }
 }
 

@@ -63,6 +63,9 @@ pub enum Error {
         /// Number of stored patterns.
         n: usize,
     },
+    /// Options that cannot go together, or a setting out of its range.
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
     /// A row index past the end of the memory.
     #[error("row index {index} is out of range for a memory of {len} patterns")]
     IndexOutOfRange {

@@ -35,8 +35,10 @@ mod gpu;
 mod memory;
 pub mod reference;
 mod retrieve;
+mod storage;
 
 pub use device::{Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions};
 pub use error::{Error, Result};
 pub use memory::Memory;
-pub use retrieve::{Energies, Retrieval, RetrieveOptions, Stop, TopK};
+pub use retrieve::{Energies, Fusion, Retrieval, RetrieveOptions, Stop, TopK};
+pub use storage::{MemoryOptions, Precision};

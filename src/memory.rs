@@ -7,10 +7,11 @@ use ndarray::{Array2, ArrayView2};
 use crate::cpu;
 use crate::device::{Backend, Device};
 use crate::error::{check_finite, Error, Result};
-use crate::gpu::{retrieval, GpuContext, PatternBuffer};
+use crate::gpu::{retrieval, GpuContext, PatternStore};
 use crate::retrieve::{
     self, check_score_range, row_sq_norms, BlockOut, Retrieval, RetrieveOptions,
 };
+use crate::storage::{encode_rows, round_to, row_words, MemoryOptions};
 
 /// Score blocks on the CPU are kept to this many f32 (64 MiB) so memory use stays bounded
 /// however many queries arrive at once.
@@ -34,6 +35,7 @@ const CPU_BLOCK_SCORES: usize = 16 << 20;
 pub struct Memory {
     device: Device,
     dim: usize,
+    options: MemoryOptions,
     /// Squared norm of each pattern, kept on the host for M = max ‖x_i‖ (energy, range checks).
     sq_norms: Vec<f64>,
     store: Store,
@@ -41,25 +43,56 @@ pub struct Memory {
 
 enum Store {
     Cpu(Vec<f32>),
-    Gpu(Arc<GpuContext>, PatternBuffer),
+    Gpu(Arc<GpuContext>, PatternStore),
 }
 
 impl Memory {
-    /// An empty memory for patterns of dimension `dim` (≥ 1).
+    /// An empty memory for f32 patterns of dimension `dim` (≥ 1), in chunks as large as the
+    /// device can bind.
     pub fn new(device: &Device, dim: usize) -> Result<Memory> {
+        Memory::with_options(device, dim, MemoryOptions::default())
+    }
+
+    /// An empty memory for patterns of dimension `dim` (≥ 1) stored as `options` say.
+    pub fn with_options(device: &Device, dim: usize, options: MemoryOptions) -> Result<Memory> {
         if dim == 0 {
             return Err(Error::ZeroDimension);
         }
         let store = match &device.backend {
-            Backend::Cpu => Store::Cpu(Vec::new()),
-            Backend::Gpu(ctx) => Store::Gpu(Arc::clone(ctx), PatternBuffer::new(dim)),
+            Backend::Cpu => {
+                let row_bytes = row_words(options.precision, dim) as u64 * 4;
+                if let Some(b) = options.max_chunk_bytes.filter(|&b| b < row_bytes) {
+                    return Err(Error::InvalidOptions(format!(
+                        "max_chunk_bytes = {b} cannot hold one pattern ({row_bytes} bytes as {})",
+                        options.precision
+                    )));
+                }
+                Store::Cpu(Vec::new())
+            }
+            Backend::Gpu(ctx) => {
+                Store::Gpu(Arc::clone(ctx), PatternStore::new(ctx, dim, &options)?)
+            }
         };
         Ok(Memory {
             device: device.clone(),
             dim,
+            options,
             sq_norms: Vec::new(),
             store,
         })
+    }
+
+    /// How the patterns are stored.
+    pub fn options(&self) -> MemoryOptions {
+        self.options
+    }
+
+    /// Number of device buffers the patterns take (1 on the CPU path, 0 when empty).
+    pub fn chunks(&self) -> usize {
+        match &self.store {
+            Store::Cpu(rows) => usize::from(!rows.is_empty()),
+            Store::Gpu(_, store) => store.chunk_count(),
+        }
     }
 
     /// A memory holding the rows of `patterns` (N×d).
@@ -122,11 +155,14 @@ impl Memory {
         if data.is_empty() {
             return Ok(());
         }
+        let data = round_to(self.options.precision, data, self.dim)?;
         match &mut self.store {
-            Store::Cpu(rows) => rows.extend_from_slice(data),
-            Store::Gpu(ctx, buf) => buf.append(ctx, data)?,
+            Store::Cpu(rows) => rows.extend_from_slice(&data),
+            Store::Gpu(ctx, store) => {
+                store.append(ctx, &encode_rows(store.precision(), &data, self.dim))?
+            }
         }
-        self.sq_norms.extend(row_sq_norms(data, self.dim));
+        self.sq_norms.extend(row_sq_norms(&data, self.dim));
         Ok(())
     }
 
@@ -140,13 +176,18 @@ impl Memory {
             });
         }
         check_finite("patterns", pattern, self.dim)?;
+        let pattern = round_to(self.options.precision, pattern, self.dim)?;
         match &mut self.store {
             Store::Cpu(rows) => {
-                rows[index * self.dim..(index + 1) * self.dim].copy_from_slice(pattern)
+                rows[index * self.dim..(index + 1) * self.dim].copy_from_slice(&pattern)
             }
-            Store::Gpu(ctx, buf) => buf.replace(ctx, index, pattern)?,
+            Store::Gpu(ctx, store) => store.replace(
+                ctx,
+                index,
+                &encode_rows(store.precision(), &pattern, self.dim),
+            )?,
         }
-        self.sq_norms[index] = row_sq_norms(pattern, self.dim)[0];
+        self.sq_norms[index] = row_sq_norms(&pattern, self.dim)[0];
         Ok(())
     }
 
@@ -201,7 +242,8 @@ impl Memory {
         self.sq_norms.clear();
     }
 
-    /// Reads the stored patterns back as an N×d array.
+    /// Reads the stored patterns back as an N×d array (f16 patterns as the f32 values they
+    /// hold).
     pub fn patterns(&self) -> Result<Array2<f32>> {
         let data = match &self.store {
             Store::Cpu(rows) => rows.clone(),
@@ -251,21 +293,14 @@ impl Memory {
                     blocks.push((rows, cpu::retrieve_block(x, block, options)));
                 }
             }
-            Store::Gpu(ctx, buf) => {
-                let per_block = retrieval::max_block_rows(ctx, self.len(), self.dim);
-                if per_block == 0 {
-                    return Err(Error::OverLimit {
-                        what: format!("one row of scores against {} patterns", self.len()),
-                        needed: self.len() as u64 * 4,
-                        limit: ctx.max_binding_bytes(),
-                        limit_name: "max_storage_buffer_binding_size",
-                    });
-                }
+            Store::Gpu(ctx, store) => {
+                let per_block = retrieval::max_block_rows(ctx, store, self.dim, options)?;
                 if per_block < b {
                     log::debug!("{b} queries retrieved in blocks of {per_block}");
                 }
                 for chunk in q.chunks(per_block * self.dim) {
-                    let out = retrieval::retrieve_block(ctx, buf, chunk, self.dim, options).await?;
+                    let out =
+                        retrieval::retrieve_block(ctx, store, chunk, self.dim, options).await?;
                     blocks.push((chunk.len() / self.dim, out));
                 }
             }

@@ -4,6 +4,8 @@
 //! this module validates the request and turns their raw per-batch output into the result
 //! (top-k, energies), so the CPU and GPU paths report the same things the same way.
 
+use std::time::Duration;
+
 use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::error::{Error, Result};
@@ -21,6 +23,23 @@ pub enum Stop {
         /// Step limit.
         max_steps: usize,
     },
+}
+
+/// Which kernels a GPU retrieval runs.
+///
+/// The fused path never forms the B×N weights: it keeps a running max, sum and weighted sum per
+/// query (online softmax) over slices of the patterns, then merges the slices by log-sum-exp.
+/// The unfused path writes scores, normalises them and multiplies them with the patterns; it is
+/// the one that can return the weights. The CPU path has its own choice and ignores this.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fusion {
+    /// Fused unless the weights (or top-k) are asked for.
+    #[default]
+    Auto,
+    /// Always fused; asking for weights or top-k too is an [`Error::InvalidOptions`].
+    Fused,
+    /// Always unfused (scores → softmax → weighted sum).
+    Unfused,
 }
 
 /// Options of [`Memory::retrieve`](crate::Memory::retrieve), built from [`RetrieveOptions::new`].
@@ -42,6 +61,11 @@ pub struct RetrieveOptions {
     pub top_k: Option<usize>,
     /// Return the energy of each query before and of each state after retrieval.
     pub energy: bool,
+    /// Which GPU kernels to run.
+    pub fusion: Fusion,
+    /// Measure the device time of the GPU work (needs timestamp queries; see
+    /// [`Retrieval::device_time`]).
+    pub timing: bool,
 }
 
 impl RetrieveOptions {
@@ -53,6 +77,8 @@ impl RetrieveOptions {
             weights: false,
             top_k: None,
             energy: false,
+            fusion: Fusion::Auto,
+            timing: false,
         }
     }
 
@@ -84,6 +110,27 @@ impl RetrieveOptions {
     pub fn with_energy(mut self) -> Self {
         self.energy = true;
         self
+    }
+
+    /// Run these kernels on a GPU.
+    pub fn fusion(mut self, fusion: Fusion) -> Self {
+        self.fusion = fusion;
+        self
+    }
+
+    /// Also measure the device time of the GPU work.
+    pub fn with_timing(mut self) -> Self {
+        self.timing = true;
+        self
+    }
+
+    /// Whether a GPU runs the fused kernels for this request.
+    pub(crate) fn fused(&self) -> bool {
+        match self.fusion {
+            Fusion::Auto => !self.needs_weights(),
+            Fusion::Fused => true,
+            Fusion::Unfused => false,
+        }
     }
 
     /// The largest number of steps this request can take.
@@ -119,6 +166,13 @@ impl RetrieveOptions {
             if !(eps.is_finite() && eps >= 0.0) {
                 return Err(Error::InvalidEps(eps));
             }
+        }
+        if self.fusion == Fusion::Fused && self.needs_weights() {
+            return Err(Error::InvalidOptions(
+                "the fused kernels never form the attention weights: ask for Fusion::Auto or \
+                 Fusion::Unfused to get weights or top-k"
+                    .into(),
+            ));
         }
         if n == 0 {
             return Err(Error::EmptyMemory);
@@ -170,6 +224,10 @@ pub struct Retrieval {
     /// With [`Stop::Converged`]: whether each query's last change was ≤ eps. `None` for
     /// [`Stop::Steps`], where nothing was asked about convergence.
     pub converged: Option<Vec<bool>>,
+    /// With [`RetrieveOptions::with_timing`] on a GPU whose adapter has timestamp queries: the
+    /// time the device spent on this retrieval's passes, summed over its submissions (uploads
+    /// and readbacks excluded). `None` otherwise.
+    pub device_time: Option<Duration>,
 }
 
 /// What a backend returns for one block of queries.
@@ -182,6 +240,8 @@ pub(crate) struct BlockOut {
     pub lse_after: Option<Vec<f32>>,
     pub max_change: Vec<f32>,
     pub steps: usize,
+    /// Device time of the block's GPU passes, when measured.
+    pub device_time: Option<Duration>,
 }
 
 /// Largest |score| an f32 similarity may reach before we refuse: scores are summed and
@@ -225,7 +285,11 @@ pub(crate) fn assemble(
     let mut lse_after = Vec::new();
     let mut max_change = Vec::with_capacity(b);
     let mut steps = Vec::with_capacity(b);
+    let mut device_time: Option<Duration> = None;
     for (rows, block) in blocks {
+        if let Some(t) = block.device_time {
+            *device_time.get_or_insert(Duration::ZERO) += t;
+        }
         states.extend_from_slice(&block.states);
         if let (Some(w), Some(bw)) = (weights.as_mut(), block.weights) {
             w.extend_from_slice(&bw);
@@ -270,6 +334,7 @@ pub(crate) fn assemble(
         steps,
         max_change: Array1::from(max_change),
         converged,
+        device_time,
     }
 }
 

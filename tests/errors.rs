@@ -3,7 +3,9 @@
 mod common;
 
 use common::normal;
-use hopfield::{Device, Error, GpuOptions, Memory, RetrieveOptions};
+use hopfield::{
+    Device, Error, Fusion, GpuOptions, Memory, MemoryOptions, Precision, RetrieveOptions,
+};
 use ndarray::{array, Array2};
 
 fn memory(device: &Device) -> (Memory, Array2<f32>) {
@@ -231,25 +233,79 @@ fn no_adapter_by_that_name() {
     );
 }
 
-/// More patterns than one storage binding holds: refused before anything is uploaded.
+/// A single pattern larger than one storage binding cannot be chunked: refused when the
+/// memory is made, before anything is allocated.
 #[test]
-fn over_the_binding_limit() {
+fn one_row_over_the_binding_limit() {
     let Some(device) = common::gpu() else { return };
     let limit = device.info().limits.max_storage_binding_bytes;
-    let dim = 4096;
-    let rows = (limit / (4 * dim as u64)) as usize + 1;
-    let (mut m, x) = memory_of_dim(&device, dim);
-    let err = m.append_rows(&vec![0.5; rows * dim]).unwrap_err();
+    let dim = (limit / 4) as usize + 1;
+    let err = Memory::new(&device, dim).unwrap_err();
     assert!(
-        matches!(err, Error::OverLimit { limit: l, .. } if l == limit),
+        matches!(err, Error::OverLimit { limit: l, needed, .. } if l == limit && needed == 4 * dim as u64),
         "{err}"
     );
-    unchanged(&m, &x);
 }
 
-fn memory_of_dim(device: &Device, dim: usize) -> (Memory, Array2<f32>) {
-    let x = Array2::from_shape_fn((3, dim), |(i, j)| (i * 7 + j) as f32 * 1e-3);
-    (Memory::from_array(device, x.view()).unwrap(), x)
+/// Chunk sizes the device cannot bind, or too small for one row, are refused by name.
+#[test]
+fn chunk_size_out_of_range() {
+    let Some(device) = common::gpu() else { return };
+    let limit = device.info().limits.max_storage_binding_bytes;
+    let too_big = MemoryOptions::default().max_chunk_bytes(limit + 4);
+    let err = Memory::with_options(&device, 8, too_big).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidOptions(ref why) if why.contains("max_chunk_bytes") && why.contains(&limit.to_string())),
+        "{err}"
+    );
+    for dev in [device, Device::cpu()] {
+        let f16 = MemoryOptions::default()
+            .precision(Precision::F16)
+            .max_chunk_bytes(15);
+        let err = Memory::with_options(&dev, 9, f16).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidOptions(ref why) if why.contains("20 bytes as f16")),
+            "{err}"
+        );
+    }
+}
+
+/// The fused kernels never form the weights: asking for both is refused, not quietly unfused.
+#[test]
+fn fused_with_weights_is_refused() {
+    let (m, _) = memory(&Device::cpu());
+    let q = Array2::<f32>::ones((1, 5));
+    for opts in [
+        RetrieveOptions::new(1.0)
+            .fusion(Fusion::Fused)
+            .with_weights(),
+        RetrieveOptions::new(1.0)
+            .fusion(Fusion::Fused)
+            .with_top_k(1),
+    ] {
+        let err = m.retrieve(q.view(), &opts).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidOptions(ref why) if why.contains("weights")),
+            "{err}"
+        );
+    }
+}
+
+/// f16 storage refuses values past its range instead of storing infinities.
+#[test]
+fn f16_out_of_range_is_refused() {
+    for device in [common::gpu(), Some(Device::cpu())].into_iter().flatten() {
+        let f16 = MemoryOptions::default().precision(Precision::F16);
+        let mut m = Memory::with_options(&device, 2, f16).unwrap();
+        m.append_rows(&[1.0, 2.0]).unwrap();
+        let err = m.append_rows(&[3.0, -1e6]).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidOptions(ref why) if why.contains("f16 range")),
+            "{err}"
+        );
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.patterns().unwrap().as_slice().unwrap(), &[1.0, 2.0]);
+    }
 }
 
 /// A lost device turns every later call into `DeviceLost`, never a panic or a hang.

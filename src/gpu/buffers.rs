@@ -1,186 +1,289 @@
-//! Stored patterns on the device: one buffer with spare capacity, grown geometrically and
-//! rearranged with device-side copies, so nothing already uploaded is sent again.
+//! Stored patterns on the device, in chunks: buffers of at most `chunk_rows` rows each, every
+//! chunk but the last full, so row i lives in chunk i / chunk_rows. A memory past the device's
+//! storage-binding limit is just more chunks; the kernels run per chunk and merge exactly.
 //!
-//! Every mutation builds what it needs first and commits (swaps buffers, moves `len`) only once
-//! the device reported no error, so a failed call leaves the patterns as they were.
+//! The last chunk grows by doubling; rows already on the device move by device-side copies, so
+//! nothing is uploaded twice. Every mutation builds its new chunk list first and commits it
+//! only once the device reported no error, so a failed call leaves the patterns as they were.
 
 use std::num::NonZeroU64;
 
 use super::GpuContext;
 use crate::error::{Error, Result};
+use crate::storage::{decode_rows, row_words, MemoryOptions, Precision};
 
-const F32: u64 = 4;
-
-pub(crate) struct PatternBuffer {
-    buffer: Option<wgpu::Buffer>,
-    capacity: usize,
-    len: usize,
-    dim: usize,
-}
+const WORD: u64 = 4;
 
 /// A binding of the first `bytes` of `buffer`.
 pub(crate) fn binding(buffer: &wgpu::Buffer, bytes: u64) -> wgpu::BufferBinding<'_> {
     wgpu::BufferBinding {
         buffer,
         offset: 0,
-        size: NonZeroU64::new(bytes.max(F32)),
+        size: NonZeroU64::new(bytes.max(WORD)),
     }
 }
 
-impl PatternBuffer {
-    pub(crate) fn new(dim: usize) -> Self {
-        PatternBuffer {
-            buffer: None,
-            capacity: 0,
+#[derive(Clone)]
+struct Chunk {
+    buffer: wgpu::Buffer,
+    capacity: usize,
+}
+
+/// One chunk as the kernels see it.
+pub(crate) struct ChunkView<'a> {
+    /// Index of the chunk's first row in the memory.
+    pub first: usize,
+    /// Rows in this chunk.
+    pub rows: usize,
+    pub binding: wgpu::BufferBinding<'a>,
+}
+
+pub(crate) struct PatternStore {
+    chunks: Vec<Chunk>,
+    len: usize,
+    dim: usize,
+    precision: Precision,
+    chunk_rows: usize,
+}
+
+impl PatternStore {
+    /// An empty store; fails if `options` ask for chunks the device cannot bind or too small
+    /// for one row.
+    pub(crate) fn new(ctx: &GpuContext, dim: usize, options: &MemoryOptions) -> Result<Self> {
+        let limit = ctx.max_binding_bytes();
+        let row_bytes = row_words(options.precision, dim) as u64 * WORD;
+        let chunk_bytes = match options.max_chunk_bytes {
+            Some(b) if b > limit => {
+                return Err(Error::InvalidOptions(format!(
+                    "max_chunk_bytes = {b} is over this device's storage-binding limit of \
+                     {limit} bytes"
+                )))
+            }
+            Some(b) if b < row_bytes => {
+                return Err(Error::InvalidOptions(format!(
+                    "max_chunk_bytes = {b} cannot hold one pattern ({row_bytes} bytes as {})",
+                    options.precision
+                )))
+            }
+            Some(b) => b,
+            None if row_bytes > limit => {
+                return Err(Error::OverLimit {
+                    what: format!("one pattern of dimension {dim} ({})", options.precision),
+                    needed: row_bytes,
+                    limit,
+                    limit_name: "max_storage_buffer_binding_size",
+                })
+            }
+            None => limit,
+        };
+        Ok(PatternStore {
+            chunks: Vec::new(),
             len: 0,
             dim,
-        }
+            precision: options.precision,
+            chunk_rows: (chunk_bytes / row_bytes) as usize,
+        })
     }
 
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
+    pub(crate) fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// 32-bit words per stored row.
+    pub(crate) fn row_words(&self) -> usize {
+        row_words(self.precision, self.dim)
+    }
+
     fn row_bytes(&self) -> u64 {
-        self.dim as u64 * F32
+        self.row_words() as u64 * WORD
     }
 
-    /// The stored rows as a binding (the memory must not be empty).
-    pub(crate) fn binding(&self) -> Option<wgpu::BufferBinding<'_>> {
-        let buffer = self.buffer.as_ref().filter(|_| self.len > 0)?;
-        Some(binding(buffer, self.len as u64 * self.row_bytes()))
-    }
-
-    /// Rows that fit in one binding of this device.
-    fn max_rows(&self, ctx: &GpuContext) -> usize {
-        (ctx.max_binding_bytes() / self.row_bytes()) as usize
-    }
-
-    /// Fails with [`Error::OverLimit`] if `rows` patterns cannot be bound at once.
-    fn check_fits(&self, ctx: &GpuContext, rows: usize) -> Result<()> {
-        if rows > self.max_rows(ctx) {
-            return Err(Error::OverLimit {
-                what: format!("{rows} stored patterns of dimension {} (f32)", self.dim),
-                needed: rows as u64 * self.row_bytes(),
-                limit: ctx.max_binding_bytes(),
-                limit_name: "max_storage_buffer_binding_size",
-            });
-        }
-        Ok(())
-    }
-
-    /// Appends rows (row-major, already validated), growing the buffer when needed.
-    pub(crate) fn append(&mut self, ctx: &GpuContext, rows: &[f32]) -> Result<()> {
-        ctx.check_alive()?;
-        let needed = self.len + rows.len() / self.dim;
-        self.check_fits(ctx, needed)?;
-        let (grown, done) = ctx.scoped("storing patterns", || {
-            let grown = (needed > self.capacity).then(|| {
-                // Doubling keeps appends amortised O(1) per row; the binding limit caps it.
-                let capacity = needed
-                    .max(self.capacity * 2)
-                    .max(16)
-                    .min(self.max_rows(ctx));
-                (
-                    ctx.storage("patterns", capacity as u64 * self.row_bytes()),
-                    capacity,
-                )
-            });
-            let target = grown.as_ref().map(|g| &g.0).or(self.buffer.as_ref());
-            let target = target.expect("a buffer exists or was just made");
-            let mut encoder = ctx.encoder("append");
-            if let (Some(_), Some(old)) = (&grown, &self.buffer) {
-                let kept = self.len as u64 * self.row_bytes();
-                if kept > 0 {
-                    encoder.copy_buffer_to_buffer(old, 0, target, 0, kept);
+    /// Chunks holding rows, in row order.
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = ChunkView<'_>> {
+        let chunk_rows = self.chunk_rows;
+        let len = self.len;
+        let row_bytes = self.row_bytes();
+        self.chunks
+            .iter()
+            .enumerate()
+            .map(move |(i, c)| (i * chunk_rows, c))
+            .take_while(move |(first, _)| *first < len)
+            .map(move |(first, c)| {
+                let rows = chunk_rows.min(len - first);
+                ChunkView {
+                    first,
+                    rows,
+                    binding: binding(&c.buffer, rows as u64 * row_bytes),
                 }
+            })
+    }
+
+    /// Number of chunks holding rows.
+    pub(crate) fn chunk_count(&self) -> usize {
+        self.len.div_ceil(self.chunk_rows)
+    }
+
+    /// Rows one chunk holds.
+    pub(crate) fn chunk_rows(&self) -> usize {
+        self.chunk_rows
+    }
+
+    /// A fresh chunk for `rows` rows now: full size if it will be full, else room to double.
+    fn new_chunk(&self, ctx: &GpuContext, rows: usize) -> Chunk {
+        let capacity = if rows >= self.chunk_rows {
+            self.chunk_rows
+        } else {
+            rows.max(16).min(self.chunk_rows)
+        };
+        Chunk {
+            buffer: ctx.storage("patterns", capacity as u64 * self.row_bytes()),
+            capacity,
+        }
+    }
+
+    /// Appends encoded rows (see [`crate::storage::encode_rows`]), already validated.
+    pub(crate) fn append(&mut self, ctx: &GpuContext, words: &[u32]) -> Result<()> {
+        ctx.check_alive()?;
+        let per_row = self.row_words();
+        let added = words.len() / per_row;
+        let (chunks, done) = ctx.scoped("storing patterns", || {
+            let mut chunks = self.chunks.clone();
+            let mut encoder = ctx.encoder("append");
+            let mut at = self.len;
+            let mut src = 0;
+            while src < added {
+                let (ci, local) = (at / self.chunk_rows, at % self.chunk_rows);
+                let take = (added - src).min(self.chunk_rows - local);
+                if ci == chunks.len() {
+                    chunks.push(self.new_chunk(ctx, take));
+                } else if local + take > chunks[ci].capacity {
+                    // Doubling keeps appends amortised O(1) per row; the chunk size caps it.
+                    let capacity = (local + take)
+                        .max(chunks[ci].capacity * 2)
+                        .min(self.chunk_rows);
+                    let grown = ctx.storage("patterns", capacity as u64 * self.row_bytes());
+                    if local > 0 {
+                        let kept = local as u64 * self.row_bytes();
+                        encoder.copy_buffer_to_buffer(&chunks[ci].buffer, 0, &grown, 0, kept);
+                    }
+                    chunks[ci] = Chunk {
+                        buffer: grown,
+                        capacity,
+                    };
+                }
+                // Disjoint from the rows copied above, so the order of write and copy is
+                // immaterial.
+                ctx.queue.write_buffer(
+                    &chunks[ci].buffer,
+                    local as u64 * self.row_bytes(),
+                    bytemuck::cast_slice(&words[src * per_row..(src + take) * per_row]),
+                );
+                src += take;
+                at += take;
             }
-            // Disjoint from the rows copied above, so the order of write and copy is immaterial.
-            let at = self.len as u64 * self.row_bytes();
-            ctx.queue
-                .write_buffer(target, at, bytemuck::cast_slice(rows));
             ctx.queue.submit([encoder.finish()]);
-            grown
+            chunks
         });
         pollster::block_on(done)?;
-        if let Some((buffer, capacity)) = grown {
-            self.buffer = Some(buffer);
-            self.capacity = capacity;
-        }
-        self.len = needed;
+        self.chunks = chunks;
+        self.len += added;
         Ok(())
     }
 
-    /// Overwrites row `index` (< len, validated by the caller).
-    pub(crate) fn replace(&mut self, ctx: &GpuContext, index: usize, row: &[f32]) -> Result<()> {
+    /// Overwrites row `index` (< len, validated by the caller) with one encoded row.
+    pub(crate) fn replace(&mut self, ctx: &GpuContext, index: usize, words: &[u32]) -> Result<()> {
         ctx.check_alive()?;
-        let buffer = self.buffer.as_ref().expect("index < len implies a buffer");
+        let chunk = &self.chunks[index / self.chunk_rows];
         let ((), done) = ctx.scoped("replacing a pattern", || {
             ctx.queue.write_buffer(
-                buffer,
-                index as u64 * self.row_bytes(),
-                bytemuck::cast_slice(row),
+                &chunk.buffer,
+                (index % self.chunk_rows) as u64 * self.row_bytes(),
+                bytemuck::cast_slice(words),
             );
             ctx.queue.submit([]);
         });
         pollster::block_on(done)
     }
 
-    /// Removes the rows in `sorted` (ascending, unique, < len) by copying the kept runs into a
-    /// fresh buffer on the device.
+    /// Removes the rows in `sorted` (ascending, unique, < len) by copying the kept runs into
+    /// fresh chunks on the device.
     pub(crate) fn remove(&mut self, ctx: &GpuContext, sorted: &[usize]) -> Result<()> {
         ctx.check_alive()?;
-        let Some(old) = &self.buffer else {
-            return Ok(());
-        };
-        let kept_rows = self.len - sorted.len();
-        let (fresh, done) = ctx.scoped("removing patterns", || {
-            let fresh = ctx.storage("patterns", self.capacity.max(1) as u64 * self.row_bytes());
+        let kept = self.len - sorted.len();
+        let (chunks, done) = ctx.scoped("removing patterns", || {
+            let mut chunks = Vec::with_capacity(kept.div_ceil(self.chunk_rows));
+            let mut left = kept;
+            while left > 0 {
+                let rows = left.min(self.chunk_rows);
+                chunks.push(self.new_chunk(ctx, rows));
+                left -= rows;
+            }
             let mut encoder = ctx.encoder("remove");
-            let mut dst = 0u64;
+            let mut dst = 0usize;
             let mut start = 0usize;
             for end in sorted.iter().copied().chain(std::iter::once(self.len)) {
-                if end > start {
-                    let bytes = (end - start) as u64 * self.row_bytes();
+                // Copy the kept run [start, end) piecewise, never crossing a chunk boundary
+                // of the source or of the destination.
+                let mut src = start;
+                while src < end {
+                    let (sc, sl) = (src / self.chunk_rows, src % self.chunk_rows);
+                    let (dc, dl) = (dst / self.chunk_rows, dst % self.chunk_rows);
+                    let n = (end - src)
+                        .min(self.chunk_rows - sl)
+                        .min(self.chunk_rows - dl);
                     encoder.copy_buffer_to_buffer(
-                        old,
-                        start as u64 * self.row_bytes(),
-                        &fresh,
-                        dst,
-                        bytes,
+                        &self.chunks[sc].buffer,
+                        sl as u64 * self.row_bytes(),
+                        &chunks[dc].buffer,
+                        dl as u64 * self.row_bytes(),
+                        n as u64 * self.row_bytes(),
                     );
-                    dst += bytes;
+                    src += n;
+                    dst += n;
                 }
                 start = end + 1;
             }
             ctx.queue.submit([encoder.finish()]);
-            fresh
+            chunks
         });
         pollster::block_on(done)?;
-        self.buffer = Some(fresh);
-        self.len = kept_rows;
+        self.chunks = chunks;
+        self.len = kept;
         Ok(())
     }
 
-    /// Forgets every row; the buffer is kept for reuse.
+    /// Forgets every row; the first chunk is kept for reuse.
     pub(crate) fn clear(&mut self) {
+        self.chunks.truncate(1);
         self.len = 0;
     }
 
-    /// Reads the stored rows back (row-major).
+    /// Reads the stored rows back as f32 (f16 rows widened exactly).
     pub(crate) async fn read(&self, ctx: &GpuContext) -> Result<Vec<f32>> {
         ctx.check_alive()?;
-        let Some(buffer) = self.buffer.as_ref().filter(|_| self.len > 0) else {
+        if self.len == 0 {
             return Ok(Vec::new());
-        };
-        let bytes = self.len as u64 * self.row_bytes();
+        }
+        let parts: Vec<(&wgpu::Buffer, u64)> = self
+            .chunks()
+            .map(|c| (c.binding.buffer, c.rows as u64 * self.row_bytes()))
+            .collect();
         let (staged, done) = ctx.scoped("reading patterns back", || {
             let mut encoder = ctx.encoder("read patterns");
-            let staged = ctx.stage_reads(&mut encoder, &[(buffer, bytes)]);
+            let staged = ctx.stage_reads(&mut encoder, &parts);
             ctx.queue.submit([encoder.finish()]);
             staged
         });
         done.await?;
-        Ok(ctx.finish_read(staged).await?.swap_remove(0))
+        let words: Vec<f32> = ctx.finish_read(staged).await?.concat();
+        Ok(decode_rows(
+            self.precision,
+            bytemuck::cast_slice(&words),
+            self.dim,
+        ))
     }
 }

@@ -17,7 +17,7 @@ impl Change {
         Change(Kernel::new(
             device,
             "change",
-            include_str!("../../shaders/change.wgsl"),
+            &[include_str!("../../shaders/change.wgsl")],
         ))
     }
 

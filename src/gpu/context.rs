@@ -1,22 +1,46 @@
 //! One opened wgpu device: queue, compiled kernels, error capture, readback and poisoning.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::change::Change;
+use super::fused::Fused;
+use super::merge::Merge;
 use super::poller::Poller;
 use super::similarity::Similarity;
 use super::softmax::Softmax;
 use super::weighted_sum::WeightedSum;
 use crate::device::{adapter_info, wanted_features, DeviceInfo};
 use crate::error::{Error, Result};
+use crate::storage::Precision;
 
-/// The kernels, compiled once per device.
-pub(crate) struct Kernels {
+/// The kernels that read patterns, compiled for one storage precision.
+pub(crate) struct PatternKernels {
     pub similarity: Similarity,
-    pub softmax: Softmax,
     pub weighted_sum: WeightedSum,
+    pub fused: Fused,
+}
+
+/// The kernels, each compiled once per device; those for a storage precision on first use.
+pub(crate) struct Kernels {
+    pub softmax: Softmax,
     pub change: Change,
+    pub merge: Merge,
+    by_precision: [OnceLock<PatternKernels>; 2],
+}
+
+impl Kernels {
+    pub(crate) fn for_patterns(&self, device: &wgpu::Device, p: Precision) -> &PatternKernels {
+        let slot = match p {
+            Precision::F32 => &self.by_precision[0],
+            Precision::F16 => &self.by_precision[1],
+        };
+        slot.get_or_init(|| PatternKernels {
+            similarity: Similarity::new(device, p),
+            weighted_sum: WeightedSum::new(device, p),
+            fused: Fused::new(device, p),
+        })
+    }
 }
 
 pub(crate) struct GpuContext {
@@ -61,10 +85,10 @@ impl GpuContext {
         // anything reaching this handler is logged, not turned into a panic in user code.
         device.on_uncaptured_error(Arc::new(|e| log::error!("uncaptured wgpu error: {e}")));
         let kernels = Kernels {
-            similarity: Similarity::new(&device),
             softmax: Softmax::new(&device),
-            weighted_sum: WeightedSum::new(&device),
             change: Change::new(&device),
+            merge: Merge::new(&device),
+            by_precision: [OnceLock::new(), OnceLock::new()],
         };
         let info = adapter_info(&adapter, &limits, features);
         Ok(GpuContext {
@@ -245,6 +269,28 @@ impl GpuContext {
         }
     }
 
+    /// Timestamps for one retrieval, if asked for and the device has them.
+    pub(crate) fn timer(&self, wanted: bool) -> Option<Timer> {
+        let has = self
+            .device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY);
+        (wanted && has).then(|| Timer {
+            set: self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("retrieval timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            }),
+            resolved: self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("resolved timestamps"),
+                size: 16,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }),
+            period_ns: f64::from(self.queue.get_timestamp_period()),
+        })
+    }
+
     pub(crate) fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
         self.device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
@@ -255,4 +301,50 @@ impl GpuContext {
 pub(crate) struct Staged {
     staging: wgpu::Buffer,
     ranges: Vec<(u64, u64)>,
+}
+
+/// Brackets one submission's passes with timestamps: an empty pass writes one at its beginning
+/// before the first kernel, another at its end after the last, so only device time is counted.
+pub(crate) struct Timer {
+    set: wgpu::QuerySet,
+    resolved: wgpu::Buffer,
+    period_ns: f64,
+}
+
+impl Timer {
+    fn stamp(&self, encoder: &mut wgpu::CommandEncoder, begin: bool) {
+        let (b, e) = if begin {
+            (Some(0), None)
+        } else {
+            (None, Some(1))
+        };
+        encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("timestamp"),
+            timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                query_set: &self.set,
+                beginning_of_pass_write_index: b,
+                end_of_pass_write_index: e,
+            }),
+        });
+    }
+
+    /// Records the start stamp: call on a fresh encoder before any kernel.
+    pub(crate) fn start(&self, encoder: &mut wgpu::CommandEncoder) {
+        self.stamp(encoder, true);
+    }
+
+    /// Records the end stamp and resolves both; returns what to stage for reading.
+    pub(crate) fn stop(&self, encoder: &mut wgpu::CommandEncoder) -> (&wgpu::Buffer, u64) {
+        self.stamp(encoder, false);
+        encoder.resolve_query_set(&self.set, 0..2, &self.resolved, 0);
+        (&self.resolved, 16)
+    }
+
+    /// The time between the two stamps, from their staged words.
+    pub(crate) fn elapsed(&self, words: &[f32]) -> std::time::Duration {
+        let w: &[u32] = bytemuck::cast_slice(words);
+        let tick = |i: usize| u64::from(w[i]) | u64::from(w[i + 1]) << 32;
+        let ticks = tick(2).saturating_sub(tick(0));
+        std::time::Duration::from_nanos((ticks as f64 * self.period_ns).round() as u64)
+    }
 }

@@ -3,6 +3,8 @@
 
 use wgpu::util::DeviceExt;
 
+use crate::storage::Precision;
+
 pub(crate) struct Kernel {
     label: &'static str,
     pipeline: wgpu::ComputePipeline,
@@ -10,10 +12,12 @@ pub(crate) struct Kernel {
 }
 
 impl Kernel {
-    pub(crate) fn new(device: &wgpu::Device, label: &'static str, source: &str) -> Kernel {
+    /// Compiles the concatenation of `sources` (a kernel that reads patterns is prefixed with
+    /// the WGSL of their storage format, [`patterns_wgsl`]).
+    pub(crate) fn new(device: &wgpu::Device, label: &'static str, sources: &[&str]) -> Kernel {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
+            source: wgpu::ShaderSource::Wgsl(sources.concat().into()),
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(label),
@@ -70,6 +74,15 @@ impl Kernel {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+    }
+}
+
+/// The WGSL that declares the patterns (binding 2) and `fn pattern(row, col, row_words) -> f32`
+/// for a storage precision.
+pub(crate) fn patterns_wgsl(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => include_str!("../../shaders/patterns_f32.wgsl"),
+        Precision::F16 => include_str!("../../shaders/patterns_f16.wgsl"),
     }
 }
 

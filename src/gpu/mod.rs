@@ -4,12 +4,14 @@
 mod buffers;
 mod change;
 mod context;
+mod fused;
 mod kernel;
+mod merge;
 mod poller;
 pub(crate) mod retrieval;
 mod similarity;
 mod softmax;
 mod weighted_sum;
 
-pub(crate) use buffers::PatternBuffer;
+pub(crate) use buffers::PatternStore;
 pub(crate) use context::GpuContext;

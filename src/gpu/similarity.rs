@@ -1,6 +1,7 @@
-//! `shaders/similarity.wgsl`: scores S = β Q Xᵀ.
+//! `shaders/similarity.wgsl`: scores S = β Q Xᵀ, one chunk of patterns per call.
 
-use super::kernel::{groups_for, Kernel};
+use super::kernel::{groups_for, patterns_wgsl, Kernel};
+use crate::storage::Precision;
 
 const TILE: usize = 64;
 
@@ -12,31 +13,45 @@ struct Params {
     dim: u32,
     col_tile0: u32,
     beta: f32,
-    _pad: [u32; 3],
+    row_words: u32,
+    ld: u32,
+    col_offset: u32,
+}
+
+/// Where one chunk's scores go: columns `offset..offset + n` of a matrix with `ld` columns.
+#[derive(Clone, Copy)]
+pub(crate) struct Columns {
+    pub offset: usize,
+    pub ld: usize,
 }
 
 pub(crate) struct Similarity(Kernel);
 
 impl Similarity {
-    pub(crate) fn new(device: &wgpu::Device) -> Self {
+    pub(crate) fn new(device: &wgpu::Device, precision: Precision) -> Self {
         Similarity(Kernel::new(
             device,
             "similarity",
-            include_str!("../../shaders/similarity.wgsl"),
+            &[
+                patterns_wgsl(precision),
+                include_str!("../../shaders/similarity.wgsl"),
+            ],
         ))
     }
 
-    /// Records `scores[rows × n] = beta · queries[rows × dim] · patterns[n × dim]ᵀ`.
+    /// Records `scores[rows × cols] = beta · queries[rows × dim] · chunk[n × dim]ᵀ` into the
+    /// chunk's columns.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn encode(
         &self,
         device: &wgpu::Device,
         encoder: &mut wgpu::CommandEncoder,
         max_groups: u32,
-        (rows, n, dim): (usize, usize, usize),
+        (rows, n, dim, row_words): (usize, usize, usize, usize),
+        cols: Columns,
         beta: f32,
         queries: wgpu::BufferBinding<'_>,
-        patterns: wgpu::BufferBinding<'_>,
+        chunk: wgpu::BufferBinding<'_>,
         scores: wgpu::BufferBinding<'_>,
     ) {
         let col_tiles = groups_for(n, TILE);
@@ -51,13 +66,15 @@ impl Similarity {
                 dim: dim as u32,
                 col_tile0: first,
                 beta,
-                _pad: [0; 3],
+                row_words: row_words as u32,
+                ld: cols.ld as u32,
+                col_offset: cols.offset as u32,
             };
             self.0.dispatch(
                 device,
                 encoder,
                 &params,
-                &[queries.clone(), patterns.clone(), scores.clone()],
+                &[queries.clone(), chunk.clone(), scores.clone()],
                 (count, row_tiles, 1),
             );
             first += count;

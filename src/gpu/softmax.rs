@@ -17,7 +17,7 @@ impl Softmax {
         Softmax(Kernel::new(
             device,
             "softmax",
-            include_str!("../../shaders/softmax.wgsl"),
+            &[include_str!("../../shaders/softmax.wgsl")],
         ))
     }
 

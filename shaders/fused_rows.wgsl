@@ -1,0 +1,151 @@
+// Fused retrieval for a few queries ("flash-decoding"). A workgroup takes QB queries and one
+// split of a chunk's patterns, and walks the split in tiles of TR patterns keeping per query the
+// running max m of the scaled scores, the running sum l of exp(s − m), and the running weighted
+// sum acc = Σ exp(s − m)·x over one slice of DS output features. The scores never leave the
+// workgroup; merge.wgsl combines the splits by log-sum-exp.
+//
+// With few queries the step is bound by reading the patterns, so what matters is that each
+// pattern word is read coalesced, and that there are enough splits to fill the GPU (the host
+// picks the split length). The second read of a tile, for the weighted sum, comes from cache.
+
+struct Params {
+    rows: u32,        // queries in this block
+    n: u32,           // patterns in this chunk
+    dim: u32,         // features d
+    row_words: u32,   // words per stored pattern row
+    split_len: u32,   // patterns per split, a multiple of TR
+    split0: u32,      // this chunk's first split in the partials
+    beta: f32,
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> states: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ml: array<vec2<f32>>;  // (m, l) per split, query
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;      // acc per split, query, feature
+
+const QB: u32 = 4u;
+const TR: u32 = 64u;
+const KT: u32 = 64u;
+const DS: u32 = 128u;
+// A padded row, so the TR threads reading one column of the tile hit TR different banks.
+const XS: u32 = KT + 1u;
+// Scores are refused above 1e37 on the host, so this never collides with a real score.
+const LOWEST: f32 = -3.402823e38;
+
+// Scores: TR × XS pattern tile. Weighted sum: (TR / 2) × DS of the same patterns.
+var<workgroup> tile: array<f32, 4160>;
+var<workgroup> q_tile: array<array<f32, KT>, QB>;
+var<workgroup> p_tile: array<array<f32, TR>, QB>;
+var<workgroup> m_run: array<f32, QB>;
+var<workgroup> l_run: array<f32, QB>;
+var<workgroup> scale: array<f32, QB>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    let split = wg.x;
+    let q0 = wg.y * QB;
+    let f0 = wg.z * DS;
+    let start = split * p.split_len;
+    let end = min(start + p.split_len, p.n);
+
+    // Scores: thread (sq, sr) owns query sq against pattern sr of the tile.
+    let sq = t / TR;
+    let sr = t % TR;
+    // Weighted sum: thread owns feature f0 + af of queries aq and aq + 2.
+    let af = t % DS;
+    let aq = t / DS;
+
+    if (t < QB) {
+        m_run[t] = LOWEST;
+        l_run[t] = 0.0;
+    }
+    var acc0 = 0.0;
+    var acc1 = 0.0;
+
+    for (var r0 = start; r0 < end; r0 += TR) {
+        var s = 0.0;
+        for (var k0 = 0u; k0 < p.dim; k0 += KT) {
+            // Consecutive threads read consecutive features of one pattern: coalesced.
+            for (var l = 0u; l < TR * KT / 256u; l++) {
+                let idx = t + l * 256u;
+                let r = idx / KT;
+                let k = idx % KT;
+                var v = 0.0;
+                if (r0 + r < end && k0 + k < p.dim) {
+                    v = pattern(r0 + r, k0 + k, p.row_words);
+                }
+                tile[r * XS + k] = v;
+            }
+            let qq = t / KT;
+            let qk = t % KT;
+            var qv = 0.0;
+            if (q0 + qq < p.rows && k0 + qk < p.dim) {
+                qv = states[(q0 + qq) * p.dim + k0 + qk];
+            }
+            q_tile[qq][qk] = qv;
+            workgroupBarrier();
+            for (var k = 0u; k < KT; k++) {
+                s = fma(q_tile[sq][k], tile[sr * XS + k], s);
+            }
+            workgroupBarrier();
+        }
+        // beta after the dot product: the sum stays in the patterns' scale.
+        let valid = r0 + sr < end;
+        let score = p.beta * s;
+        p_tile[sq][sr] = select(LOWEST, score, valid);
+        workgroupBarrier();
+        if (t < QB) {
+            var mx = m_run[t];
+            for (var r = 0u; r < TR; r++) {
+                mx = max(mx, p_tile[t][r]);
+            }
+            scale[t] = exp(m_run[t] - mx);
+            m_run[t] = mx;
+        }
+        workgroupBarrier();
+        p_tile[sq][sr] = select(0.0, exp(score - m_run[sq]), valid);
+        workgroupBarrier();
+        if (t < QB) {
+            var sum = 0.0;
+            for (var r = 0u; r < TR; r++) {
+                sum += p_tile[t][r];
+            }
+            l_run[t] = l_run[t] * scale[t] + sum;
+        }
+        acc0 *= scale[aq];
+        acc1 *= scale[aq + 2u];
+        for (var h = 0u; h < TR; h += TR / 2u) {
+            for (var l = 0u; l < (TR / 2u) * DS / 256u; l++) {
+                let idx = t + l * 256u;
+                let r = idx / DS;
+                let f = idx % DS;
+                var v = 0.0;
+                if (r0 + h + r < end && f0 + f < p.dim) {
+                    v = pattern(r0 + h + r, f0 + f, p.row_words);
+                }
+                tile[r * DS + f] = v;
+            }
+            workgroupBarrier();
+            for (var r = 0u; r < TR / 2u; r++) {
+                let x = tile[r * DS + af];
+                acc0 = fma(p_tile[aq][h + r], x, acc0);
+                acc1 = fma(p_tile[aq + 2u][h + r], x, acc1);
+            }
+            workgroupBarrier();
+        }
+    }
+
+    let slot = p.split0 + split;
+    if (wg.z == 0u && t < QB && q0 + t < p.rows) {
+        ml[slot * p.rows + q0 + t] = vec2<f32>(m_run[t], l_run[t]);
+    }
+    if (f0 + af < p.dim) {
+        if (q0 + aq < p.rows) {
+            part[(slot * p.rows + q0 + aq) * p.dim + f0 + af] = acc0;
+        }
+        if (q0 + aq + 2u < p.rows) {
+            part[(slot * p.rows + q0 + aq + 2u) * p.dim + f0 + af] = acc1;
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! `shaders/fused_rows.wgsl` (few queries) and `shaders/fused_tile.wgsl` (many): one update
+//! step's partial softmax statistics and weighted sums per split of a chunk of patterns, for
+//! `shaders/merge.wgsl` to combine.
+
+use super::kernel::{groups_for, patterns_wgsl, Kernel};
+use crate::storage::Precision;
+
+/// Patterns per tile in both kernels: split lengths are multiples of it.
+pub(crate) const TILE_PATTERNS: usize = 64;
+/// Output features per workgroup: wider states go in several slices, each recomputing the
+/// scores of its tile.
+pub(crate) const FEATURE_SLICE: usize = 128;
+/// Queries per workgroup of the few-query kernel.
+const FEW: usize = 4;
+/// Queries per workgroup of the tiled kernel.
+const MANY: usize = 64;
+/// Up to this many queries per block the few-query kernel runs: it reads the patterns once
+/// per 4 queries, but wastes no work on empty query rows.
+const FEW_UP_TO: usize = 8;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    n: u32,
+    dim: u32,
+    row_words: u32,
+    split_len: u32,
+    split0: u32,
+    beta: f32,
+    _pad: u32,
+}
+
+pub(crate) struct Fused {
+    few: Kernel,
+    many: Kernel,
+}
+
+/// What one fused step over a chunk needs to know.
+pub(crate) struct FusedChunk<'a> {
+    /// Patterns in the chunk, and its binding.
+    pub n: usize,
+    pub patterns: wgpu::BufferBinding<'a>,
+    /// The chunk's first split in the partials, and the split length.
+    pub split0: usize,
+    pub split_len: usize,
+}
+
+impl Fused {
+    pub(crate) fn new(device: &wgpu::Device, precision: Precision) -> Self {
+        let wgsl = patterns_wgsl(precision);
+        Fused {
+            few: Kernel::new(
+                device,
+                "fused_rows",
+                &[wgsl, include_str!("../../shaders/fused_rows.wgsl")],
+            ),
+            many: Kernel::new(
+                device,
+                "fused_tile",
+                &[wgsl, include_str!("../../shaders/fused_tile.wgsl")],
+            ),
+        }
+    }
+
+    /// Queries per workgroup for a block of `rows` queries.
+    pub(crate) fn queries_per_group(rows: usize) -> usize {
+        if rows <= FEW_UP_TO {
+            FEW
+        } else {
+            MANY
+        }
+    }
+
+    /// Records, for every split of the chunk, the running (max, sum) into `ml` and the weighted
+    /// sum into `part` at the chunk's split slots.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn encode(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        (rows, dim, row_words): (usize, usize, usize),
+        beta: f32,
+        chunk: FusedChunk<'_>,
+        states: wgpu::BufferBinding<'_>,
+        ml: wgpu::BufferBinding<'_>,
+        part: wgpu::BufferBinding<'_>,
+    ) {
+        let per_group = Self::queries_per_group(rows);
+        let kernel = if per_group == FEW {
+            &self.few
+        } else {
+            &self.many
+        };
+        let params = Params {
+            rows: rows as u32,
+            n: chunk.n as u32,
+            dim: dim as u32,
+            row_words: row_words as u32,
+            split_len: chunk.split_len as u32,
+            split0: chunk.split0 as u32,
+            beta,
+            _pad: 0,
+        };
+        kernel.dispatch(
+            device,
+            encoder,
+            &params,
+            &[states, chunk.patterns, ml, part],
+            (
+                groups_for(chunk.n, chunk.split_len),
+                groups_for(rows, per_group),
+                groups_for(dim, FEATURE_SLICE),
+            ),
+        );
+    }
+}

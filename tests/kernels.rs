@@ -1,0 +1,202 @@
+//! Every GPU path — fused and unfused kernels, f32 and f16 storage, one chunk and many — against
+//! the f64 reference on fresh random inputs of awkward shapes, including shapes that need
+//! several splits per chunk, several feature slices (d > 128) and the many-query kernel (B > 8).
+//!
+//! Tolerances:
+//! - states against the reference on the *stored* patterns (for f16, the values f16 holds;
+//!   the arithmetic is f32 either way): ‖out − ref‖_F / ‖ref‖_F ≤ 1e-5 per step taken;
+//! - f16 storage against the reference on the original f32 patterns: ≤ 1e-2 (each element
+//!   is rounded by at most 2⁻¹¹ relative; the softmax amplifies score errors by up to β·‖x‖²);
+//! - max change ≤ 1e-5 absolute; energies ≤ 1e-5 · (1 + |E|) against the stored patterns.
+//!
+//! Outputs are poisoned with NaN before each kernel (`common::gpu`), and every measure here
+//! turns a NaN into a failure. The CPU path runs the f16 cases too: it rounds the same way.
+
+mod common;
+
+use common::{awkward, normal, rel_err, to64};
+use hopfield::{reference, Device, Fusion, Memory, MemoryOptions, Precision, RetrieveOptions};
+use ndarray::Array2;
+use rand::rngs::StdRng;
+use rand::RngExt;
+
+struct Config {
+    fusion: Fusion,
+    precision: Precision,
+    /// Patterns per chunk, or `None` for the device's own limit.
+    chunk_rows: Option<usize>,
+}
+
+fn row_bytes(precision: Precision, d: usize) -> u64 {
+    match precision {
+        Precision::F32 => 4 * d as u64,
+        Precision::F16 => 4 * d.div_ceil(2) as u64,
+    }
+}
+
+fn store(device: &Device, x: &Array2<f32>, cfg: &Config) -> Memory {
+    let mut options = MemoryOptions::default().precision(cfg.precision);
+    if let Some(rows) = cfg.chunk_rows {
+        options = options.max_chunk_bytes(rows as u64 * row_bytes(cfg.precision, x.ncols()));
+    }
+    let mut memory = Memory::with_options(device, x.ncols(), options).unwrap();
+    // Appended in two pieces, so chunk growth and a partly filled last chunk are exercised.
+    let cut = x.nrows() / 3;
+    memory.append(x.slice(ndarray::s![..cut, ..])).unwrap();
+    memory.append(x.slice(ndarray::s![cut.., ..])).unwrap();
+    if let (Some(rows), true) = (cfg.chunk_rows, device.is_gpu()) {
+        assert_eq!(memory.chunks(), x.nrows().div_ceil(rows), "chunk count");
+    }
+    memory
+}
+
+/// Checks one retrieval of `q` from `x` (B×d, N×d) at `beta` under `cfg`.
+fn check(device: &Device, x: &Array2<f32>, q: &Array2<f32>, beta: f32, steps: usize, cfg: &Config) {
+    let memory = store(device, x, cfg);
+    let opts = RetrieveOptions::new(beta)
+        .steps(steps)
+        .with_energy()
+        .fusion(cfg.fusion);
+    let out = memory.retrieve(q.view(), &opts).unwrap();
+    let what = format!(
+        "{:?} {} chunk_rows={:?} B={} N={} d={} beta={beta} steps={steps}",
+        cfg.fusion,
+        cfg.precision,
+        cfg.chunk_rows,
+        q.nrows(),
+        x.nrows(),
+        x.ncols()
+    );
+    let stored = to64(memory.patterns().unwrap().view());
+    let q64 = to64(q.view());
+    let (want, _, change) = reference::retrieve(stored.view(), q64.view(), beta.into(), steps);
+    let e = rel_err(out.states.view(), want.view());
+    assert!(e <= 1e-5 * steps as f64, "{what}: states rel err {e:e}");
+    for (g, w) in out.max_change.iter().zip(&change) {
+        assert!(
+            (f64::from(*g) - w).abs() <= 1e-5,
+            "{what}: max change {g} vs {w}"
+        );
+    }
+    let energy = out.energy.expect("energy was asked for");
+    let before = reference::energy(stored.view(), q64.view(), beta.into());
+    let after = reference::energy(stored.view(), want.view(), beta.into());
+    for (got, want) in [(&energy.before, &before), (&energy.after, &after)] {
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                "{what}: energy {g} vs {w}"
+            );
+        }
+    }
+    if cfg.precision == Precision::F16 {
+        let x64 = to64(x.view());
+        let (exact, _, _) = reference::retrieve(x64.view(), q64.view(), beta.into(), steps);
+        let e = rel_err(out.states.view(), exact.view());
+        assert!(
+            e <= 1e-2,
+            "{what}: f16 storage rel err {e:e} against f32 patterns"
+        );
+    }
+}
+
+fn configs() -> Vec<Config> {
+    let mut out = Vec::new();
+    for fusion in [Fusion::Fused, Fusion::Unfused] {
+        for precision in [Precision::F32, Precision::F16] {
+            for chunk_rows in [None, Some(0)] {
+                out.push(Config {
+                    fusion,
+                    precision,
+                    chunk_rows,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Awkward B, N, d from the common list; many small chunks where the config asks for them.
+fn every_path_on_awkward_shapes(device: &Device) {
+    let mut rng = common::rng("every_path_on_awkward_shapes");
+    for mut cfg in configs() {
+        for _ in 0..12 {
+            let (b, n, d) = (awkward(&mut rng), awkward(&mut rng), awkward(&mut rng));
+            if cfg.chunk_rows.is_some() {
+                cfg.chunk_rows = Some(rng.random_range(1..=n.clamp(1, 40)));
+            }
+            let beta = random_beta(&mut rng);
+            let steps = rng.random_range(1..=2);
+            check(
+                device,
+                &normal(&mut rng, n, d, 1.0),
+                &normal(&mut rng, b, d, 1.0),
+                beta,
+                steps,
+                &cfg,
+            );
+        }
+    }
+}
+
+/// Shapes past the tiles of the fused kernels: many splits per chunk, chunk edges inside
+/// splits, d over one 128-feature slice, B over one 64-query tile.
+fn every_path_on_large_shapes(device: &Device) {
+    let mut rng = common::rng("every_path_on_large_shapes");
+    let shapes = [
+        (1, 4099, 67),
+        (5, 2053, 131),
+        (9, 1031, 33),
+        (67, 1543, 259),
+        (130, 577, 128),
+    ];
+    for (b, n, d) in shapes {
+        let x = normal(&mut rng, n, d, 1.0);
+        let q = normal(&mut rng, b, d, 1.0);
+        let beta = random_beta(&mut rng);
+        for fusion in [Fusion::Fused, Fusion::Unfused] {
+            for (precision, chunk_rows) in
+                [(Precision::F32, None), (Precision::F16, Some(n / 3 + 7))]
+            {
+                let cfg = Config {
+                    fusion,
+                    precision,
+                    chunk_rows,
+                };
+                check(device, &x, &q, beta, 1, &cfg);
+            }
+        }
+    }
+}
+
+/// The result must not depend on the chunking: the same memory in 1, 2, 7 and N chunks gives
+/// the same states to f32 rounding.
+fn chunking_is_invisible(device: &Device) {
+    let mut rng = common::rng("chunking_is_invisible");
+    let (b, n, d) = (3, 211, 29);
+    let x = normal(&mut rng, n, d, 1.0);
+    let q = normal(&mut rng, b, d, 1.0);
+    let opts = RetrieveOptions::new(6.0).steps(2);
+    let whole = Memory::from_array(device, x.view())
+        .unwrap()
+        .retrieve(q.view(), &opts)
+        .unwrap();
+    for rows in [n.div_ceil(2), n.div_ceil(7), 1] {
+        let options = MemoryOptions::default().max_chunk_bytes(rows as u64 * 4 * d as u64);
+        let mut memory = Memory::with_options(device, d, options).unwrap();
+        memory.append(x.view()).unwrap();
+        let out = memory.retrieve(q.view(), &opts).unwrap();
+        let e = rel_err(out.states.view(), to64(whole.states.view()).view());
+        assert!(e <= 1e-5, "{rows} rows per chunk: {e:e}");
+    }
+}
+
+fn random_beta(rng: &mut StdRng) -> f32 {
+    rng.random_range(0.1f32.ln()..8f32.ln()).exp()
+}
+
+on_every_backend!(
+    every_path_on_awkward_shapes,
+    every_path_on_large_shapes,
+    chunking_is_invisible
+);
