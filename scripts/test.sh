@@ -30,5 +30,9 @@ cargo test --all-targets
 cargo test --doc
 
 # wgpu's GL backend serialises every call on one context, so its pass runs one test at a time.
-echo "== GPU parity and theory tests on the GL backend"
+# llvmpipe's GL compute is several times slower than lavapipe, so the kernel matrix runs fewer
+# random shapes per path there (HOPFIELD_TEST_CASES).
+echo "== GPU parity, theory and kernel tests on the GL backend"
 WGPU_BACKEND=gl cargo test --test parity --test theory gpu:: -- --test-threads=1
+WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test kernels -- --test-threads=1 \
+  gpu::every_path_on_awkward_shapes gpu::chunking_is_invisible gpu::timing_is_reported

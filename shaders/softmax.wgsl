@@ -5,7 +5,9 @@
 // Also writes lse[r] = m + ln l (= β·lse(β, Xξ) in THEORY.md's notation), from which the host
 // forms the energy without another pass over S.
 //
-// One workgroup per row; reductions through workgroup memory, so it runs on adapters
+// One workgroup per row. Each thread keeps a running (max, sum) over its strided share of the
+// row (online softmax), so the row is read once to normalise it and once more to write it;
+// the per-thread pairs merge by the same rule in a workgroup-memory tree, which runs on adapters
 // without subgroup support.
 
 struct Params {
@@ -20,36 +22,15 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> lse: array<f32>;
 
 const WG: u32 = 256u;
+const LOWEST: f32 = -3.402823e38;
 
-var<workgroup> red: array<f32, WG>;
+var<workgroup> red_m: array<f32, WG>;
+var<workgroup> red_l: array<f32, WG>;
 
-fn reduce_max(lid: u32, v: f32) -> f32 {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            red[lid] = max(red[lid], red[lid + s]);
-        }
-        workgroupBarrier();
-    }
-    let out = red[0];
-    // Every thread must have read red[0] before the next reduction overwrites it.
-    workgroupBarrier();
-    return out;
-}
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            red[lid] = red[lid] + red[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let out = red[0];
-    workgroupBarrier();
-    return out;
+// (m, l) of the union of two sets, each given by its max m and its sum l of exp(s − m).
+fn combine(ma: f32, la: f32, mb: f32, lb: f32) -> vec2<f32> {
+    let m = max(ma, mb);
+    return vec2<f32>(m, la * exp(ma - m) + lb * exp(mb - m));
 }
 
 @compute @workgroup_size(256, 1, 1)
@@ -62,17 +43,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     }
     let base = row * p.cols;
 
-    var m = -3.402823e38;
-    for (var c = lid; c < p.cols; c += WG) {
-        m = max(m, scores[base + c]);
-    }
-    m = reduce_max(lid, m);
-
+    var m = LOWEST;
     var l = 0.0;
     for (var c = lid; c < p.cols; c += WG) {
-        l += exp(scores[base + c] - m);
+        // One exp per score: rescale the sum only when the max moves.
+        let s = scores[base + c];
+        if (s > m) {
+            l = l * exp(m - s) + 1.0;
+            m = s;
+        } else {
+            l += exp(s - m);
+        }
     }
-    l = reduce_sum(lid, l);
+    red_m[lid] = m;
+    red_l[lid] = l;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            let ml = combine(red_m[lid], red_l[lid], red_m[lid + s], red_l[lid + s]);
+            red_m[lid] = ml.x;
+            red_l[lid] = ml.y;
+        }
+        workgroupBarrier();
+    }
+    m = red_m[0];
+    l = red_l[0];
 
     let inv = 1.0 / l;
     for (var c = lid; c < p.cols; c += WG) {

@@ -61,7 +61,7 @@ pub struct DeviceLimits {
 /// Optional adapter features this crate can use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeviceFeatures {
-    /// `SHADER_F16`: f16 storage of patterns.
+    /// `SHADER_F16`: f16 arithmetic in shaders. f16 *storage* ([`Precision::F16`](crate::Precision::F16)) does not need it.
     pub shader_f16: bool,
     /// `SUBGROUP`: subgroup reductions.
     pub subgroups: bool,

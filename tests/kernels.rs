@@ -120,7 +120,7 @@ fn configs() -> Vec<Config> {
 fn every_path_on_awkward_shapes(device: &Device) {
     let mut rng = common::rng("every_path_on_awkward_shapes");
     for mut cfg in configs() {
-        for _ in 0..12 {
+        for _ in 0..common::cases(12) {
             let (b, n, d) = (awkward(&mut rng), awkward(&mut rng), awkward(&mut rng));
             if cfg.chunk_rows.is_some() {
                 cfg.chunk_rows = Some(rng.random_range(1..=n.clamp(1, 40)));
@@ -191,6 +191,38 @@ fn chunking_is_invisible(device: &Device) {
     }
 }
 
+/// Device time comes back exactly when asked for on a GPU with timestamp queries, and is never
+/// made up elsewhere.
+fn timing_is_reported(device: &Device) {
+    let mut rng = common::rng("timing_is_reported");
+    let x = normal(&mut rng, 300, 16, 1.0);
+    let q = normal(&mut rng, 2, 16, 1.0);
+    let memory = Memory::from_array(device, x.view()).unwrap();
+    let plain = memory
+        .retrieve(q.view(), &RetrieveOptions::new(2.0))
+        .unwrap();
+    assert_eq!(plain.device_time, None);
+    for opts in [
+        RetrieveOptions::new(2.0).with_timing(),
+        RetrieveOptions::new(2.0)
+            .until_converged(0.0, 3)
+            .with_timing()
+            .with_energy(),
+        RetrieveOptions::new(2.0).with_timing().with_weights(),
+    ] {
+        let timed = memory.retrieve(q.view(), &opts).unwrap();
+        let has_stamps = device.is_gpu() && device.info().features.timestamps;
+        match timed.device_time {
+            Some(t) => assert!(has_stamps && t.as_nanos() > 0, "{t:?} on {}", device.info()),
+            None => assert!(!has_stamps, "no device time on {}", device.info()),
+        }
+        assert_eq!(
+            timed.states,
+            memory.retrieve(q.view(), &opts).unwrap().states
+        );
+    }
+}
+
 fn random_beta(rng: &mut StdRng) -> f32 {
     rng.random_range(0.1f32.ln()..8f32.ln()).exp()
 }
@@ -198,5 +230,6 @@ fn random_beta(rng: &mut StdRng) -> f32 {
 on_every_backend!(
     every_path_on_awkward_shapes,
     every_path_on_large_shapes,
-    chunking_is_invisible
+    chunking_is_invisible,
+    timing_is_reported
 );

@@ -4,7 +4,7 @@
 mod common;
 
 use common::normal;
-use hopfield::{Device, Memory, RetrieveOptions};
+use hopfield::{Device, Memory, MemoryOptions, Precision, RetrieveOptions};
 use ndarray::{Array2, ArrayView2};
 use rand::RngExt;
 
@@ -21,26 +21,53 @@ fn check(memory: &Memory, model: &[Vec<f32>], what: &str) {
     );
 }
 
+/// The rows as the memory holds them: f16 storage rounds to nearest.
+fn stored(precision: Precision, rows: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
+    match precision {
+        Precision::F32 => rows,
+        _ => rows
+            .into_iter()
+            .map(|r| r.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect())
+            .collect(),
+    }
+}
+
 /// A random sequence of appends (growing past several capacities), replacements, removals
 /// (unordered, repeated indices) and clears.
 fn mutations_match_a_model(device: &Device) {
-    let mut rng = common::rng("mutations_match_a_model");
+    mutations(device, MemoryOptions::default(), "one chunk");
+}
+
+/// The same with 13 patterns per chunk, so appends, removals and replacements cross chunk
+/// boundaries, and with f16 rows of odd length (a padded half per row).
+fn mutations_across_chunks(device: &Device) {
+    let chunked = MemoryOptions::default().max_chunk_bytes(13 * 7 * 4);
+    mutations(device, chunked, "f32 chunks of 13");
+    let f16 = chunked
+        .precision(Precision::F16)
+        .max_chunk_bytes(13 * 4 * 4);
+    mutations(device, f16, "f16 chunks of 13");
+}
+
+fn mutations(device: &Device, options: MemoryOptions, what: &str) {
+    let mut rng = common::rng(what);
     let d = 7;
-    let mut memory = Memory::new(device, d).unwrap();
+    let mut memory = Memory::with_options(device, d, options).unwrap();
     let mut model: Vec<Vec<f32>> = Vec::new();
+    let p = options.precision;
     for op in 0..120 {
         match rng.random_range(0..10) {
             0..=4 => {
                 let rows = rng.random_range(0..40);
                 let x = normal(&mut rng, rows, d, 1.0);
                 memory.append(x.view()).unwrap();
-                model.extend(as_rows(x.view()));
+                model.extend(stored(p, as_rows(x.view())));
             }
             5..=6 if !model.is_empty() => {
                 let i = rng.random_range(0..model.len());
                 let row = normal(&mut rng, 1, d, 1.0).into_raw_vec_and_offset().0;
                 memory.replace(i, &row).unwrap();
-                model[i] = row;
+                model[i] = stored(p, vec![row]).remove(0);
             }
             7..=8 if !model.is_empty() => {
                 let k = rng.random_range(1..=model.len().min(6));
@@ -60,11 +87,15 @@ fn mutations_match_a_model(device: &Device) {
             }
             _ => {}
         }
-        check(&memory, &model, &format!("after op {op}"));
+        check(&memory, &model, &format!("{what}: after op {op}"));
+        if options.max_chunk_bytes.is_some() && device.is_gpu() {
+            assert_eq!(memory.chunks(), model.len().div_ceil(13), "{what}: chunks");
+        }
     }
     if !model.is_empty() {
         let flat: Vec<f32> = model.concat();
-        let fresh = Memory::from_rows(device, d, &flat).unwrap();
+        let mut fresh = Memory::with_options(device, d, options).unwrap();
+        fresh.append_rows(&flat).unwrap();
         let q = normal(&mut rng, 9, d, 1.0);
         let opts = RetrieveOptions::new(2.0).steps(2).with_weights();
         assert_eq!(
@@ -89,4 +120,8 @@ fn empty_batches_and_rows(device: &Device) {
     assert_eq!(out.weights.unwrap().dim(), (0, 4));
 }
 
-on_every_backend!(mutations_match_a_model, empty_batches_and_rows);
+on_every_backend!(
+    mutations_match_a_model,
+    mutations_across_chunks,
+    empty_batches_and_rows
+);

@@ -65,6 +65,15 @@ pub fn rng(test: &str) -> StdRng {
     StdRng::seed_from_u64(seed)
 }
 
+/// How many random cases a test runs: `default`, or `HOPFIELD_TEST_CASES` where a slow adapter
+/// needs fewer.
+pub fn cases(default: usize) -> usize {
+    std::env::var("HOPFIELD_TEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Rows of i.i.d. N(0, scale²/cols) entries: norms near `scale`.
 pub fn normal(rng: &mut StdRng, rows: usize, cols: usize, scale: f32) -> Array2<f32> {
     let s = scale / (cols as f32).sqrt();
