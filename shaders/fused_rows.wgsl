@@ -40,6 +40,7 @@ var<workgroup> p_tile: array<array<f32, TR>, QB>;
 var<workgroup> m_run: array<f32, QB>;
 var<workgroup> l_run: array<f32, QB>;
 var<workgroup> scale: array<f32, QB>;
+var<workgroup> red: array<f32, 64>;   // QB × 16 partial maxima or sums
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -95,23 +96,38 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         let score = p.beta * s;
         p_tile[sq][sr] = select(LOWEST, score, valid);
         workgroupBarrier();
-        if (t < QB) {
-            var mx = m_run[t];
-            for (var r = 0u; r < TR; r++) {
-                mx = max(mx, p_tile[t][r]);
-            }
-            scale[t] = exp(m_run[t] - mx);
-            m_run[t] = mx;
+        // Tile statistics in two levels: 16 threads per query fold 4 scores each, then every
+        // thread of the query folds those 16, so no thread walks the whole tile alone.
+        let part_i = sq * 16u + sr / 4u;
+        if (sr % 4u == 0u) {
+            let b = sr;
+            red[part_i] = max(max(p_tile[sq][b], p_tile[sq][b + 1u]), max(p_tile[sq][b + 2u], p_tile[sq][b + 3u]));
         }
         workgroupBarrier();
-        p_tile[sq][sr] = select(0.0, exp(score - m_run[sq]), valid);
+        var mx = m_run[sq];
+        for (var i = 0u; i < 16u; i++) {
+            mx = max(mx, red[sq * 16u + i]);
+        }
+        let e = select(0.0, exp(score - mx), valid);
+        // Every thread has read m_run and red before they change.
         workgroupBarrier();
-        if (t < QB) {
+        p_tile[sq][sr] = e;
+        if (sr == 0u) {
+            scale[sq] = exp(m_run[sq] - mx);
+            m_run[sq] = mx;
+        }
+        workgroupBarrier();
+        if (sr % 4u == 0u) {
+            let b = sr;
+            red[part_i] = (p_tile[sq][b] + p_tile[sq][b + 1u]) + (p_tile[sq][b + 2u] + p_tile[sq][b + 3u]);
+        }
+        workgroupBarrier();
+        if (sr == 0u) {
             var sum = 0.0;
-            for (var r = 0u; r < TR; r++) {
-                sum += p_tile[t][r];
+            for (var i = 0u; i < 16u; i++) {
+                sum += red[sq * 16u + i];
             }
-            l_run[t] = l_run[t] * scale[t] + sum;
+            l_run[sq] = l_run[sq] * scale[sq] + sum;
         }
         acc0 *= scale[aq];
         acc1 *= scale[aq + 2u];
