@@ -514,3 +514,211 @@ fn demo_rejects_empty_sizes() {
         "at least 1",
     );
 }
+
+#[test]
+fn retrieve_in_small_chunks_matches_one_buffer() {
+    let f = Files::new(300, 24, 7);
+    let whole = || read_npy::<_, Array2<f32>>(f.path("out.npy")).unwrap();
+    for device in ["cpu", "gpu"] {
+        if device == "gpu" && !gpu_available() {
+            continue;
+        }
+        succeeds(&f.retrieve("x.npy", "q.npy", "4", &["--device", device]));
+        let one = whole();
+        // 1 KiB holds 10 rows of 24 f32: 30 chunks on a GPU.
+        let run = f.retrieve(
+            "x.npy",
+            "q.npy",
+            "4",
+            &["--device", device, "--max-chunk-bytes", "1024"],
+        );
+        succeeds(&run);
+        if device == "gpu" {
+            assert!(stderr(&run).contains("in 30 chunks"), "{}", stderr(&run));
+        }
+        let chunked = whole();
+        let err = common::max_abs_err(chunked.view(), one.mapv(f64::from).view());
+        assert!(err <= 1e-5, "{device}: chunked differs by {err:e}");
+    }
+}
+
+#[test]
+fn retrieve_stores_f16() {
+    let f = Files::new(50, 16, 5);
+    let (x, q) = (common::to64(f.x.view()), common::to64(f.q.view()));
+    let (want, _) = reference::update(x.view(), q.view(), 2.0);
+    for device in ["cpu", "gpu"] {
+        if device == "gpu" && !gpu_available() {
+            continue;
+        }
+        let run = f.retrieve(
+            "x.npy",
+            "q.npy",
+            "2",
+            &["--device", device, "--precision", "f16"],
+        );
+        succeeds(&run);
+        assert!(stderr(&run).contains("f16"), "{}", stderr(&run));
+        let got: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+        let err = common::rel_err(got.view(), want.view());
+        // f16 rounds each stored element by up to 2^-11 relative.
+        assert!(err <= 2e-3, "{device}: f16 relative error {err:e}");
+        assert!(err > 0.0, "{device}: f16 storage should round something");
+    }
+}
+
+#[test]
+fn retrieve_rejects_bad_storage_options() {
+    let f = Files::new(5, 3, 2);
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "1", &["--precision", "f8"]),
+        2,
+        "precision must be f32 or f16",
+    );
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "1", &["--max-chunk-bytes", "4"]),
+        2,
+        "cannot hold one pattern",
+    );
+    f.no_output();
+}
+
+/// Runs `bench` on `device` with S4 and two repetitions, writing JSON; returns stdout and the
+/// parsed JSON.
+fn bench_s4(device: &str) -> (String, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let run = hopfield(&[
+        "bench",
+        "--device",
+        device,
+        "--workloads",
+        "S4",
+        "--reps",
+        "2",
+        "--warmup",
+        "1",
+        "--json",
+        s(&json),
+    ]);
+    succeeds(&run);
+    let text = std::fs::read_to_string(&json).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    (stdout(&run), doc)
+}
+
+/// The fields every measured workload row carries.
+fn check_bench_row(row: &serde_json::Value) {
+    assert_eq!(row["name"], "S4", "{row}");
+    assert_eq!(row["status"], "ok", "{row}");
+    assert_eq!(
+        (row["b"].as_u64(), row["n"].as_u64(), row["d"].as_u64()),
+        (Some(1), Some(1024), Some(64))
+    );
+    assert_eq!(row["reps"], 2, "{row}");
+    assert_eq!(row["chunks"], 1, "{row}");
+    let e2e = &row["end_to_end_ms"];
+    for key in ["median", "min", "max", "p10", "p90"] {
+        assert!(e2e[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {row}");
+    }
+    assert!(e2e["min"].as_f64() <= e2e["median"].as_f64());
+    assert!(e2e["median"].as_f64() <= e2e["max"].as_f64());
+    for key in ["gb_per_s", "tflop_per_s", "throughput_time_ms"] {
+        assert!(row[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {row}");
+    }
+    let err = row["rel_err"].as_f64().expect("rel_err");
+    assert!((0.0..1e-5).contains(&err), "relative error {err:e}");
+    assert_eq!(row["rel_err_rows"], 1);
+}
+
+#[test]
+fn bench_cpu_writes_json() {
+    let (text, doc) = bench_s4("cpu");
+    assert!(text.contains("host CPU") && text.contains("S4"), "{text}");
+    assert!(text.contains("n/a (CPU path)"), "{text}");
+    assert_eq!(doc["adapter"]["backend"], "host");
+    assert!(
+        doc["date"]
+            .as_str()
+            .is_some_and(|d| d.len() == 20 && d.ends_with('Z')),
+        "{doc}"
+    );
+    assert!(doc["unix_time"].as_u64().is_some());
+    assert_eq!(doc["config"]["precision"], "f32");
+    assert_eq!(doc["config"]["beta"], 8.0);
+    let rows = doc["workloads"].as_array().expect("workloads");
+    assert_eq!(rows.len(), 1);
+    check_bench_row(&rows[0]);
+    assert!(rows[0]["device_time_ms"].is_null());
+    assert_eq!(rows[0]["throughput_time"], "end_to_end");
+}
+
+#[test]
+fn bench_gpu() {
+    if !gpu_available() {
+        return;
+    }
+    let (text, doc) = bench_s4("gpu");
+    assert!(!text.contains("host CPU"), "{text}");
+    let row = &doc["workloads"][0];
+    check_bench_row(row);
+    if doc["adapter"]["features"]["timestamps"] == true {
+        assert!(
+            row["device_time_ms"]["median"]
+                .as_f64()
+                .is_some_and(|v| v > 0.0),
+            "{row}"
+        );
+        assert_eq!(row["throughput_time"], "device");
+    } else {
+        assert!(text.contains("n/a (no timestamp queries)"), "{text}");
+    }
+}
+
+#[test]
+fn bench_defaults_to_small_off_hardware() {
+    let run = hopfield(&["bench", "--device", "cpu", "--reps", "1", "--warmup", "0"]);
+    succeeds(&run);
+    let text = stdout(&run);
+    assert!(text.contains("workloads small (the default"), "{text}");
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.len() == 2 && (w.starts_with('S') || w.starts_with('W')))
+        .collect();
+    assert_eq!(names, ["S1", "S2", "S3", "S4"], "{text}");
+}
+
+#[test]
+fn bench_rejects_bad_input() {
+    fails_with(
+        &hopfield(&["bench", "--device", "cpu", "--workloads", "S4,X9"]),
+        2,
+        "unknown workload \"X9\"",
+    );
+    fails_with(
+        &hopfield(&["bench", "--device", "cpu", "--precision", "f8"]),
+        2,
+        "precision must be f32 or f16, got \"f8\"",
+    );
+    fails_with(
+        &hopfield(&["bench", "--device", "cpu", "--fusion", "half"]),
+        2,
+        "--fusion",
+    );
+    fails_with(
+        &hopfield(&["bench", "--device", "cpu", "--reps", "0"]),
+        2,
+        "--reps",
+    );
+    fails_with(
+        &hopfield(&["bench", "--device", "cpu", "--beta", "-1"]),
+        2,
+        "beta",
+    );
+    fails_with(
+        &hopfield(&["bench", "--device", "no-such-adapter-77"]),
+        1,
+        "no-such-adapter-77",
+    );
+}

@@ -1,5 +1,6 @@
-//! `hopfield`: the adapters this machine has, retrieval on .npy files, and a demo that stores
-//! random patterns and recovers corrupted copies of them on a device and on the CPU.
+//! `hopfield`: the adapters this machine has, retrieval on .npy files, a demo that stores
+//! random patterns and recovers corrupted copies of them on a device and on the CPU, and the
+//! benchmark of DESIGN.md's workloads.
 //!
 //! Every failure ends with exit code 2 (bad input) or 1 (the machine's or the device's fault)
 //! and one line on stderr that starts with `error:`; nothing panics on user input.
@@ -10,7 +11,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
-use hopfield::{Device, DeviceKind, Error, GpuOptions, Memory, Retrieval, RetrieveOptions};
+use hopfield::{
+    Device, DeviceKind, Error, GpuOptions, Memory, MemoryOptions, Precision, Retrieval,
+    RetrieveOptions,
+};
 use ndarray::{s, Array2, ArrayView2, Axis};
 use ndarray_npy::{read_npy, write_npy, ReadNpyError, WritableElement};
 use rand::rngs::StdRng;
@@ -37,6 +41,9 @@ enum Command {
     Retrieve(RetrieveArgs),
     /// Store random patterns, corrupt copies of some, retrieve them on a device and on the CPU.
     Demo(DemoArgs),
+    /// Time retrieval on DESIGN.md's workloads (W1-W4) or small ones (S1-S4): device and
+    /// end-to-end time, GB/s, TFLOP/s and the error against the f64 reference.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -103,6 +110,14 @@ struct RetrieveArgs {
     /// of its retrieved state.
     #[arg(long, value_name = "E.npy")]
     energy_out: Option<PathBuf>,
+    /// Element type the patterns are stored in: f32, or f16 (half the bytes read, rounding
+    /// error up to 2^-11 relative per element).
+    #[arg(long, value_name = "P", default_value = "f32")]
+    precision: String,
+    /// Largest device buffer one chunk of patterns may take, in bytes [default: the device's
+    /// storage-binding limit]. The result does not depend on it.
+    #[arg(long, value_name = "N")]
+    max_chunk_bytes: Option<u64>,
     #[command(flatten)]
     device: DeviceArg,
 }
@@ -141,6 +156,9 @@ macro_rules! say {
     };
 }
 
+// After `say!`, which it uses.
+mod bench;
+
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == ErrorKind::BrokenPipe {
@@ -172,6 +190,7 @@ fn main() -> ExitCode {
         Command::Info => info(),
         Command::Retrieve(args) => retrieve(&args),
         Command::Demo(args) => demo(&args),
+        Command::Bench(args) => bench::bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -275,9 +294,14 @@ fn save<A: WritableElement>(path: &Path, array: &Array2<A>) -> Result<(), Failur
 }
 
 fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
+    let precision: Precision = args.precision.parse()?;
     let patterns = load(&args.patterns, "patterns")?;
     let queries = load(&args.queries, "queries")?;
     let device = open(&args.device.device)?;
+    let mut storage = MemoryOptions::default().precision(precision);
+    if let Some(bytes) = args.max_chunk_bytes {
+        storage = storage.max_chunk_bytes(bytes);
+    }
     let mut opts = RetrieveOptions::new(args.beta);
     opts = if args.until_converged {
         opts.until_converged(args.eps, args.max_steps)
@@ -289,7 +313,8 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
     opts.energy = args.energy_out.is_some();
 
     let start = Instant::now();
-    let memory = Memory::from_array(&device, patterns.view())?;
+    let mut memory = Memory::with_options(&device, patterns.ncols(), storage)?;
+    memory.append(patterns.view())?;
     let out = memory.retrieve(queries.view(), &opts)?;
     let seconds = start.elapsed().as_secs_f64();
 
@@ -326,11 +351,13 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
         .unwrap_or_default();
     let _ = writeln!(
         std::io::stderr(),
-        "{}: B={} N={} d={}, {}{converged}, {:.1} ms",
+        "{}: B={} N={} d={}, {precision} in {} chunk{}, {}{converged}, {:.1} ms",
         device.info(),
         queries.nrows(),
         memory.len(),
         memory.dim(),
+        memory.chunks(),
+        if memory.chunks() == 1 { "" } else { "s" },
         steps_taken(&out),
         seconds * 1e3,
     );
