@@ -646,6 +646,7 @@ fn bench_cpu_writes_json() {
     assert!(doc["unix_time"].as_u64().is_some());
     assert_eq!(doc["config"]["precision"], "f32");
     assert_eq!(doc["config"]["beta"], 8.0);
+    assert_eq!(doc["config"]["kernels"], "cpu");
     let rows = doc["workloads"].as_array().expect("workloads");
     assert_eq!(rows.len(), 1);
     check_bench_row(&rows[0]);
@@ -660,6 +661,7 @@ fn bench_gpu() {
     }
     let (text, doc) = bench_s4("gpu");
     assert!(!text.contains("host CPU"), "{text}");
+    assert_eq!(doc["config"]["kernels"], "fused");
     let row = &doc["workloads"][0];
     check_bench_row(row);
     if doc["adapter"]["features"]["timestamps"] == true {

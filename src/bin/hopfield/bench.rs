@@ -302,6 +302,15 @@ fn is_hardware(info: &DeviceInfo) -> bool {
     !matches!(info.kind, DeviceKind::SoftwareAdapter | DeviceKind::HostCpu)
 }
 
+/// The kernels a retrieval without weights runs, as the JSON names them.
+fn kernels(device: &Device, fusion: Fusion) -> &'static str {
+    match (device.is_gpu(), fusion) {
+        (false, _) => "cpu",
+        (true, Fusion::Unfused) => "unfused",
+        (true, _) => "fused",
+    }
+}
+
 fn fusion_label(device: &Device, fusion: Fusion) -> &'static str {
     if !device.is_gpu() {
         return "n/a (the CPU path has one kernel)";
@@ -548,7 +557,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     }
 
     if let Some(path) = &args.json {
-        write_json(path, &info, &cfg, &set, &rows)?;
+        write_json(path, &info, &cfg, kernels(&device, fusion), &set, &rows)?;
     }
     // Every row failing means the settings, not the workloads, are at fault.
     if rows.iter().all(|r| r.outcome.is_err()) {
@@ -593,6 +602,7 @@ fn write_json(
     path: &Path,
     info: &DeviceInfo,
     cfg: &Config,
+    kernels: &str,
     set: &str,
     rows: &[Row],
 ) -> Result<(), Failure> {
@@ -666,6 +676,7 @@ fn write_json(
         "config": {
             "precision": cfg.precision.to_string(),
             "fusion": format!("{:?}", cfg.fusion).to_lowercase(),
+            "kernels": kernels,
             "beta": cfg.beta,
             "steps": 1,
             "max_chunk_bytes": cfg.max_chunk_bytes,
