@@ -155,6 +155,10 @@ impl Stats {
         self.sorted_ms[(q * last as f64).round() as usize]
     }
 
+    fn count(&self) -> usize {
+        self.sorted_ms.len()
+    }
+
     fn median(&self) -> f64 {
         self.quantile(0.5)
     }
@@ -210,7 +214,6 @@ struct Row<'a> {
 struct Measured {
     chunks: usize,
     reps: usize,
-    reps_cut: bool,
     device: Option<Stats>,
     /// Why there is no device time.
     device_note: &'static str,
@@ -361,7 +364,7 @@ fn relative_error(x: &Array2<f32>, q: &Array2<f32>, out: &Array2<f32>, beta: f32
 fn series(
     reps: usize,
     mut f: impl FnMut() -> Result<Duration, Error>,
-) -> Result<(Vec<Duration>, bool), Error> {
+) -> Result<Vec<Duration>, Error> {
     let start = Instant::now();
     let mut times = Vec::with_capacity(reps);
     for i in 0..reps {
@@ -369,10 +372,10 @@ fn series(
         let spent = start.elapsed();
         let projected = spent.mul_f64(reps as f64 / (i + 1) as f64);
         if i + 1 >= 3 && i + 1 < reps && projected > SERIES_BUDGET && spent > SERIES_BUDGET / 2 {
-            return Ok((times, true));
+            break;
         }
     }
-    Ok((times, false))
+    Ok(times)
 }
 
 fn measure(device: &Device, w: &Workload, index: usize, cfg: &Config) -> Result<Measured, Error> {
@@ -392,7 +395,7 @@ fn measure(device: &Device, w: &Workload, index: usize, cfg: &Config) -> Result<
     // End-to-end runs go without timestamp queries, whose resolve and readback they would
     // otherwise include.
     let mut states = None;
-    let (e2e, mut reps_cut) = series(cfg.reps, || {
+    let e2e = series(cfg.reps, || {
         let t = Instant::now();
         let out = memory.retrieve(q.view(), &plain)?;
         let took = t.elapsed();
@@ -407,12 +410,11 @@ fn measure(device: &Device, w: &Workload, index: usize, cfg: &Config) -> Result<
         (Vec::new(), "n/a (no timestamp queries)")
     } else {
         let mut missing = false;
-        let (times, cut) = series(reps, || {
+        let times = series(reps, || {
             let out = memory.retrieve(q.view(), &timed)?;
             missing |= out.device_time.is_none();
             Ok(out.device_time.unwrap_or_default())
         })?;
-        reps_cut |= cut;
         if missing {
             (Vec::new(), "n/a (the adapter returned no timestamps)")
         } else {
@@ -425,7 +427,6 @@ fn measure(device: &Device, w: &Workload, index: usize, cfg: &Config) -> Result<
     Ok(Measured {
         chunks: memory.chunks(),
         reps,
-        reps_cut,
         device: Stats::new(&device_times),
         device_note,
         e2e: Stats::new(&e2e).expect("at least one repetition"),
@@ -542,12 +543,15 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let notes: Vec<String> = rows
         .iter()
         .filter_map(|r| match &r.outcome {
-            Ok(m) if m.reps_cut => Some(format!(
-                "{}: {} reps (cut to keep a series under ~{} s)",
-                r.workload.name,
-                m.reps,
-                SERIES_BUDGET.as_secs()
-            )),
+            Ok(m) if m.reps < cfg.reps || m.device.as_ref().is_some_and(|d| d.count() < m.reps) => {
+                Some(format!(
+                    "{}: {} end-to-end and {} device-timed reps (cut to keep a series under ~{} s)",
+                    r.workload.name,
+                    m.reps,
+                    m.device.as_ref().map_or(0, Stats::count),
+                    SERIES_BUDGET.as_secs()
+                ))
+            }
             _ => None,
         })
         .collect();
@@ -630,7 +634,8 @@ fn write_json(
                         "status": "ok",
                         "chunks": m.chunks,
                         "reps": m.reps,
-                        "reps_cut_by_time_budget": m.reps_cut,
+                        "reps_cut_by_time_budget": m.reps < cfg.reps
+                            || m.device.as_ref().is_some_and(|d| d.count() < m.reps),
                         "device_time_ms": m.device.as_ref().map(Stats::json),
                         "device_time_note": (m.device.is_none()).then_some(m.device_note),
                         "end_to_end_ms": m.e2e.json(),
