@@ -33,7 +33,8 @@ pub enum Stop {
 /// the one that can return the weights. The CPU path has its own choice and ignores this.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Fusion {
-    /// Fused unless the weights (or top-k) are asked for.
+    /// Fused unless the weights (or top-k) are asked for, or the memory is in more chunks
+    /// than one fused merge takes (1024).
     #[default]
     Auto,
     /// Always fused; asking for weights or top-k too is an [`Error::InvalidOptions`].

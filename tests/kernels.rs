@@ -223,6 +223,30 @@ fn timing_is_reported(device: &Device) {
     }
 }
 
+/// A memory in more chunks than one fused merge takes: `Fusion::Auto` runs the unfused path,
+/// and an explicit `Fusion::Fused` is refused by name.
+fn more_chunks_than_one_merge(device: &Device) {
+    let mut rng = common::rng("more_chunks_than_one_merge");
+    let (n, d) = (1030, 3);
+    let x = normal(&mut rng, n, d, 1.0);
+    let q = normal(&mut rng, 2, d, 1.0);
+    let options = MemoryOptions::default().max_chunk_bytes(4 * d as u64);
+    let mut memory = Memory::with_options(device, d, options).unwrap();
+    memory.append(x.view()).unwrap();
+    let out = memory
+        .retrieve(q.view(), &RetrieveOptions::new(3.0))
+        .unwrap();
+    let (want, _, _) = reference::retrieve(to64(x.view()).view(), to64(q.view()).view(), 3.0, 1);
+    let e = rel_err(out.states.view(), want.view());
+    assert!(e <= 1e-5, "rel err {e:e}");
+    let fused = RetrieveOptions::new(3.0).fusion(Fusion::Fused);
+    match memory.retrieve(q.view(), &fused) {
+        Err(hopfield::Error::InvalidOptions(why)) => assert!(why.contains("1024 chunks"), "{why}"),
+        other if !device.is_gpu() => assert!(other.is_ok()),
+        other => panic!("expected InvalidOptions, got {other:?}"),
+    }
+}
+
 fn random_beta(rng: &mut StdRng) -> f32 {
     rng.random_range(0.1f32.ln()..8f32.ln()).exp()
 }
@@ -231,5 +255,6 @@ on_every_backend!(
     every_path_on_awkward_shapes,
     every_path_on_large_shapes,
     chunking_is_invisible,
-    timing_is_reported
+    timing_is_reported,
+    more_chunks_than_one_merge
 );

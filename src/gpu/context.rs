@@ -54,6 +54,7 @@ pub(crate) struct GpuContext {
     /// would starve every other thread's calls, so there the reading thread polls.
     poller: Option<Poller>,
     staging: Mutex<Vec<wgpu::Buffer>>,
+    timers: Mutex<Vec<Timer>>,
     poison: Option<Mutex<Option<wgpu::Buffer>>>,
 }
 
@@ -101,6 +102,7 @@ impl GpuContext {
             kernels,
             lost,
             staging: Mutex::new(Vec::new()),
+            timers: Mutex::new(Vec::new()),
             poison: poison.then(|| Mutex::new(None)),
         })
     }
@@ -269,13 +271,20 @@ impl GpuContext {
         }
     }
 
-    /// Timestamps for one retrieval, if asked for and the device has them.
+    /// Timestamps for one retrieval, if asked for and the device has them; reused across
+    /// retrievals (see [`give_timer`](Self::give_timer)), so timing adds no allocation.
     pub(crate) fn timer(&self, wanted: bool) -> Option<Timer> {
         let has = self
             .device
             .features()
             .contains(wgpu::Features::TIMESTAMP_QUERY);
-        (wanted && has).then(|| Timer {
+        if !(wanted && has) {
+            return None;
+        }
+        if let Some(t) = self.timers.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Some(t);
+        }
+        Some(Timer {
             set: self.device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("retrieval timestamps"),
                 ty: wgpu::QueryType::Timestamp,
@@ -289,6 +298,14 @@ impl GpuContext {
             }),
             period_ns: f64::from(self.queue.get_timestamp_period()),
         })
+    }
+
+    /// Returns a timer for the next retrieval to use.
+    pub(crate) fn give_timer(&self, timer: Timer) {
+        let mut pool = self.timers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < STAGING_POOL {
+            pool.push(timer);
+        }
     }
 
     pub(crate) fn encoder(&self, label: &str) -> wgpu::CommandEncoder {

@@ -2,7 +2,7 @@
 //! two device buffers. Between steps the host reads back only the 4-byte convergence flag, and
 //! only when it stops on convergence.
 //!
-//! Two ways through a step, chosen by [`RetrieveOptions::fused`]:
+//! Two ways through a step, chosen by [`fused`]:
 //! - fused: per chunk of patterns, the fused kernel writes per-split partial (max, sum,
 //!   weighted sum); `merge` combines all splits of all chunks into the new states and tests
 //!   convergence. The B×N scores never exist.
@@ -19,7 +19,7 @@ use super::merge::{MergeBuffers, MAX_SPLITS};
 use super::similarity::Columns;
 use super::GpuContext;
 use crate::error::{Error, Result};
-use crate::retrieve::{BlockOut, RetrieveOptions};
+use crate::retrieve::{BlockOut, Fusion, RetrieveOptions};
 
 const F32: u64 = 4;
 /// Workgroups one fused step aims for: enough to fill a large GPU several times over.
@@ -113,6 +113,12 @@ enum Work {
     },
 }
 
+/// Whether this request runs the fused kernels on this memory: `Fusion::Auto` takes the
+/// unfused path for memories in more chunks than one merge takes.
+fn fused(store: &PatternStore, opts: &RetrieveOptions) -> bool {
+    opts.fused() && !(opts.fusion == Fusion::Auto && store.chunk_count() > MAX_SPLITS)
+}
+
 /// The largest block of queries one pass can take: its states, and its scores (unfused) or
 /// per-chunk partials (fused), must fit one binding, and rows get a workgroup each in the
 /// softmax, change and merge kernels.
@@ -124,7 +130,7 @@ pub(crate) fn max_block_rows(
 ) -> Result<usize> {
     let limit = ctx.max_binding_bytes();
     let per_dimension = ctx.limits.max_compute_workgroups_per_dimension as u64;
-    let (row_bytes, what) = if opts.fused() {
+    let (row_bytes, what) = if fused(store, opts) {
         let chunks = store.chunk_count();
         if chunks > MAX_SPLITS {
             return Err(Error::InvalidOptions(format!(
@@ -170,7 +176,7 @@ pub(crate) async fn retrieve_block(
         dim,
     };
     let (scratch, done) = ctx.scoped("allocating retrieval buffers", || {
-        let work = if opts.fused() {
+        let work = if fused(store, opts) {
             let splits = Splits::plan(ctx, store, shape.rows, dim);
             let slots = (splits.total * shape.rows) as u64;
             Work::Fused {
@@ -274,6 +280,9 @@ pub(crate) async fn retrieve_block(
         add_time(&mut device_time, timer.as_ref(), &mut out);
         (None, None)
     };
+    if let Some(t) = timer {
+        ctx.give_timer(t);
+    }
     let mut main = ctx.finish_read(staged).await?.into_iter();
     Ok(BlockOut {
         states: main.next().unwrap_or_default(),
