@@ -5,8 +5,8 @@
 // workgroup; merge.wgsl combines the splits by log-sum-exp.
 //
 // With few queries the step is bound by reading the patterns, so what matters is that each
-// pattern word is read coalesced, and that there are enough splits to fill the GPU (the host
-// picks the split length). The second read of a tile, for the weighted sum, comes from cache.
+// pattern is read coalesced, 16 bytes per load (rows are padded to whole quads), and that
+// there are enough splits to fill the GPU (the host picks the split length). The second read of a tile, for the weighted sum, comes from cache.
 
 struct Params {
     rows: u32,        // queries in this block
@@ -67,16 +67,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     for (var r0 = start; r0 < end; r0 += TR) {
         var s = 0.0;
         for (var k0 = 0u; k0 < p.dim; k0 += KT) {
-            // Consecutive threads read consecutive features of one pattern: coalesced.
-            for (var l = 0u; l < TR * KT / 256u; l++) {
+            // Consecutive threads read consecutive 16-byte quads of one pattern: coalesced.
+            for (var l = 0u; l < TR * KT / 1024u; l++) {
                 let idx = t + l * 256u;
-                let r = idx / KT;
-                let k = idx % KT;
-                var v = 0.0;
-                if (r0 + r < end && k0 + k < p.dim) {
-                    v = pattern(r0 + r, k0 + k, p.row_words);
+                let r = idx / (KT / 4u);
+                let kq = idx % (KT / 4u);
+                var v = vec4<f32>(0.0);
+                if (r0 + r < end && k0 + 4u * kq < p.dim) {
+                    v = pattern4(r0 + r, k0 / 4u + kq, p.row_words);
                 }
-                tile[r * XS + k] = v;
+                let at = r * XS + 4u * kq;
+                tile[at] = v.x;
+                tile[at + 1u] = v.y;
+                tile[at + 2u] = v.z;
+                tile[at + 3u] = v.w;
             }
             let qq = t / KT;
             let qk = t % KT;
@@ -132,15 +136,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         acc0 *= scale[aq];
         acc1 *= scale[aq + 2u];
         for (var h = 0u; h < TR; h += TR / 2u) {
-            for (var l = 0u; l < (TR / 2u) * DS / 256u; l++) {
+            for (var l = 0u; l < (TR / 2u) * DS / 1024u; l++) {
                 let idx = t + l * 256u;
-                let r = idx / DS;
-                let f = idx % DS;
-                var v = 0.0;
-                if (r0 + h + r < end && f0 + f < p.dim) {
-                    v = pattern(r0 + h + r, f0 + f, p.row_words);
+                let r = idx / (DS / 4u);
+                let fq = idx % (DS / 4u);
+                var v = vec4<f32>(0.0);
+                if (r0 + h + r < end && f0 + 4u * fq < p.dim) {
+                    v = pattern4(r0 + h + r, f0 / 4u + fq, p.row_words);
                 }
-                tile[r * DS + f] = v;
+                let at = r * DS + 4u * fq;
+                tile[at] = v.x;
+                tile[at + 1u] = v.y;
+                tile[at + 2u] = v.z;
+                tile[at + 3u] = v.w;
             }
             workgroupBarrier();
             for (var r = 0u; r < TR / 2u; r++) {

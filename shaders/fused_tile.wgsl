@@ -3,7 +3,8 @@
 // scores with 4×4 register blocks (as similarity.wgsl does), folds them into a running max m,
 // sum l and weighted sum acc per query (online softmax), and multiplies the weights with the
 // tile's patterns over one slice of DS output features with 4×8 register blocks. The scores
-// never leave workgroup memory; merge.wgsl combines the splits by log-sum-exp.
+// never leave workgroup memory; merge.wgsl combines the splits by log-sum-exp. Patterns are
+// read one 16-byte quad per load (rows are padded to whole quads).
 
 struct Params {
     rows: u32,        // queries in this block
@@ -81,12 +82,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
                     qv = states[(q0 + r) * p.dim + k0 + k];
                 }
                 stage[k * QB + r] = qv;
-                var xv = 0.0;
-                if (r0 + r < end && k0 + k < p.dim) {
-                    xv = pattern(r0 + r, k0 + k, p.row_words);
-                }
-                stage[KT * QB + k * TR + r] = xv;
             }
+            // One 16-byte quad of one pattern per thread; stored k-major like the queries.
+            let xr = t / (KT / 4u);
+            let xq = t % (KT / 4u);
+            var xv = vec4<f32>(0.0);
+            if (r0 + xr < end && k0 + 4u * xq < p.dim) {
+                xv = pattern4(r0 + xr, k0 / 4u + xq, p.row_words);
+            }
+            let at = KT * QB + 4u * xq * TR + xr;
+            stage[at] = xv.x;
+            stage[at + TR] = xv.y;
+            stage[at + 2u * TR] = xv.z;
+            stage[at + 3u * TR] = xv.w;
             workgroupBarrier();
             for (var k = 0u; k < KT; k++) {
                 var a: array<f32, 4>;
@@ -148,15 +156,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             }
         }
         for (var h = 0u; h < TR; h += KT) {
-            for (var l = 0u; l < KT * DS / 256u; l++) {
+            for (var l = 0u; l < KT * DS / 1024u; l++) {
                 let idx = t + l * 256u;
-                let r = idx / DS;
-                let f = idx % DS;
-                var v = 0.0;
-                if (r0 + h + r < end && f0 + f < p.dim) {
-                    v = pattern(r0 + h + r, f0 + f, p.row_words);
+                let r = idx / (DS / 4u);
+                let fq = idx % (DS / 4u);
+                var v = vec4<f32>(0.0);
+                if (r0 + h + r < end && f0 + 4u * fq < p.dim) {
+                    v = pattern4(r0 + h + r, f0 / 4u + fq, p.row_words);
                 }
-                stage[r * DS + f] = v;
+                let at = r * DS + 4u * fq;
+                stage[at] = v.x;
+                stage[at + 1u] = v.y;
+                stage[at + 2u] = v.z;
+                stage[at + 3u] = v.w;
             }
             workgroupBarrier();
             for (var k = 0u; k < KT; k++) {

@@ -11,7 +11,7 @@ use crate::gpu::{retrieval, GpuContext, PatternStore};
 use crate::retrieve::{
     self, check_score_range, row_sq_norms, BlockOut, Retrieval, RetrieveOptions,
 };
-use crate::storage::{encode_rows, round_to, row_words, MemoryOptions};
+use crate::storage::{encode_rows, round_to, MemoryOptions};
 
 /// Score blocks on the CPU are kept to this many f32 (64 MiB) so memory use stays bounded
 /// however many queries arrive at once.
@@ -60,7 +60,7 @@ impl Memory {
         }
         let store = match &device.backend {
             Backend::Cpu => {
-                let row_bytes = row_words(options.precision, dim) as u64 * 4;
+                let row_bytes = options.precision.row_bytes(dim);
                 if let Some(b) = options.max_chunk_bytes.filter(|&b| b < row_bytes) {
                     return Err(Error::InvalidOptions(format!(
                         "max_chunk_bytes = {b} cannot hold one pattern ({row_bytes} bytes as {})",

@@ -28,6 +28,19 @@ impl Precision {
             Precision::F16 => 2,
         }
     }
+
+    /// Bytes one stored pattern of dimension `dim` takes on a GPU. Rows are padded with zeros
+    /// to a multiple of 4 elements, so the kernels read them 16 (f32) or 8 (f16) bytes at a
+    /// time; use this to choose [`MemoryOptions::max_chunk_bytes`].
+    ///
+    /// ```
+    /// use hopfield::Precision;
+    /// assert_eq!(Precision::F32.row_bytes(128), 512);
+    /// assert_eq!(Precision::F16.row_bytes(5), 16);
+    /// ```
+    pub fn row_bytes(self, dim: usize) -> u64 {
+        (dim.next_multiple_of(4) * self.bytes()) as u64
+    }
 }
 
 impl std::fmt::Display for Precision {
@@ -87,52 +100,49 @@ impl MemoryOptions {
     }
 }
 
-/// 32-bit words one stored row takes: f16 rows are padded to a whole word.
+/// 32-bit words one stored row takes (see [`Precision::row_bytes`]).
 pub(crate) fn row_words(precision: Precision, dim: usize) -> usize {
-    match precision {
-        Precision::F32 => dim,
-        Precision::F16 => dim.div_ceil(2),
-    }
+    precision.row_bytes(dim) as usize / 4
 }
 
-/// Rows as the device stores them: f32 as is, f16 rounded and packed two to a word (low half
-/// first, as `unpack2x16float` reads them), each row padded with a zero half when d is odd.
+/// Rows as the device stores them, each padded with zeros to a multiple of 4 elements: f32 as
+/// is, f16 rounded and packed two to a word (low half first, as `unpack2x16float` reads them).
 pub(crate) fn encode_rows(precision: Precision, data: &[f32], dim: usize) -> Vec<u32> {
-    match precision {
-        Precision::F32 => bytemuck::cast_slice(data).to_vec(),
-        Precision::F16 => {
-            let mut out = Vec::with_capacity(data.len() / dim * row_words(precision, dim));
-            for row in data.chunks_exact(dim) {
-                for pair in row.chunks(2) {
-                    let lo = f16::from_f32(pair[0]).to_bits() as u32;
-                    let hi = pair
-                        .get(1)
-                        .map_or(0, |&v| f16::from_f32(v).to_bits() as u32);
-                    out.push(lo | hi << 16);
-                }
-            }
-            out
+    let per_row = row_words(precision, dim);
+    let mut out = Vec::with_capacity(data.len() / dim * per_row);
+    for row in data.chunks_exact(dim) {
+        let start = out.len();
+        match precision {
+            Precision::F32 => out.extend(row.iter().map(|v| v.to_bits())),
+            Precision::F16 => out.extend(row.chunks(2).map(|pair| {
+                let lo = u32::from(f16::from_f32(pair[0]).to_bits());
+                let hi = pair
+                    .get(1)
+                    .map_or(0, |&v| u32::from(f16::from_f32(v).to_bits()));
+                lo | hi << 16
+            })),
         }
+        out.resize(start + per_row, 0);
     }
+    out
 }
 
 /// The inverse of [`encode_rows`].
 pub(crate) fn decode_rows(precision: Precision, words: &[u32], dim: usize) -> Vec<f32> {
-    match precision {
-        Precision::F32 => bytemuck::cast_slice(words).to_vec(),
-        Precision::F16 => {
-            let per_row = row_words(precision, dim);
-            let mut out = Vec::with_capacity(words.len() / per_row * dim);
-            for row in words.chunks_exact(per_row) {
-                let halves = row
-                    .iter()
+    let per_row = row_words(precision, dim);
+    let mut out = Vec::with_capacity(words.len() / per_row * dim);
+    for row in words.chunks_exact(per_row) {
+        match precision {
+            Precision::F32 => out.extend(row[..dim].iter().map(|&w| f32::from_bits(w))),
+            Precision::F16 => out.extend(
+                row.iter()
                     .flat_map(|&w| [w as u16, (w >> 16) as u16])
-                    .map(|h| f16::from_bits(h).to_f32());
-                out.extend(halves.take(dim));
-            }
-            out
+                    .map(|h| f16::from_bits(h).to_f32())
+                    .take(dim),
+            ),
         }
     }
+    out
 }
 
 /// The values as `precision` holds them; an error names the first one it cannot hold.
@@ -162,11 +172,21 @@ mod tests {
     fn f16_rows_round_trip_with_odd_dimension() {
         let data = [1.0, -2.5, 3.0, 0.1, 65504.0, -0.0];
         let words = encode_rows(Precision::F16, &data, 3);
-        assert_eq!(words.len(), 4);
+        assert_eq!(words.len(), 4, "two rows of 4 halves");
+        assert_eq!(words[1] >> 16, 0, "the pad half is zero");
         let back = decode_rows(Precision::F16, &words, 3);
         let rounded = round_to(Precision::F16, &data, 3).unwrap();
         assert_eq!(back, rounded);
         assert!((back[3] - 0.1).abs() < 1e-4 && back[3] != 0.1);
+    }
+
+    #[test]
+    fn f32_rows_are_padded_to_quads() {
+        let data = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        let words = encode_rows(Precision::F32, &data, 5);
+        assert_eq!(words.len(), 16);
+        assert_eq!(&words[5..8], &[0, 0, 0]);
+        assert_eq!(decode_rows(Precision::F32, &words, 5), data);
     }
 
     #[test]

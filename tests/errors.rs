@@ -242,7 +242,7 @@ fn one_row_over_the_binding_limit() {
     let dim = (limit / 4) as usize + 1;
     let err = Memory::new(&device, dim).unwrap_err();
     assert!(
-        matches!(err, Error::OverLimit { limit: l, needed, .. } if l == limit && needed == 4 * dim as u64),
+        matches!(err, Error::OverLimit { limit: l, needed, .. } if l == limit && needed == Precision::F32.row_bytes(dim)),
         "{err}"
     );
 }
@@ -264,7 +264,7 @@ fn chunk_size_out_of_range() {
             .max_chunk_bytes(15);
         let err = Memory::with_options(&dev, 9, f16).unwrap_err();
         assert!(
-            matches!(err, Error::InvalidOptions(ref why) if why.contains("20 bytes as f16")),
+            matches!(err, Error::InvalidOptions(ref why) if why.contains("24 bytes as f16")),
             "{err}"
         );
     }

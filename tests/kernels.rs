@@ -27,17 +27,10 @@ struct Config {
     chunk_rows: Option<usize>,
 }
 
-fn row_bytes(precision: Precision, d: usize) -> u64 {
-    match precision {
-        Precision::F32 => 4 * d as u64,
-        Precision::F16 => 4 * d.div_ceil(2) as u64,
-    }
-}
-
 fn store(device: &Device, x: &Array2<f32>, cfg: &Config) -> Memory {
     let mut options = MemoryOptions::default().precision(cfg.precision);
     if let Some(rows) = cfg.chunk_rows {
-        options = options.max_chunk_bytes(rows as u64 * row_bytes(cfg.precision, x.ncols()));
+        options = options.max_chunk_bytes(rows as u64 * cfg.precision.row_bytes(x.ncols()));
     }
     let mut memory = Memory::with_options(device, x.ncols(), options).unwrap();
     // Appended in two pieces, so chunk growth and a partly filled last chunk are exercised.
@@ -182,7 +175,8 @@ fn chunking_is_invisible(device: &Device) {
         .retrieve(q.view(), &opts)
         .unwrap();
     for rows in [n.div_ceil(2), n.div_ceil(7), 1] {
-        let options = MemoryOptions::default().max_chunk_bytes(rows as u64 * 4 * d as u64);
+        let options =
+            MemoryOptions::default().max_chunk_bytes(rows as u64 * Precision::F32.row_bytes(d));
         let mut memory = Memory::with_options(device, d, options).unwrap();
         memory.append(x.view()).unwrap();
         let out = memory.retrieve(q.view(), &opts).unwrap();
@@ -230,7 +224,7 @@ fn more_chunks_than_one_merge(device: &Device) {
     let (n, d) = (1030, 3);
     let x = normal(&mut rng, n, d, 1.0);
     let q = normal(&mut rng, 2, d, 1.0);
-    let options = MemoryOptions::default().max_chunk_bytes(4 * d as u64);
+    let options = MemoryOptions::default().max_chunk_bytes(Precision::F32.row_bytes(d));
     let mut memory = Memory::with_options(device, d, options).unwrap();
     memory.append(x.view()).unwrap();
     let out = memory

@@ -41,11 +41,11 @@ fn mutations_match_a_model(device: &Device) {
 /// The same with 13 patterns per chunk, so appends, removals and replacements cross chunk
 /// boundaries, and with f16 rows of odd length (a padded half per row).
 fn mutations_across_chunks(device: &Device) {
-    let chunked = MemoryOptions::default().max_chunk_bytes(13 * 7 * 4);
+    let chunked = MemoryOptions::default().max_chunk_bytes(13 * Precision::F32.row_bytes(7));
     mutations(device, chunked, "f32 chunks of 13");
     let f16 = chunked
         .precision(Precision::F16)
-        .max_chunk_bytes(13 * 4 * 4);
+        .max_chunk_bytes(13 * Precision::F16.row_bytes(7));
     mutations(device, f16, "f16 chunks of 13");
 }
 

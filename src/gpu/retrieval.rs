@@ -130,6 +130,15 @@ pub(crate) fn max_block_rows(
 ) -> Result<usize> {
     let limit = ctx.max_binding_bytes();
     let per_dimension = ctx.limits.max_compute_workgroups_per_dimension as u64;
+    // Feature tiles of 64 (unfused) or slices of 128 (fused) are one dispatch dimension.
+    if dim.div_ceil(64) as u64 > per_dimension {
+        return Err(Error::OverLimit {
+            what: format!("patterns of dimension {dim} (one workgroup per 64 features)"),
+            needed: dim as u64 * F32,
+            limit: 64 * per_dimension * F32,
+            limit_name: "max_compute_workgroups_per_dimension",
+        });
+    }
     let (row_bytes, what) = if fused(store, opts) {
         let chunks = store.chunk_count();
         if chunks > MAX_SPLITS {
