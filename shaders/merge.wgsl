@@ -5,7 +5,8 @@
 // largest |new − old| per row, and over the block in `flag`.
 //
 // One workgroup per query; the split weights live in workgroup memory so that each feature's
-// sum over splits costs one read per split.
+// sum over splits costs one read per split. The workgroup reductions come from
+// reduce_shared.wgsl or reduce_subgroup.wgsl (prepended).
 
 struct Params {
     rows: u32,
@@ -29,26 +30,11 @@ const MAX_SPLITS: u32 = 1024u;
 const LOWEST: f32 = -3.402823e38;
 
 var<workgroup> w: array<f32, MAX_SPLITS>;
-var<workgroup> red: array<f32, WG>;
-
-fn reduce(t: u32, v: f32, is_max: bool) -> f32 {
-    red[t] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (t < s) {
-            red[t] = select(red[t] + red[t + s], max(red[t], red[t + s]), is_max);
-        }
-        workgroupBarrier();
-    }
-    let out = red[0];
-    // Every thread has read red[0] before the next reduction overwrites it.
-    workgroupBarrier();
-    return out;
-}
 
 @compute @workgroup_size(256, 1, 1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, lanes: Lanes) {
     let row = wg.x;
+    let t = lanes.t;
     if (row >= p.rows) {
         return;
     }
@@ -56,7 +42,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     for (var s = t; s < p.splits; s += WG) {
         mx = max(mx, ml[s * p.rows + row].x);
     }
-    let m = reduce(t, mx, true);
+    let m = workgroup_max(lanes, mx);
     var sum = 0.0;
     for (var s = t; s < p.splits; s += WG) {
         let v = ml[s * p.rows + row];
@@ -64,7 +50,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         w[s] = e;
         sum += e * v.y;
     }
-    let l = reduce(t, sum, false);
+    let l = workgroup_sum(lanes, sum);
     let inv = 1.0 / l;
     var change = 0.0;
     for (var f = t; f < p.dim; f += WG) {
@@ -77,7 +63,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         new_states[i] = o;
         change = max(change, abs(o - old_states[i]));
     }
-    change = reduce(t, change, true);
+    change = workgroup_max(lanes, change);
     if (t == 0u) {
         lse[row] = m + log(l);
         delta[row] = change;

@@ -6,9 +6,9 @@
 // forms the energy without another pass over S.
 //
 // One workgroup per row. Each thread keeps a running (max, sum) over its strided share of the
-// row (online softmax), so the row is read once to normalise it and once more to write it;
-// the per-thread pairs merge by the same rule in a workgroup-memory tree, which runs on adapters
-// without subgroup support.
+// row (online softmax, one exp per score), so the row is read once to normalise it and once
+// more to write it. The per-thread pairs merge as M = max m_t, L = Σ l_t·exp(m_t − M), with
+// the workgroup reductions of reduce_shared.wgsl or reduce_subgroup.wgsl (prepended).
 
 struct Params {
     rows: u32,
@@ -24,19 +24,10 @@ struct Params {
 const WG: u32 = 256u;
 const LOWEST: f32 = -3.402823e38;
 
-var<workgroup> red_m: array<f32, WG>;
-var<workgroup> red_l: array<f32, WG>;
-
-// (m, l) of the union of two sets, each given by its max m and its sum l of exp(s − m).
-fn combine(ma: f32, la: f32, mb: f32, lb: f32) -> vec2<f32> {
-    let m = max(ma, mb);
-    return vec2<f32>(m, la * exp(ma - m) + lb * exp(mb - m));
-}
-
 @compute @workgroup_size(256, 1, 1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, lanes: Lanes) {
     let row = wg.x;
-    let lid = lid3.x;
+    let lid = lanes.t;
     // `row` is uniform across the workgroup, so this early exit keeps barriers uniform.
     if (row >= p.rows) {
         return;
@@ -46,7 +37,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     var m = LOWEST;
     var l = 0.0;
     for (var c = lid; c < p.cols; c += WG) {
-        // One exp per score: rescale the sum only when the max moves.
+        // Rescale the sum only when the max moves.
         let s = scores[base + c];
         if (s > m) {
             l = l * exp(m - s) + 1.0;
@@ -55,25 +46,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
             l += exp(s - m);
         }
     }
-    red_m[lid] = m;
-    red_l[lid] = l;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            let ml = combine(red_m[lid], red_l[lid], red_m[lid + s], red_l[lid + s]);
-            red_m[lid] = ml.x;
-            red_l[lid] = ml.y;
-        }
-        workgroupBarrier();
-    }
-    m = red_m[0];
-    l = red_l[0];
+    let row_max = workgroup_max(lanes, m);
+    let row_sum = workgroup_sum(lanes, l * exp(m - row_max));
 
-    let inv = 1.0 / l;
+    let inv = 1.0 / row_sum;
     for (var c = lid; c < p.cols; c += WG) {
-        scores[base + c] = exp(scores[base + c] - m) * inv;
+        scores[base + c] = exp(scores[base + c] - row_max) * inv;
     }
     if (lid == 0u) {
-        lse[row] = m + log(l);
+        lse[row] = row_max + log(row_sum);
     }
 }

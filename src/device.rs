@@ -63,6 +63,10 @@ pub struct DeviceLimits {
 pub struct DeviceFeatures {
     /// `SHADER_F16`: f16 arithmetic in shaders. f16 *storage* ([`Precision::F16`](crate::Precision::F16)) does not need it.
     pub shader_f16: bool,
+    /// f16 storage ([`Precision::F16`](crate::Precision::F16)): the adapter widens packed halves
+    /// to f32 in shaders (wgpu's downlevel `SHADER_F16_IN_F32`; every Vulkan, Metal and DX12
+    /// adapter has it).
+    pub f16_storage: bool,
     /// `SUBGROUP`: subgroup reductions.
     pub subgroups: bool,
     /// `TIMESTAMP_QUERY`: device-side timing.
@@ -110,12 +114,13 @@ impl DeviceInfo {
         let ft = &self.features;
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         format!(
-            "{self}\n  max storage binding: {:.1} MiB\n  max buffer: {:.1} MiB\n  workgroup memory: {} KiB, {} invocations, {} workgroups per dimension\n  features: f16 {}, subgroups {} (size {}..{}), timestamps {}",
+            "{self}\n  max storage binding: {:.1} MiB\n  max buffer: {:.1} MiB\n  workgroup memory: {} KiB, {} invocations, {} workgroups per dimension\n  features: f16 storage {}, f16 arithmetic {}, subgroups {} (size {}..{}), timestamps {}",
             mib(l.max_storage_binding_bytes),
             mib(l.max_buffer_bytes),
             l.max_workgroup_storage_bytes / 1024,
             l.max_invocations_per_workgroup,
             l.max_workgroups_per_dimension,
+            yes_no(ft.f16_storage),
             yes_no(ft.shader_f16),
             yes_no(ft.subgroups),
             ft.subgroup_size.0,
@@ -356,6 +361,10 @@ pub(crate) fn adapter_info(
         },
         features: DeviceFeatures {
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            f16_storage: adapter
+                .get_downlevel_capabilities()
+                .flags
+                .contains(wgpu::DownlevelFlags::SHADER_F16_IN_F32),
             subgroups: features.contains(wgpu::Features::SUBGROUP),
             timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
             subgroup_size: (i.subgroup_min_size, i.subgroup_max_size),

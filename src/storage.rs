@@ -14,9 +14,11 @@ pub enum Precision {
     /// 2 bytes per element (IEEE binary16, rounded to nearest): half the bytes every retrieval
     /// reads, at a relative rounding error of at most 2⁻¹¹ per element. Values beyond f16's
     /// range (|x| > 65504) are refused. On the GPU the halves are stored packed two to a 32-bit
-    /// word and widened in the kernels with `unpack2x16float`, which every adapter has, so no
-    /// `SHADER_F16` feature is needed. The CPU path rounds to the same values and keeps them
-    /// as f32.
+    /// word and widened in the kernels with `unpack2x16float`, so the `SHADER_F16` feature is
+    /// not needed; wgpu's downlevel `SHADER_F16_IN_F32` is (every Vulkan, Metal and DX12
+    /// adapter has it; see [`DeviceFeatures::f16_storage`](crate::DeviceFeatures)), and asking
+    /// for f16 on an adapter without it is an [`Error::InvalidOptions`]. The CPU path rounds
+    /// to the same values and keeps them as f32.
     F16,
 }
 

@@ -50,6 +50,13 @@ impl PatternStore {
     /// An empty store; fails if `options` ask for chunks the device cannot bind or too small
     /// for one row.
     pub(crate) fn new(ctx: &GpuContext, dim: usize, options: &MemoryOptions) -> Result<Self> {
+        if options.precision == Precision::F16 && !ctx.info.features.f16_storage {
+            return Err(Error::InvalidOptions(format!(
+                "{} cannot widen f16 to f32 in shaders (no SHADER_F16_IN_F32 downlevel \
+                 capability): store the patterns as f32",
+                ctx.info.name
+            )));
+        }
         let limit = ctx.max_binding_bytes();
         let row_bytes = row_words(options.precision, dim) as u64 * WORD;
         let chunk_bytes = match options.max_chunk_bytes {

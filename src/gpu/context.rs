@@ -85,10 +85,11 @@ impl GpuContext {
         // wgpu's default handler panics; every error we can cause is captured by a scope, so
         // anything reaching this handler is logged, not turned into a panic in user code.
         device.on_uncaptured_error(Arc::new(|e| log::error!("uncaptured wgpu error: {e}")));
+        let subgroups = features.contains(wgpu::Features::SUBGROUP);
         let kernels = Kernels {
-            softmax: Softmax::new(&device),
+            softmax: Softmax::new(&device, subgroups),
             change: Change::new(&device),
-            merge: Merge::new(&device),
+            merge: Merge::new(&device, subgroups),
             by_precision: [OnceLock::new(), OnceLock::new()],
         };
         let info = adapter_info(&adapter, &limits, features);

@@ -86,6 +86,16 @@ pub(crate) fn patterns_wgsl(precision: Precision) -> &'static str {
     }
 }
 
+/// The WGSL of `workgroup_max` / `workgroup_sum` over 256 invocations: with subgroup
+/// operations where the device has them, else through a workgroup-memory tree.
+pub(crate) fn reduce_wgsl(subgroups: bool) -> &'static str {
+    if subgroups {
+        include_str!("../../shaders/reduce_subgroup.wgsl")
+    } else {
+        include_str!("../../shaders/reduce_shared.wgsl")
+    }
+}
+
 /// Workgroups needed to cover `n` items `per_group` at a time.
 pub(crate) fn groups_for(n: usize, per_group: usize) -> u32 {
     n.div_ceil(per_group) as u32

@@ -1,7 +1,7 @@
 //! `shaders/merge.wgsl`: the fused path's log-sum-exp merge of split partials into new states,
 //! with the step's log-sum-exp and convergence test.
 
-use super::kernel::Kernel;
+use super::kernel::{reduce_wgsl, Kernel};
 
 /// The most splits one merge takes (the size of its workgroup array of split weights).
 pub(crate) const MAX_SPLITS: usize = 1024;
@@ -29,11 +29,15 @@ pub(crate) struct MergeBuffers<'a> {
 }
 
 impl Merge {
-    pub(crate) fn new(device: &wgpu::Device) -> Self {
+    /// `subgroups`: reduce with subgroup operations (the device must have `SUBGROUP`).
+    pub(crate) fn new(device: &wgpu::Device, subgroups: bool) -> Self {
         Merge(Kernel::new(
             device,
             "merge",
-            &[include_str!("../../shaders/merge.wgsl")],
+            &[
+                reduce_wgsl(subgroups),
+                include_str!("../../shaders/merge.wgsl"),
+            ],
         ))
     }
 

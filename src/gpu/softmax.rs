@@ -1,6 +1,6 @@
 //! `shaders/softmax.wgsl`: row-wise stable softmax in place, with each row's log-sum-exp.
 
-use super::kernel::Kernel;
+use super::kernel::{reduce_wgsl, Kernel};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -13,11 +13,15 @@ struct Params {
 pub(crate) struct Softmax(Kernel);
 
 impl Softmax {
-    pub(crate) fn new(device: &wgpu::Device) -> Self {
+    /// `subgroups`: reduce with subgroup operations (the device must have `SUBGROUP`).
+    pub(crate) fn new(device: &wgpu::Device, subgroups: bool) -> Self {
         Softmax(Kernel::new(
             device,
             "softmax",
-            &[include_str!("../../shaders/softmax.wgsl")],
+            &[
+                reduce_wgsl(subgroups),
+                include_str!("../../shaders/softmax.wgsl"),
+            ],
         ))
     }
 
