@@ -1,0 +1,140 @@
+//! One update step without the B×N scores: X is read once, in chunks small enough to stay in L1
+//! while every query forms its scores, exponentials and weighted sum over the chunk (online
+//! softmax, as in the fused GPU kernel). For a few queries against many patterns this halves the
+//! memory traffic of the GEMM path, which is what bounds it. Threads take contiguous ranges of
+//! X, and their partial (max, sum, accumulator) are merged by log-sum-exp.
+
+use super::simd::{self, multiversion};
+
+/// Floats of X per chunk: 16 KiB, half of a typical L1d, so the chunk survives the second pass.
+const CHUNK_FLOATS: usize = 4096;
+/// Most rows per chunk (the scores of one query over a chunk live on the stack).
+const MAX_CHUNK_ROWS: usize = 256;
+
+/// The softmax of B queries over some patterns, not yet normalised.
+struct Partial {
+    /// Largest score seen per query (−∞ before any).
+    max: Vec<f32>,
+    /// Σ e^(score − max) per query.
+    sum: Vec<f32>,
+    /// Σ e^(score − max) x per query, B×d; empty when only the log-sum-exp is wanted.
+    acc: Vec<f32>,
+}
+
+/// `out ← softmax(β states Xᵀ) X` (when `out` is given) and `lse ← max + ln Σ e^(score − max)`
+/// per state, with X (`x`, row-major, `d` columns) split over `threads`.
+pub(super) fn step(
+    x: &[f32],
+    states: &[f32],
+    d: usize,
+    beta: f32,
+    threads: usize,
+    out: Option<&mut [f32]>,
+    lse: &mut [f32],
+) {
+    let rows = chunk_rows(d);
+    let chunks = x.len().div_ceil(rows * d);
+    let threads = threads.clamp(1, chunks.max(1));
+    let per_thread = chunks.div_ceil(threads) * rows * d;
+    let accumulate = out.is_some();
+    let parts: Vec<Partial> = if threads == 1 {
+        vec![partial(x, states, d, beta, accumulate)]
+    } else {
+        std::thread::scope(|s| {
+            let mut ranges = x.chunks(per_thread);
+            let first = ranges.next().unwrap_or_default();
+            let others: Vec<_> = ranges
+                .map(|xr| s.spawn(move || partial(xr, states, d, beta, accumulate)))
+                .collect();
+            let mut parts = vec![partial(first, states, d, beta, accumulate)];
+            parts.extend(
+                others
+                    .into_iter()
+                    .map(|h| h.join().expect("worker panicked")),
+            );
+            parts
+        })
+    };
+    merge(&parts, d, out, lse);
+}
+
+fn chunk_rows(d: usize) -> usize {
+    // A multiple of 4 so the four-row kernels see no remainder except at the end of X.
+    (CHUNK_FLOATS / d).clamp(4, MAX_CHUNK_ROWS) / 4 * 4
+}
+
+fn partial(x: &[f32], states: &[f32], d: usize, beta: f32, accumulate: bool) -> Partial {
+    let b = states.len() / d;
+    let mut p = Partial {
+        max: vec![f32::NEG_INFINITY; b],
+        sum: vec![0.0; b],
+        acc: if accumulate {
+            vec![0.0; b * d]
+        } else {
+            Vec::new()
+        },
+    };
+    accumulate_into(x, states, d, beta, &mut p);
+    p
+}
+
+multiversion! { fn accumulate_into(x: &[f32], states: &[f32], d: usize, beta: f32, p: &mut Partial) = accumulate_generic; }
+
+#[inline(always)]
+fn accumulate_generic<const FMA: bool>(
+    x: &[f32],
+    states: &[f32],
+    d: usize,
+    beta: f32,
+    p: &mut Partial,
+) {
+    let mut scores = [0.0f32; MAX_CHUNK_ROWS];
+    let accumulate = !p.acc.is_empty();
+    for chunk in x.chunks(chunk_rows(d) * d) {
+        let s = &mut scores[..chunk.len() / d];
+        for (i, q) in states.chunks_exact(d).enumerate() {
+            simd::scores::<FMA>(chunk, q, beta, s);
+            let m = simd::max(s);
+            let acc = if accumulate {
+                &mut p.acc[i * d..(i + 1) * d]
+            } else {
+                &mut []
+            };
+            if m > p.max[i] {
+                // Rare after the first chunks: the running terms move to the new maximum.
+                let k = (p.max[i] - m).exp();
+                p.sum[i] *= k;
+                simd::scale(acc, k);
+                p.max[i] = m;
+            }
+            p.sum[i] += simd::exp_shifted::<FMA>(s, p.max[i]);
+            if accumulate {
+                simd::weighted_add::<FMA>(chunk, s, acc);
+            }
+        }
+    }
+}
+
+/// Joins the partials into normalised states (when `out` is given) and log-sum-exps.
+fn merge(parts: &[Partial], d: usize, out: Option<&mut [f32]>, lse: &mut [f32]) {
+    let mut out = out;
+    for (i, l) in lse.iter_mut().enumerate() {
+        let m = parts
+            .iter()
+            .map(|p| p.max[i])
+            .fold(f32::NEG_INFINITY, f32::max);
+        let weights: Vec<f32> = parts.iter().map(|p| (p.max[i] - m).exp()).collect();
+        let sum: f32 = parts.iter().zip(&weights).map(|(p, w)| w * p.sum[i]).sum();
+        *l = m + sum.ln();
+        if let Some(out) = out.as_deref_mut() {
+            let row = &mut out[i * d..(i + 1) * d];
+            row.fill(0.0);
+            for (p, w) in parts.iter().zip(&weights) {
+                let k = w / sum;
+                for (o, a) in row.iter_mut().zip(&p.acc[i * d..(i + 1) * d]) {
+                    *o += k * a;
+                }
+            }
+        }
+    }
+}

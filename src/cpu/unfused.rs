@@ -1,0 +1,75 @@
+//! One update step through the B×N scores: GEMM, row-wise softmax, GEMM. Needed when the
+//! caller wants the weights, and the faster path for large batches, where the products are
+//! compute-bound and matrixmultiply's packed kernels beat the fused path's dot products.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use super::simd::{self, multiversion};
+
+/// Exponentials per thread below which a second thread costs more than it saves.
+const MIN_EXPS_PER_THREAD: usize = 1 << 16;
+
+/// `scores ← e^(β states Xᵀ − max)` per row (divided by the row sum when `normalise`), and
+/// `lse ← max + ln Σ`; then, when `out` is given, `out ← softmax(β states Xᵀ) X`.
+pub(super) fn step(
+    x: ArrayView2<f32>,
+    states: ArrayView2<f32>,
+    beta: f32,
+    scores: &mut [f32],
+    normalise: bool,
+    out: Option<ArrayViewMut2<f32>>,
+    lse: &mut [f32],
+) {
+    let (b, n) = (states.nrows(), x.nrows());
+    let mut s = ArrayViewMut2::from_shape((b, n), &mut *scores).expect("B×N scores");
+    general_mat_mul(beta, &states, &x.t(), 0.0, &mut s);
+    let mut sums = vec![0.0; b];
+    let threads = super::threads_for(b * n, MIN_EXPS_PER_THREAD).min(b);
+    let rows_per = b.div_ceil(threads);
+    let mut jobs: Vec<_> = scores
+        .chunks_mut(rows_per * n)
+        .zip(lse.chunks_mut(rows_per).zip(sums.chunks_mut(rows_per)))
+        .map(|(rows, (l, sum))| move || softmax_rows(rows, n, normalise, l, sum))
+        .collect();
+    let mut mine = jobs.pop().expect("at least one row");
+    std::thread::scope(|sc| {
+        for job in jobs {
+            sc.spawn(job);
+        }
+        mine();
+    });
+    if let Some(mut out) = out {
+        let p = ArrayView2::from_shape((b, n), &*scores).expect("B×N scores");
+        general_mat_mul(1.0, &p, &x, 0.0, &mut out);
+        if !normalise {
+            // Cheaper to divide B×d results than B×N weights.
+            for (mut row, sum) in out.rows_mut().into_iter().zip(&sums) {
+                let k = 1.0 / sum;
+                row.mapv_inplace(|v| v * k);
+            }
+        }
+    }
+}
+
+multiversion! {
+    fn softmax_rows(s: &mut [f32], n: usize, normalise: bool, lse: &mut [f32], sums: &mut [f32]) = softmax_rows_generic;
+}
+
+#[inline(always)]
+fn softmax_rows_generic<const FMA: bool>(
+    s: &mut [f32],
+    n: usize,
+    normalise: bool,
+    lse: &mut [f32],
+    sums: &mut [f32],
+) {
+    for ((row, l), sum) in s.chunks_exact_mut(n).zip(lse).zip(sums) {
+        let m = simd::max(row);
+        *sum = simd::exp_shifted::<FMA>(row, m);
+        if normalise {
+            simd::scale(row, 1.0 / *sum);
+        }
+        *l = m + sum.ln();
+    }
+}
