@@ -4,7 +4,7 @@
 //! memory traffic of the GEMM path, which is what bounds it. Threads take contiguous ranges of
 //! X, and their partial (max, sum, accumulator) are merged by log-sum-exp.
 
-use super::simd::{self, multiversion};
+use super::simd;
 
 /// Floats of X per chunk: 16 KiB, half of a typical L1d, so the chunk survives the second pass.
 const CHUNK_FLOATS: usize = 4096;
@@ -78,22 +78,13 @@ fn partial(x: &[f32], states: &[f32], d: usize, beta: f32, accumulate: bool) -> 
     p
 }
 
-multiversion! { fn accumulate_into(x: &[f32], states: &[f32], d: usize, beta: f32, p: &mut Partial) = accumulate_generic; }
-
-#[inline(always)]
-fn accumulate_generic<const FMA: bool>(
-    x: &[f32],
-    states: &[f32],
-    d: usize,
-    beta: f32,
-    p: &mut Partial,
-) {
+fn accumulate_into(x: &[f32], states: &[f32], d: usize, beta: f32, p: &mut Partial) {
     let mut scores = [0.0f32; MAX_CHUNK_ROWS];
     let accumulate = !p.acc.is_empty();
     for chunk in x.chunks(chunk_rows(d) * d) {
         let s = &mut scores[..chunk.len() / d];
         for (i, q) in states.chunks_exact(d).enumerate() {
-            simd::scores::<FMA>(chunk, q, beta, s);
+            simd::scores(chunk, q, beta, s);
             let m = simd::max(s);
             let acc = if accumulate {
                 &mut p.acc[i * d..(i + 1) * d]
@@ -107,9 +98,9 @@ fn accumulate_generic<const FMA: bool>(
                 simd::scale(acc, k);
                 p.max[i] = m;
             }
-            p.sum[i] += simd::exp_shifted::<FMA>(s, p.max[i]);
+            p.sum[i] += simd::exp_shifted(s, p.max[i]);
             if accumulate {
-                simd::weighted_add::<FMA>(chunk, s, acc);
+                simd::weighted_add(chunk, s, acc);
             }
         }
     }

@@ -5,7 +5,7 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use super::simd::{self, multiversion};
+use super::simd;
 
 /// Exponentials per thread below which a second thread costs more than it saves.
 const MIN_EXPS_PER_THREAD: usize = 1 << 16;
@@ -52,21 +52,10 @@ pub(super) fn step(
     }
 }
 
-multiversion! {
-    fn softmax_rows(s: &mut [f32], n: usize, normalise: bool, lse: &mut [f32], sums: &mut [f32]) = softmax_rows_generic;
-}
-
-#[inline(always)]
-fn softmax_rows_generic<const FMA: bool>(
-    s: &mut [f32],
-    n: usize,
-    normalise: bool,
-    lse: &mut [f32],
-    sums: &mut [f32],
-) {
+fn softmax_rows(s: &mut [f32], n: usize, normalise: bool, lse: &mut [f32], sums: &mut [f32]) {
     for ((row, l), sum) in s.chunks_exact_mut(n).zip(lse).zip(sums) {
         let m = simd::max(row);
-        *sum = simd::exp_shifted::<FMA>(row, m);
+        *sum = simd::exp_shifted(row, m);
         if normalise {
             simd::scale(row, 1.0 / *sum);
         }
