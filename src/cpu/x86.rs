@@ -9,6 +9,7 @@ use std::arch::x86_64::*;
 use super::simd::LANES;
 
 /// Sum of the eight lanes.
+#[inline]
 #[target_feature(enable = "avx2,fma")]
 fn hsum(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -33,46 +34,27 @@ fn store(s: &mut [f32], k: usize, v: __m256) {
     unsafe { _mm256_storeu_ps(g.as_mut_ptr(), v) }
 }
 
-/// See [`super::simd::scores`]. Four rows at a time with two accumulators each, so eight FMA
-/// chains are in flight (enough to cover the FMA latency) and each load of `q` serves four.
+/// See [`super::simd::scores`]. One row at a time with four accumulators (enough chains to
+/// cover the FMA latency): interleaving several rows, to share the loads of `q`, is faster from
+/// L1 but splits the read of X into strided streams that the hardware prefetcher follows badly,
+/// three times slower from memory.
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn scores(rows: &[f32], q: &[f32], beta: f32, out: &mut [f32]) {
     let d = q.len();
     let body = d - d % LANES;
-    let pairs = d - d % (2 * LANES);
-    let mut quads = rows.chunks_exact(4 * d);
-    let mut outs = out.chunks_exact_mut(4);
-    for (x, o) in (&mut quads).zip(&mut outs) {
-        let r: [&[f32]; 4] = std::array::from_fn(|i| &x[i * d..(i + 1) * d]);
+    let blocks = d - d % (4 * LANES);
+    for (x, o) in rows.chunks_exact(d).zip(out) {
         let mut a = [_mm256_setzero_ps(); 4];
-        let mut b = [_mm256_setzero_ps(); 4];
-        for k in (0..pairs).step_by(2 * LANES) {
-            let (q0, q1) = (load(q, k), load(q, k + LANES));
-            for i in 0..4 {
-                a[i] = _mm256_fmadd_ps(load(r[i], k), q0, a[i]);
-                b[i] = _mm256_fmadd_ps(load(r[i], k + LANES), q1, b[i]);
+        for k in (0..blocks).step_by(4 * LANES) {
+            for (i, ai) in a.iter_mut().enumerate() {
+                let j = k + i * LANES;
+                *ai = _mm256_fmadd_ps(load(x, j), load(q, j), *ai);
             }
         }
-        if body > pairs {
-            let q0 = load(q, pairs);
-            for i in 0..4 {
-                a[i] = _mm256_fmadd_ps(load(r[i], pairs), q0, a[i]);
-            }
+        for k in (blocks..body).step_by(LANES) {
+            a[0] = _mm256_fmadd_ps(load(x, k), load(q, k), a[0]);
         }
-        for i in 0..4 {
-            let tail: f32 = q[body..]
-                .iter()
-                .zip(&r[i][body..])
-                .map(|(u, v)| u * v)
-                .sum();
-            o[i] = beta * (hsum(_mm256_add_ps(a[i], b[i])) + tail);
-        }
-    }
-    for (x, o) in quads.remainder().chunks_exact(d).zip(outs.into_remainder()) {
-        let mut a = _mm256_setzero_ps();
-        for k in (0..body).step_by(LANES) {
-            a = _mm256_fmadd_ps(load(x, k), load(q, k), a);
-        }
+        let a = _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
         let tail: f32 = q[body..].iter().zip(&x[body..]).map(|(u, v)| u * v).sum();
         *o = beta * (hsum(a) + tail);
     }
