@@ -12,13 +12,13 @@ const CHUNK_FLOATS: usize = 4096;
 const MAX_CHUNK_ROWS: usize = 256;
 
 /// The softmax of B queries over some patterns, not yet normalised.
-struct Partial {
+pub(super) struct Partial {
     /// Largest score seen per query (−∞ before any).
-    max: Vec<f32>,
+    pub max: Vec<f32>,
     /// Σ e^(score − max) per query.
-    sum: Vec<f32>,
+    pub sum: Vec<f32>,
     /// Σ e^(score − max) x per query, B×d; empty when only the log-sum-exp is wanted.
-    acc: Vec<f32>,
+    pub acc: Vec<f32>,
 }
 
 /// `out ← softmax(β states Xᵀ) X` (when `out` is given) and `lse ← max + ln Σ e^(score − max)`
@@ -74,7 +74,15 @@ fn partial(x: &[f32], states: &[f32], d: usize, beta: f32, accumulate: bool) -> 
             Vec::new()
         },
     };
-    accumulate_into(x, states, d, beta, &mut p);
+    if super::simd::use_tiles(b) {
+        // SAFETY: `use_tiles` is true only on CPUs with AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            super::tiles::accumulate(x, states, d, beta, &mut p)
+        };
+    } else {
+        accumulate_into(x, states, d, beta, &mut p);
+    }
     p
 }
 

@@ -4,6 +4,8 @@
 
 mod fused;
 mod simd;
+#[cfg(target_arch = "x86_64")]
+mod tiles;
 mod unfused;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -29,7 +31,7 @@ pub(crate) fn retrieve_block(
     let (b, n, d) = (queries.nrows(), patterns.nrows(), patterns.ncols());
     let x = patterns.as_standard_layout();
     let xs = x.as_slice().expect("standard layout is contiguous");
-    let fused = !opts.needs_weights() && b <= FUSED_MAX_BATCH;
+    let fused = !opts.needs_weights() && (b <= FUSED_MAX_BATCH || simd::use_tiles(b));
     let threads = threads_for(b * n * d, MIN_MACS_PER_THREAD);
     let mut scores = Vec::new();
     let step = |scores: &mut Vec<f32>, states: &[f32], out: Option<&mut [f32]>, lse: &mut [f32]| {

@@ -18,6 +18,14 @@ fn avx2_fma() -> bool {
     false
 }
 
+/// Smallest batch for the tiled kernels: below it, packing each chunk costs more than it saves.
+const TILES_MIN_BATCH: usize = 4;
+
+/// Whether the fused step of `b` queries should use the tiled kernels (`tiles`).
+pub(super) fn use_tiles(b: usize) -> bool {
+    b >= TILES_MIN_BATCH && avx2_fma()
+}
+
 /// Runs the `x86` version of a kernel when the CPU allows, else the portable expression.
 macro_rules! dispatch {
     ($name:ident($($arg:expr),*), $portable:expr) => {{
@@ -107,8 +115,8 @@ pub(super) mod exp_consts {
     pub const LO: f32 = -86.0;
     /// Adding 1.5·2²³ rounds to an integer and leaves it in the low mantissa bits.
     pub const SHIFTER: f32 = 12_582_912.0;
-    /// ln 2 in two parts (Cody–Waite), the first exact in few bits so n·LN2_HI is exact.
-    pub const LN2_HI: f32 = 0.693_359_375;
+    /// ln 2 in two parts (Cody–Waite): the first has 9 significant bits, so n·LN2_HI is exact.
+    pub const LN2_HI: f32 = 355.0 / 512.0;
     pub const LN2_LO: f32 = -2.121_944_4e-4;
     /// Cephes' expf polynomial for (e^r − 1 − r)/r² on |r| ≤ ln2/2, highest degree first.
     pub const POLY: [f32; 6] = [
