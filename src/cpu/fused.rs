@@ -4,12 +4,16 @@
 //! memory traffic of the GEMM path, which is what bounds it. Threads take contiguous ranges of
 //! X, and their partial (max, sum, accumulator) are merged by log-sum-exp.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::simd;
 
 /// Floats of X per chunk: 16 KiB, half of a typical L1d, so the chunk survives the second pass.
 const CHUNK_FLOATS: usize = 4096;
 /// Most rows per chunk (the scores of one query over a chunk live on the stack).
 const MAX_CHUNK_ROWS: usize = 256;
+/// Pieces of X per thread: enough to even out threads that run at different speeds.
+const PIECES_PER_THREAD: usize = 4;
 
 /// The softmax of B queries over some patterns, not yet normalised.
 pub(super) struct Partial {
@@ -32,21 +36,34 @@ pub(super) fn step(
     out: Option<&mut [f32]>,
     lse: &mut [f32],
 ) {
-    let rows = chunk_rows(d);
-    let chunks = x.len().div_ceil(rows * d);
-    let threads = threads.clamp(1, chunks.max(1));
-    let per_thread = chunks.div_ceil(threads) * rows * d;
+    let b = states.len() / d;
     let accumulate = out.is_some();
-    let parts: Vec<Partial> = if threads == 1 {
-        vec![partial(x, states, d, beta, accumulate)]
+    let parts: Vec<Partial> = if threads <= 1 {
+        let mut p = Partial::new(b, d, accumulate);
+        p.add(x, states, d, beta);
+        vec![p]
     } else {
+        // Threads take pieces as they finish, so one slowed by other load on its core does not
+        // hold the step back; the online softmax does not mind in which order pieces come.
+        let pieces = threads * PIECES_PER_THREAD;
+        let piece = (x.len() / d)
+            .div_ceil(pieces)
+            .next_multiple_of(chunk_rows(d))
+            * d;
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut p = Partial::new(b, d, accumulate);
+            loop {
+                let start = next.fetch_add(1, Ordering::Relaxed) * piece;
+                if start >= x.len() {
+                    return p;
+                }
+                p.add(&x[start..x.len().min(start + piece)], states, d, beta);
+            }
+        };
         std::thread::scope(|s| {
-            let mut ranges = x.chunks(per_thread);
-            let first = ranges.next().unwrap_or_default();
-            let others: Vec<_> = ranges
-                .map(|xr| s.spawn(move || partial(xr, states, d, beta, accumulate)))
-                .collect();
-            let mut parts = vec![partial(first, states, d, beta, accumulate)];
+            let others: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+            let mut parts = vec![work()];
             parts.extend(
                 others
                     .into_iter()
@@ -59,33 +76,37 @@ pub(super) fn step(
 }
 
 fn chunk_rows(d: usize) -> usize {
-    // A multiple of 4 so the four-row kernels see no remainder except at the end of X.
-    (CHUNK_FLOATS / d).clamp(4, MAX_CHUNK_ROWS) / 4 * 4
+    (CHUNK_FLOATS / d).clamp(1, MAX_CHUNK_ROWS)
 }
 
-fn partial(x: &[f32], states: &[f32], d: usize, beta: f32, accumulate: bool) -> Partial {
-    let b = states.len() / d;
-    let mut p = Partial {
-        max: vec![f32::NEG_INFINITY; b],
-        sum: vec![0.0; b],
-        acc: if accumulate {
-            vec![0.0; b * d]
-        } else {
-            Vec::new()
-        },
-    };
-    if super::simd::use_tiles(b) {
-        // SAFETY: `use_tiles` is true only on CPUs with AVX2 and FMA.
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            super::tiles::accumulate(x, states, d, beta, &mut p)
-        };
-    } else {
-        accumulate_into(x, states, d, beta, &mut p);
+impl Partial {
+    fn new(b: usize, d: usize, accumulate: bool) -> Partial {
+        Partial {
+            max: vec![f32::NEG_INFINITY; b],
+            sum: vec![0.0; b],
+            acc: if accumulate {
+                vec![0.0; b * d]
+            } else {
+                Vec::new()
+            },
+        }
     }
-    p
+
+    /// Takes the patterns `x` into the softmax of `states`.
+    fn add(&mut self, x: &[f32], states: &[f32], d: usize, beta: f32) {
+        if simd::use_tiles(states.len() / d) {
+            // SAFETY: `use_tiles` is true only on CPUs with AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                super::tiles::accumulate(x, states, d, beta, self)
+            };
+        } else {
+            accumulate_into(x, states, d, beta, self);
+        }
+    }
 }
 
+/// The per-query path: dot products against each row of a chunk, then its weighted sum.
 fn accumulate_into(x: &[f32], states: &[f32], d: usize, beta: f32, p: &mut Partial) {
     let mut scores = [0.0f32; MAX_CHUNK_ROWS];
     let accumulate = !p.acc.is_empty();
