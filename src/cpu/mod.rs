@@ -118,6 +118,23 @@ mod tests {
     /// remainders everywhere (rows of a chunk, a thread's range, the 8 lanes).
     #[test]
     fn paths_match_reference() {
+        check_paths();
+    }
+
+    /// The same checks with every kernel in its portable version.
+    #[test]
+    fn portable_kernels_and_paths() {
+        use std::sync::atomic::Ordering;
+        simd::FORCE_PORTABLE.store(true, Ordering::Relaxed);
+        let result = std::panic::catch_unwind(|| {
+            simd::tests::check_kernels();
+            check_paths();
+        });
+        simd::FORCE_PORTABLE.store(false, Ordering::Relaxed);
+        result.unwrap();
+    }
+
+    fn check_paths() {
         let shapes = [
             (1, 1, 1),
             (3, 5, 7),
