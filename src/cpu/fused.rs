@@ -1,8 +1,9 @@
-//! One update step without the B×N scores: X is read once, in chunks small enough to stay in L1
-//! while every query forms its scores, exponentials and weighted sum over the chunk (online
+//! One update step without the B×N scores: X is read once, in chunks small enough to stay in
+//! cache while every query forms its scores, exponentials and weighted sum over the chunk (online
 //! softmax, as in the fused GPU kernel). For a few queries against many patterns this halves the
-//! memory traffic of the GEMM path, which is what bounds it. Threads take contiguous ranges of
-//! X, and their partial (max, sum, accumulator) are merged by log-sum-exp.
+//! memory traffic of the GEMM path, which is what bounds it. Threads take pieces of X, and their
+//! partial (max, sum, accumulator) are merged by log-sum-exp. Batches of `simd::use_tiles` size
+//! hand each piece to the tiled kernels (`tiles`) instead of the per-query loops here.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -1,6 +1,11 @@
-//! The host CPU backend in f32: the same steps as the GPU kernels. A few queries take the fused
-//! path (X read once, split over threads); many queries, or a request for the weights, take the
-//! GEMM path.
+//! The host CPU backend in f32: the same steps as the GPU kernels.
+//!
+//! Unless the weights are asked for, a step is fused (`fused`): online softmax over pieces of X
+//! shared among threads, merged by log-sum-exp, so the B×N scores never exist. A few queries use
+//! per-query dot products (`simd`, bound by reading X once); more use register-tiled AVX2
+//! kernels (`tiles`), compute-bound like a GEMM. The GEMM path (`unfused`, matrixmultiply)
+//! remains for the weights, and for large batches on CPUs without AVX2 + FMA, where the fused
+//! path would have only the untiled per-query loops.
 
 mod fused;
 mod simd;
@@ -16,7 +21,7 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 
 use crate::retrieve::{BlockOut, RetrieveOptions};
 
-/// Largest batch for the fused path: above it the GEMM path's packed kernels win.
+/// Largest batch for the per-query fused loops when the tiled kernels are unavailable.
 const FUSED_MAX_BATCH: usize = 16;
 /// Multiply-adds per thread below which the fused path stays on one thread: spawning one costs
 /// tens of microseconds.
