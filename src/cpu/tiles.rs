@@ -19,6 +19,8 @@ const QUERY_TILE: usize = 48;
 const ROWS: usize = 6;
 /// Floats per micro-kernel row: two registers.
 const PANEL: usize = 16;
+// Query tiles must start on the groups of ROWS that `accumulate` interleaves.
+const _: () = assert!(QUERY_TILE.is_multiple_of(ROWS) && CHUNK.is_multiple_of(PANEL));
 
 /// Adds the patterns `x` (row-major, `d` columns) to the softmax state `p` of `states`.
 #[target_feature(enable = "avx2,fma")]
