@@ -7,10 +7,12 @@ mod context;
 mod fused;
 mod kernel;
 mod merge;
+mod plan;
 mod poller;
 pub(crate) mod retrieval;
 mod similarity;
 mod softmax;
+mod step;
 mod weighted_sum;
 
 pub(crate) use buffers::PatternStore;

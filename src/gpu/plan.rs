@@ -1,0 +1,138 @@
+//! How a block of queries is laid out on the device: how many queries one pass takes, whether
+//! it runs fused, and how the fused path splits the patterns.
+
+use super::buffers::PatternStore;
+use super::fused::{Fused, FEATURE_SLICE, TILE_PATTERNS};
+use super::merge::MAX_SPLITS;
+use super::GpuContext;
+use crate::error::{Error, Result};
+use crate::retrieve::{Fusion, RetrieveOptions};
+
+pub(crate) const F32: u64 = 4;
+/// Workgroups one fused step aims for: enough to fill a large GPU several times over.
+const TARGET_GROUPS: usize = 1024;
+/// Shortest split: a workgroup should walk a few tiles to amortise its partial's write.
+const MIN_SPLIT: usize = 4 * TILE_PATTERNS;
+
+/// Shapes of one block: `rows` queries, `n` patterns, `dim` features.
+#[derive(Clone, Copy)]
+pub(crate) struct Shape {
+    pub rows: usize,
+    pub n: usize,
+    pub dim: usize,
+}
+
+impl Shape {
+    pub(crate) fn state_bytes(self) -> u64 {
+        (self.rows * self.dim) as u64 * F32
+    }
+    pub(crate) fn score_bytes(self) -> u64 {
+        (self.rows * self.n) as u64 * F32
+    }
+    pub(crate) fn row_bytes(self) -> u64 {
+        self.rows as u64 * F32
+    }
+}
+
+/// How the fused path splits the patterns: every chunk in splits of `split_len` patterns,
+/// chunk c's first split at slot `split0[c]` of `total`.
+pub(crate) struct Splits {
+    pub split_len: usize,
+    pub split0: Vec<usize>,
+    pub total: usize,
+}
+
+impl Splits {
+    pub(crate) fn plan(ctx: &GpuContext, store: &PatternStore, rows: usize, dim: usize) -> Splits {
+        let groups_per_split =
+            rows.div_ceil(Fused::queries_per_group(rows)) * dim.div_ceil(FEATURE_SLICE);
+        let wanted = TARGET_GROUPS.div_ceil(groups_per_split).max(1);
+        let mut split_len = store
+            .len()
+            .div_ceil(wanted)
+            .next_multiple_of(TILE_PATTERNS)
+            .max(MIN_SPLIT);
+        loop {
+            let counts: Vec<usize> = store.chunks().map(|c| c.rows.div_ceil(split_len)).collect();
+            let total: usize = counts.iter().sum();
+            let bytes = (total * rows * dim) as u64 * F32;
+            // One split per chunk always fits: max_block_rows saw to it.
+            if (total <= MAX_SPLITS && bytes <= ctx.max_binding_bytes())
+                || split_len >= store.chunk_rows()
+            {
+                let split0 = counts
+                    .iter()
+                    .scan(0, |at, &c| {
+                        let first = *at;
+                        *at += c;
+                        Some(first)
+                    })
+                    .collect();
+                return Splits {
+                    split_len,
+                    split0,
+                    total,
+                };
+            }
+            split_len *= 2;
+        }
+    }
+}
+
+/// Whether this request runs the fused kernels on this memory: `Fusion::Auto` takes the
+/// unfused path for memories in more chunks than one merge takes.
+pub(crate) fn fused(store: &PatternStore, opts: &RetrieveOptions) -> bool {
+    opts.fused() && !(opts.fusion == Fusion::Auto && store.chunk_count() > MAX_SPLITS)
+}
+
+/// The largest block of queries one pass can take: its states, and its scores (unfused) or
+/// per-chunk partials (fused), must fit one binding, and rows get a workgroup each in the
+/// softmax, change and merge kernels.
+pub(crate) fn max_block_rows(
+    ctx: &GpuContext,
+    store: &PatternStore,
+    dim: usize,
+    opts: &RetrieveOptions,
+) -> Result<usize> {
+    let limit = ctx.max_binding_bytes();
+    let per_dimension = ctx.limits.max_compute_workgroups_per_dimension as u64;
+    // Feature tiles of 64 (unfused) or slices of 128 (fused) are one dispatch dimension.
+    if dim.div_ceil(64) as u64 > per_dimension {
+        return Err(Error::OverLimit {
+            what: format!("patterns of dimension {dim} (one workgroup per 64 features)"),
+            needed: dim as u64 * F32,
+            limit: 64 * per_dimension * F32,
+            limit_name: "max_compute_workgroups_per_dimension",
+        });
+    }
+    let (row_bytes, what) = if fused(store, opts) {
+        let chunks = store.chunk_count();
+        if chunks > MAX_SPLITS {
+            return Err(Error::InvalidOptions(format!(
+                "the fused kernels merge at most {MAX_SPLITS} chunks, and this memory is in \
+                 {chunks} chunks of {} patterns: raise max_chunk_bytes, or retrieve with \
+                 Fusion::Unfused",
+                store.chunk_rows()
+            )));
+        }
+        (
+            (chunks * dim) as u64 * F32,
+            format!("one query's partial sums over {chunks} chunks of dimension {dim}"),
+        )
+    } else {
+        (
+            store.len().max(dim) as u64 * F32,
+            format!("one row of scores against {} patterns", store.len()),
+        )
+    };
+    let rows = (limit / row_bytes).min(per_dimension);
+    if rows == 0 {
+        return Err(Error::OverLimit {
+            what,
+            needed: row_bytes,
+            limit,
+            limit_name: "max_storage_buffer_binding_size",
+        });
+    }
+    Ok(rows as usize)
+}
