@@ -858,6 +858,18 @@ fn weight_errors_name_the_tensor() {
         }
     );
 
+    // A NaN weight.
+    let mut nan = good.clone();
+    let (shape, data) = good.get("norm_state_pattern.bias").unwrap();
+    let mut data = data.to_vec();
+    data[3] = f32::NAN;
+    nan.insert("norm_state_pattern.bias", shape, data).unwrap();
+    let e = Hopfield::new(&device, case.config(), &nan).unwrap_err();
+    assert!(
+        matches!(&e, Error::TensorFile(m) if m.contains("norm_state_pattern.bias")),
+        "{e}"
+    );
+
     // Not a safetensors file; a file that is not there.
     assert!(matches!(
         Weights::from_safetensors(b"nonsense", ""),

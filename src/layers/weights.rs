@@ -116,8 +116,8 @@ impl Weights {
         self.tensors.keys().map(String::as_str)
     }
 
-    /// Fails on the first missing tensor, then the first of a wrong shape, then the first
-    /// that `expected` does not name.
+    /// Fails at the first tensor of `expected` that is missing, of another shape or not
+    /// finite, then at the first tensor that `expected` does not name.
     pub(crate) fn check(&self, expected: &[(String, Vec<usize>)]) -> Result<()> {
         for (name, shape) in expected {
             match self.tensors.get(name) {
@@ -134,7 +134,13 @@ impl Weights {
                         got: t.shape.clone(),
                     })
                 }
-                Some(_) => {}
+                Some(t) => {
+                    if let Some((i, v)) = t.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                        return Err(Error::TensorFile(format!(
+                            "tensor {name:?} holds a non-finite value ({v}) at flat index {i}"
+                        )));
+                    }
+                }
             }
         }
         if let Some(extra) = self
