@@ -36,20 +36,18 @@ pub(crate) fn attend(
     eps: f32,
     association: bool,
 ) -> Result<Attended> {
-    match &device.backend {
-        Backend::Cpu => run(
-            &mut Cpu::new(problems),
-            problems,
-            heads,
-            steps_max,
-            eps,
-            association,
-        ),
-        Backend::Gpu(ctx) => {
-            let mut gpu = Attention::new(ctx, problems)?;
-            run(&mut gpu, problems, heads, steps_max, eps, association)
-        }
-    }
+    let mut engine: Box<dyn Engine + '_> = match &device.backend {
+        Backend::Cpu => Box::new(Cpu::new(problems)),
+        Backend::Gpu(ctx) => Box::new(Attention::new(ctx, problems)?),
+    };
+    run(
+        engine.as_mut(),
+        problems,
+        heads,
+        steps_max,
+        eps,
+        association,
+    )
 }
 
 fn run(

@@ -5,7 +5,7 @@ use std::path::Path;
 use ndarray::{Array3, ArrayView3};
 
 use super::association::{expected, Association};
-use super::{seq_view, ForwardOptions, HopfieldConfig, LayerOutput, Weights};
+use super::{in_layout, seq_view, ForwardOptions, HopfieldConfig, LayerOutput, Weights};
 use crate::device::Device;
 use crate::error::Result;
 
@@ -85,13 +85,7 @@ impl Hopfield {
             options,
         )?;
         Ok(LayerOutput {
-            out: if bf {
-                out
-            } else {
-                out.permuted_axes([1, 0, 2])
-                    .as_standard_layout()
-                    .into_owned()
-            },
+            out: in_layout(out, bf),
             association,
             softmax_iterations: iterations,
         })

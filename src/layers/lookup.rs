@@ -5,7 +5,9 @@ use std::path::Path;
 
 use ndarray::{Array2, Array3, ArrayView3};
 
-use super::{broadcast, seq_view, ForwardOptions, Hopfield, HopfieldConfig, LayerOutput, Weights};
+use super::{
+    broadcast, in_layout, seq_view, ForwardOptions, Hopfield, HopfieldConfig, LayerOutput, Weights,
+};
 use crate::device::Device;
 use crate::error::Result;
 
@@ -90,13 +92,7 @@ impl HopfieldLayer {
         let (out, association, iterations) =
             core.forward(device, stored.view(), state, projection.view(), options)?;
         Ok(LayerOutput {
-            out: if bf {
-                out
-            } else {
-                out.permuted_axes([1, 0, 2])
-                    .as_standard_layout()
-                    .into_owned()
-            },
+            out: in_layout(out, bf),
             association,
             softmax_iterations: iterations,
         })

@@ -144,6 +144,17 @@ fn seq_view(x: ArrayView3<'_, f32>, batch_first: bool) -> ArrayView3<'_, f32> {
     }
 }
 
+/// A batch-first output `(N, L, out)` in the layer's layout: as it is, or `(L, N, out)`.
+fn in_layout(out: Array3<f32>, batch_first: bool) -> Array3<f32> {
+    if batch_first {
+        out
+    } else {
+        out.permuted_axes([1, 0, 2])
+            .as_standard_layout()
+            .into_owned()
+    }
+}
+
 /// A learned `(rows, d)` table repeated for each of `n` batch items.
 fn broadcast(table: &Array2<f32>, n: usize) -> Array3<f32> {
     let (rows, d) = table.dim();

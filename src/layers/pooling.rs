@@ -2,9 +2,11 @@
 
 use std::path::Path;
 
-use ndarray::{Array2, Array3, ArrayView3};
+use ndarray::{Array2, ArrayView3};
 
-use super::{broadcast, seq_view, ForwardOptions, Hopfield, HopfieldConfig, LayerOutput, Weights};
+use super::{
+    broadcast, in_layout, seq_view, ForwardOptions, Hopfield, HopfieldConfig, LayerOutput, Weights,
+};
 use crate::device::Device;
 use crate::error::Result;
 
@@ -74,13 +76,7 @@ impl HopfieldPooling {
             seq_view(projection, bf),
             options,
         )?;
-        let out: Array3<f32> = if bf {
-            out
-        } else {
-            out.permuted_axes([1, 0, 2])
-                .as_standard_layout()
-                .into_owned()
-        };
+        let out = in_layout(out, bf);
         let (a, b, c) = out.dim();
         let flat = out
             .into_shape_with_order((a, b * c))
