@@ -707,6 +707,14 @@ fn input_errors_are_typed(device: &Device) {
         ),
         "{e}"
     );
+    // No features at all.
+    let empty = Array3::<f32>::zeros((2, 4, 0));
+    let layer0 =
+        Hopfield::new(device, pure_config(1, vec![1.0], Some(0)), &Weights::new()).unwrap();
+    let e = layer0
+        .forward_with(empty.view(), empty.view(), empty.view(), &none)
+        .unwrap_err();
+    assert!(matches!(e, Error::InputShape { .. }), "{e}");
     // A batch size that disagrees.
     let e = layer
         .forward_with(s.view(), q.slice(ndarray::s![..1, .., ..]), p.view(), &none)

@@ -272,10 +272,10 @@ impl Association {
             expected,
             got: got.to_vec(),
         };
-        if n == 0 || s_len == 0 || l_len == 0 {
+        if n == 0 || s_len == 0 || l_len == 0 || ds == 0 || dq == 0 || dp == 0 {
             return Err(shape_err(
                 "stored patterns",
-                "at least one batch item, one stored pattern and one state".into(),
+                "at least one batch item, stored pattern, state and feature".into(),
                 stored.shape(),
             ));
         }

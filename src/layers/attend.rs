@@ -28,6 +28,11 @@ trait Engine {
 /// Runs the problems on `device`: one association, then hflayers' update steps — head `h`
 /// takes another while `update_steps_max` allows and some batch item's association moved by
 /// more than `eps` (Frobenius norm over rows × keys) in the previous step — then the retrieval.
+///
+/// The stopping test reads the associations back after each update step and measures the
+/// change on the host, in f64. A layer call's associations are small (batch × heads × L × S),
+/// so the read costs little beside the synchronisation every step needs anyway; a step count
+/// fixed in advance (`Some(0)`, the default) reads nothing until the end.
 pub(crate) fn attend(
     device: &Device,
     problems: &Problems<'_>,
