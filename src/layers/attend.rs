@@ -3,7 +3,7 @@
 //! retrieval kernels ([`crate::gpu::attention`]), on the CPU in plain loops.
 
 use crate::device::{Backend, Device};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::attention::{Attention, From, Problems};
 
 /// What the attention of one layer call gives back.
@@ -31,8 +31,8 @@ trait Engine {
 ///
 /// The stopping test reads the associations back after each update step and measures the
 /// change on the host, in f64. A layer call's associations are small (batch × heads × L × S),
-/// so the read costs little beside the synchronisation every step needs anyway; a step count
-/// fixed in advance (`Some(0)`, the default) reads nothing until the end.
+/// so the read costs little beside the synchronisation every step needs anyway; what no
+/// decision will use (with `Some(0)`, the default, or `Some(1)`: nothing) is not read.
 pub(crate) fn attend(
     device: &Device,
     problems: &Problems<'_>,
@@ -65,16 +65,23 @@ fn run(
 ) -> Result<Attended> {
     let s = problems.shape;
     let per = s.rows * s.keys;
-    let may_update = steps_max != Some(0);
+    // The association after step t is read only if a stopping decision will use it: the
+    // decision after step t' (1 ≤ t' < update_steps_max) compares steps t' and t' − 1.
+    let needed = |t: usize| steps_max.is_none_or(|m| t + 1 < m || (t >= 1 && t < m));
     let mut head_on = vec![true; heads];
-    let mut xi = engine.associate(From::Queries, &vec![true; s.problems], may_update)?;
+    let mut xi = engine.associate(From::Queries, &vec![true; s.problems], needed(0))?;
     let mut prev: Option<Vec<f32>> = None;
     let mut iterations = 1;
     for t in 0.. {
         if steps_max.is_some_and(|m| t >= m) {
             break;
         }
-        if let (Some(now), Some(before)) = (&xi, &prev) {
+        if t >= 1 {
+            let (Some(now), Some(before)) = (&xi, &prev) else {
+                return Err(Error::Gpu(
+                    "layer attention: a stopping decision without its associations".into(),
+                ));
+            };
             for (h, on) in head_on.iter_mut().enumerate().filter(|(_, on)| **on) {
                 // NaN-propagating max, as torch's: a NaN change stops the head (NaN > ε is false).
                 let mut change = 0.0f64;
@@ -93,7 +100,7 @@ fn run(
             break;
         }
         let active: Vec<bool> = (0..s.problems).map(|p| head_on[p % heads]).collect();
-        let next = engine.associate(From::Update, &active, true)?;
+        let next = engine.associate(From::Update, &active, needed(t + 1))?;
         prev = xi;
         xi = next;
         iterations += 1;
