@@ -32,6 +32,7 @@ mod cpu;
 mod device;
 mod error;
 mod gpu;
+pub mod layers;
 mod memory;
 pub mod reference;
 mod retrieve;
