@@ -116,6 +116,20 @@ pub enum Error {
         /// The name of the limit in wgpu's `Limits`.
         limit_name: &'static str,
     },
+    /// A binary network was given an entry other than −1 or +1.
+    #[error(
+        "{what} of a binary network must be -1 or +1, found {value} at row {row}, column {col}"
+    )]
+    NotBinary {
+        /// "patterns" or "queries".
+        what: &'static str,
+        /// Row of the first offending value.
+        row: usize,
+        /// Column of the first offending value.
+        col: usize,
+        /// The value itself.
+        value: f32,
+    },
     /// A wgpu validation or internal error. This is a bug in this crate: please report it.
     #[error("GPU error (a bug in hopfield, please report it): {0}")]
     Gpu(String),

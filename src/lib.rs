@@ -28,7 +28,10 @@
 
 #![warn(missing_docs)]
 
+pub mod binary;
+pub mod classical;
 mod cpu;
+pub mod dense;
 mod device;
 mod error;
 mod gpu;

@@ -1,9 +1,12 @@
 //! The wgpu side: one context per device (queue, pipelines built once, a readback pool, a
 //! poller thread), and one Rust file per WGSL kernel that owns its pipeline and dispatch.
 
+mod binary;
 mod buffers;
 mod change;
+pub(crate) mod classical;
 mod context;
+pub(crate) mod dense;
 mod fused;
 mod kernel;
 mod merge;
