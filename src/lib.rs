@@ -33,6 +33,7 @@ pub mod classical;
 mod cpu;
 pub mod dense;
 mod device;
+pub mod diagnostics;
 mod error;
 mod gpu;
 mod memory;
