@@ -184,13 +184,45 @@ pub(crate) fn summarize(last_change: &[u32], ran: usize, max: usize) -> (Vec<usi
         .unzip()
 }
 
+/// Final states (B×d), sweeps and convergence per query: what a backend's recall produces.
+pub(crate) type Swept = (Array2<f32>, Vec<usize>, Vec<bool>);
+
+/// Runs `run` on the queries as one row-major slice, and shapes its flat states back to B×d.
+pub(crate) fn on_device(
+    queries: ArrayView2<f32>,
+    run: impl FnOnce(&[f32]) -> Result<(Vec<f32>, Vec<usize>, Vec<bool>)>,
+) -> Result<Swept> {
+    let q = queries.as_standard_layout();
+    let (states, sweeps, converged) = run(q.as_slice().expect("standard layout"))?;
+    let states = Array2::from_shape_vec(queries.dim(), states).expect("B×d states");
+    Ok((states, sweeps, converged))
+}
+
+/// The result of a recall, with `energy` of each final state.
+pub(crate) fn with_energy(
+    (states, sweeps, converged): Swept,
+    energy: impl Fn(&[f32]) -> f64,
+) -> Recall {
+    let energy = states
+        .rows()
+        .into_iter()
+        .map(|s| energy(s.as_slice().expect("standard layout")))
+        .collect();
+    Recall {
+        states,
+        sweeps,
+        converged,
+        energy,
+    }
+}
+
 /// Runs a recall on the host: `sweep(state, sweep_index)` performs one sweep on one query's
 /// state (d entries) and says whether it changed anything.
 pub(crate) fn recall_on_host(
     queries: ArrayView2<f32>,
     opts: &RecallOptions,
     mut sweep: impl FnMut(&mut [f32], usize) -> bool,
-) -> (Array2<f32>, Vec<usize>, Vec<bool>) {
+) -> Swept {
     let mut states = queries.as_standard_layout().into_owned();
     let dim = states.ncols();
     let mut last_change = Vec::with_capacity(states.nrows());

@@ -171,34 +171,16 @@ impl Classical {
     pub fn recall(&self, queries: ArrayView2<f32>, opts: &RecallOptions) -> Result<Recall> {
         opts.validate()?;
         check_queries(queries, self.dim)?;
-        let (states, sweeps, converged) = match &self.gpu {
-            Some(gpu) => {
-                let q = queries.as_standard_layout();
-                let q = q.as_slice().expect("standard layout");
-                let (s, sweeps, converged) = pollster::block_on(gpu.recall(q, self.dim, opts))?;
-                let states = Array2::from_shape_vec(queries.dim(), s).expect("B×d states");
-                (states, sweeps, converged)
-            }
+        let swept = match &self.gpu {
+            Some(gpu) => binary::on_device(queries, |q| {
+                pollster::block_on(gpu.recall(q, self.dim, opts))
+            })?,
             None => self.recall_on_host(queries, opts),
         };
-        let energy = states
-            .rows()
-            .into_iter()
-            .map(|s| self.energy_of(s.as_slice().expect("standard layout")))
-            .collect();
-        Ok(Recall {
-            states,
-            sweeps,
-            converged,
-            energy,
-        })
+        Ok(binary::with_energy(swept, |s| self.energy_of(s)))
     }
 
-    fn recall_on_host(
-        &self,
-        queries: ArrayView2<f32>,
-        opts: &RecallOptions,
-    ) -> (Array2<f32>, Vec<usize>, Vec<bool>) {
+    fn recall_on_host(&self, queries: ArrayView2<f32>, opts: &RecallOptions) -> binary::Swept {
         let d = self.dim;
         let mut old = vec![0.0f32; d];
         binary::recall_on_host(queries, opts, |state, sweep| {
