@@ -1,6 +1,6 @@
 //! The classical binary Hopfield network (Hopfield 1982): ±1 states, a symmetric weight
 //! matrix with zero diagonal learned by the Hebbian or the Storkey rule, thresholds θ, and
-//! sign updates, synchronous or asynchronous (see [`binary`](crate::binary)).
+//! sign updates, synchronous or asynchronous (see [`binary`](mod@crate::binary)).
 //!
 //! Energy E(σ) = −½ σᵀWσ + θᵀσ; asynchronous updates never increase it.
 //!

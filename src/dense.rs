@@ -5,7 +5,7 @@
 //! Neuron l is set to the sign of Σ_μ F(a_μ + ξ_μl) − F(a_μ − ξ_μl), where
 //! a_μ = m_μ − σ_l ξ_μl is the overlap m_μ = ξ_μ·σ without neuron l: the energy drop of setting
 //! it to +1 rather than −1. Keeping the overlaps and moving them by 2σ_l ξ_μl on each flip makes
-//! a sweep N×d work (see [`binary`](crate::binary) for sweeps and the sign rule).
+//! a sweep N×d work (see [`binary`](mod@crate::binary) for sweeps and the sign rule).
 //!
 //! ```
 //! use hopfield::dense::{Dense, Interaction};

@@ -62,14 +62,15 @@ impl DenseGpu {
         let ctx = &*self.ctx;
         let (n, dim) = (self.n, self.dim);
         let kernels = ctx.kernels.binary(&ctx.device);
-        let widest = n.max(dim) as u64 * WORD;
-        let max_rows = (ctx.max_binding_bytes() / widest) as usize;
+        // A block's states (rows×d) and overlaps (rows×N) must each fit one binding.
+        let max_rows = (ctx.max_binding_bytes() / (n.max(dim) as u64 * WORD)) as usize;
         let (kind, power, beta) = interaction.code();
         let patterns = binding(&self.patterns_t, (n * dim) as u64 * WORD);
-        let overlaps = ctx.storage(
-            "overlaps",
-            max_rows.min(queries.len() / dim) as u64 * widest,
-        );
+        let (overlaps, done) = ctx.scoped("allocating overlaps", || {
+            let rows = max_rows.min(queries.len() / dim) as u64;
+            ctx.storage("overlaps", rows * n as u64 * WORD)
+        });
+        done.await?;
         run_sweeps(ctx, queries, dim, max_rows, opts, |encoder, sweep| {
             let params = Params {
                 rows: sweep.rows as u32,
