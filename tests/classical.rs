@@ -123,6 +123,15 @@ fn converged_states_are_fixed_points(device: &Device) {
         .unwrap();
     assert_eq!(again.states, out.states);
     assert!(again.sweeps.iter().all(|&s| s == 1));
+    // An empty batch is an empty result, not an error.
+    let none = net
+        .recall(
+            Array2::<f32>::zeros((0, 61)).view(),
+            &RecallOptions::synchronous(),
+        )
+        .unwrap();
+    assert_eq!(none.states.dim(), (0, 61));
+    assert!(none.sweeps.is_empty() && none.energy.is_empty());
 }
 
 /// Hopfield (1982): asynchronous updates never raise E = −½σᵀWσ + θᵀσ.
