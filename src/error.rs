@@ -155,6 +155,20 @@ pub enum Error {
         /// The shape given.
         got: Vec<usize>,
     },
+    /// A binary network was given an entry other than −1 or +1.
+    #[error(
+        "{what} of a binary network must be -1 or +1, found {value} at row {row}, column {col}"
+    )]
+    NotBinary {
+        /// "patterns" or "queries".
+        what: &'static str,
+        /// Row of the first offending value.
+        row: usize,
+        /// Column of the first offending value.
+        col: usize,
+        /// The value itself.
+        value: f32,
+    },
     /// A wgpu validation or internal error. This is a bug in this crate: please report it.
     #[error("GPU error (a bug in hopfield, please report it): {0}")]
     Gpu(String),

@@ -22,14 +22,23 @@
 //! # Ok::<(), hopfield::Error>(())
 //! ```
 //!
+//! The binary networks the modern one grew from live beside it: [`classical`] (Hopfield 1982,
+//! Hebbian and Storkey rules) and [`dense`] (Krotov–Hopfield dense associative memory), with
+//! the sweeps and sign rule they share in [`binary`]; [`diagnostics`] turns the theory of the
+//! continuous network (fixed-point kinds, separation, Theorems 3 and 5) into functions.
+//!
 //! Every error is a value of [`Error`]; no call panics on user input, and a failed call
 //! leaves the memory as it was. The f64 [`reference`](mod@reference) implementation is what the test suite
 //! checks both backends against.
 
 #![warn(missing_docs)]
 
+pub mod binary;
+pub mod classical;
 mod cpu;
+pub mod dense;
 mod device;
+pub mod diagnostics;
 mod error;
 mod gpu;
 pub mod layers;

@@ -68,3 +68,39 @@ fn standalone_kernels_validate() {
     validate("change", include_str!("../shaders/change.wgsl"), false);
     validate("mask", include_str!("../shaders/mask.wgsl"), false);
 }
+
+#[test]
+fn binary_network_kernels_validate() {
+    let prelude = include_str!("../shaders/binary.wgsl");
+    let field = include_str!("../shaders/dense_field.wgsl");
+    let kernels = [
+        (
+            "classical_sync",
+            include_str!("../shaders/classical_sync.wgsl"),
+            "",
+        ),
+        (
+            "classical_async",
+            include_str!("../shaders/classical_async.wgsl"),
+            "",
+        ),
+        (
+            "dense_overlaps",
+            include_str!("../shaders/dense_overlaps.wgsl"),
+            "",
+        ),
+        (
+            "dense_sync",
+            include_str!("../shaders/dense_sync.wgsl"),
+            field,
+        ),
+        (
+            "dense_async",
+            include_str!("../shaders/dense_async.wgsl"),
+            field,
+        ),
+    ];
+    for (name, body, extra) in kernels {
+        validate(name, &[prelude, extra, body].concat(), false);
+    }
+}

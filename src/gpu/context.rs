@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::binary::BinaryKernels;
 use super::change::Change;
 use super::fused::Fused;
 use super::mask::Mask;
@@ -28,10 +29,16 @@ pub(crate) struct Kernels {
     pub change: Change,
     pub merge: Merge,
     pub mask: Mask,
+    binary: OnceLock<BinaryKernels>,
     by_precision: [OnceLock<PatternKernels>; 2],
 }
 
 impl Kernels {
+    /// The binary-network kernels (classical and dense), compiled on first use.
+    pub(crate) fn binary(&self, device: &wgpu::Device) -> &BinaryKernels {
+        self.binary.get_or_init(|| BinaryKernels::new(device))
+    }
+
     pub(crate) fn for_patterns(&self, device: &wgpu::Device, p: Precision) -> &PatternKernels {
         let slot = match p {
             Precision::F32 => &self.by_precision[0],
@@ -93,6 +100,7 @@ impl GpuContext {
             change: Change::new(&device),
             merge: Merge::new(&device, subgroups),
             mask: Mask::new(&device),
+            binary: OnceLock::new(),
             by_precision: [OnceLock::new(), OnceLock::new()],
         };
         let info = adapter_info(&adapter, &limits, features);

@@ -2,9 +2,12 @@
 //! poller thread), and one Rust file per WGSL kernel that owns its pipeline and dispatch.
 
 pub(crate) mod attention;
+mod binary;
 mod buffers;
 mod change;
+pub(crate) mod classical;
 mod context;
+pub(crate) mod dense;
 mod fused;
 mod kernel;
 mod mask;

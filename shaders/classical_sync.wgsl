@@ -1,0 +1,36 @@
+// One synchronous sweep of the classical network for a batch:
+//   new[q, i] = sign(Σ_j C[i, j] old[q, j] − t[i]),  C = d·W, t = d·θ.
+// The scale d changes no sign and makes Hebbian weights integers, whose sums are exact in f32.
+//
+// One invocation per (neuron i, query q). C is symmetric, so invocation i walks column i:
+// neighbouring invocations read neighbouring words of each row of C, and old[q, j] is the same
+// word for the whole workgroup.
+
+@group(0) @binding(1) var<storage, read> weights: array<f32>;
+@group(0) @binding(2) var<storage, read> thresholds: array<f32>;
+@group(0) @binding(3) var<storage, read> old_states: array<f32>;
+@group(0) @binding(4) var<storage, read_write> new_states: array<f32>;
+@group(0) @binding(5) var<storage, read_write> last_change: array<u32>;
+@group(0) @binding(6) var<storage, read_write> changed: atomic<u32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    let q = gid.y;
+    if (i >= p.dim || q >= p.rows) {
+        return;
+    }
+    let base = q * p.dim;
+    var h = 0.0;
+    for (var j = 0u; j < p.dim; j++) {
+        h += weights[j * p.dim + i] * old_states[base + j];
+    }
+    let current = old_states[base + i];
+    let next = decide(h - thresholds[i], current);
+    new_states[base + i] = next;
+    if (next != current) {
+        // Every invocation of this query that flips writes the same value.
+        last_change[q] = p.sweep;
+        atomicAdd(&changed, 1u);
+    }
+}

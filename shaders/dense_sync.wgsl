@@ -1,0 +1,31 @@
+// One synchronous sweep of the dense network: every neuron of every query decides from the
+// overlaps of the old state (dense_overlaps.wgsl, run just before), into the other state
+// buffer. One invocation per (neuron l, query q), each a pass over the N patterns.
+
+@group(0) @binding(1) var<storage, read> patterns_t: array<f32>;
+@group(0) @binding(2) var<storage, read> overlaps: array<f32>;
+@group(0) @binding(3) var<storage, read> old_states: array<f32>;
+@group(0) @binding(4) var<storage, read_write> new_states: array<f32>;
+@group(0) @binding(5) var<storage, read_write> last_change: array<u32>;
+@group(0) @binding(6) var<storage, read_write> changed: atomic<u32>;
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let l = gid.x;
+    let q = gid.y;
+    if (l >= p.dim || q >= p.rows) {
+        return;
+    }
+    let current = old_states[q * p.dim + l];
+    var f = field_zero();
+    for (var mu = 0u; mu < p.n; mu++) {
+        let x = patterns_t[l * p.n + mu];
+        f = field_add(f, overlaps[q * p.n + mu] - current * x, x);
+    }
+    let next = decide(f.sum, current);
+    new_states[q * p.dim + l] = next;
+    if (next != current) {
+        last_change[q] = p.sweep;
+        atomicAdd(&changed, 1u);
+    }
+}

@@ -1,0 +1,248 @@
+//! What the binary networks ([`classical`](crate::classical), [`dense`](crate::dense)) share:
+//! how a recall is asked for and what it returns, the sign rule, and the order in which an
+//! asynchronous sweep visits the neurons.
+//!
+//! States are ±1 vectors stored as `f32`. A *sweep* gives every neuron one chance to flip:
+//! all at once ([`Update::Synchronous`]) or one after another in a random order
+//! ([`Update::Asynchronous`]). A recall stops when a sweep changes nothing (a fixed point) or
+//! after [`RecallOptions::max_sweeps`].
+
+use ndarray::{Array1, Array2, ArrayView2};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::error::{Error, Result};
+
+/// How the neurons of a state are updated in one sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Update {
+    /// Every neuron from the same old state at once (a batched mat-vec per sweep). May end in
+    /// a 2-cycle instead of a fixed point.
+    Synchronous,
+    /// One neuron at a time, each seeing the flips before it, in an order drawn afresh for
+    /// every sweep from `seed` (see [`sweep_order`]); the energy never increases.
+    Asynchronous {
+        /// Seed of the visiting orders: the same seed gives the same orders on every backend.
+        seed: u64,
+    },
+}
+
+/// Options of a binary recall: the update and the sweep limit.
+///
+/// ```
+/// use hopfield::binary::{RecallOptions, Update};
+/// let opts = RecallOptions::asynchronous(7).max_sweeps(20);
+/// assert_eq!(opts.update, Update::Asynchronous { seed: 7 });
+/// assert_eq!(opts.max_sweeps, 20);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecallOptions {
+    /// Synchronous or asynchronous sweeps.
+    pub update: Update,
+    /// Largest number of sweeps (≥ 1).
+    pub max_sweeps: usize,
+}
+
+impl RecallOptions {
+    /// Synchronous sweeps, at most 100.
+    pub fn synchronous() -> Self {
+        RecallOptions {
+            update: Update::Synchronous,
+            max_sweeps: 100,
+        }
+    }
+
+    /// Asynchronous sweeps in orders drawn from `seed`, at most 100.
+    pub fn asynchronous(seed: u64) -> Self {
+        RecallOptions {
+            update: Update::Asynchronous { seed },
+            max_sweeps: 100,
+        }
+    }
+
+    /// At most `sweeps` sweeps.
+    pub fn max_sweeps(mut self, sweeps: usize) -> Self {
+        self.max_sweeps = sweeps;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.max_sweeps == 0 {
+            return Err(Error::InvalidSteps(0));
+        }
+        Ok(())
+    }
+}
+
+/// The result of a binary recall.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recall {
+    /// B×d final states, every entry ±1.
+    pub states: Array2<f32>,
+    /// Sweeps each query took: up to and including the first sweep that changed nothing, or
+    /// the limit.
+    pub sweeps: Vec<usize>,
+    /// Whether each query reached a fixed point (a sweep that changed nothing) within the limit.
+    pub converged: Vec<bool>,
+    /// Energy of each final state, in f64.
+    pub energy: Array1<f64>,
+}
+
+/// The sign rule of every binary update: +1 for a positive field, −1 for a negative one, and
+/// on a field of exactly zero the neuron keeps its `current` state. Keeping the state (rather
+/// than picking +1) is what makes a zero field never count as a change, so a fixed point is
+/// still one under either update.
+///
+/// ```
+/// use hopfield::binary::sign;
+/// assert_eq!(sign(0.5, -1.0), 1.0);
+/// assert_eq!(sign(0.0, -1.0), -1.0);
+/// ```
+pub fn sign(field: f64, current: f32) -> f32 {
+    if field > 0.0 {
+        1.0
+    } else if field < 0.0 {
+        -1.0
+    } else {
+        current
+    }
+}
+
+/// The order in which asynchronous sweep number `sweep` (from 0) visits `dim` neurons: a
+/// permutation of `0..dim` drawn from `seed` and `sweep`, the same for every query of a batch.
+/// The GPU path uploads exactly these, so both backends flip the same neurons in the same order.
+///
+/// ```
+/// let order = hopfield::binary::sweep_order(1, 0, 5);
+/// let mut sorted = order.clone();
+/// sorted.sort();
+/// assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+/// ```
+pub fn sweep_order(seed: u64, sweep: usize, dim: usize) -> Vec<u32> {
+    // Distinct streams per sweep: a SplitMix-style odd constant spreads nearby sweep numbers.
+    let stream = seed ^ (sweep as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(stream);
+    let mut order: Vec<u32> = (0..dim as u32).collect();
+    order.shuffle(&mut rng);
+    order
+}
+
+/// Checks that every entry is −1 or +1 ([`Error::NonFinite`] for NaN/±Inf, else
+/// [`Error::NotBinary`]) and that there is at least one row and one column.
+pub(crate) fn check_states(what: &'static str, data: ArrayView2<f32>) -> Result<()> {
+    if data.ncols() == 0 {
+        return Err(Error::ZeroDimension);
+    }
+    for ((row, col), &value) in data.indexed_iter() {
+        if value != 1.0 && value != -1.0 {
+            return Err(if value.is_finite() {
+                Error::NotBinary {
+                    what,
+                    row,
+                    col,
+                    value,
+                }
+            } else {
+                Error::NonFinite {
+                    what,
+                    row,
+                    col,
+                    value,
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Queries of a recall: binary, of the network's dimension.
+pub(crate) fn check_queries(queries: ArrayView2<f32>, dim: usize) -> Result<()> {
+    if queries.ncols() != dim {
+        return Err(Error::DimensionMismatch {
+            what: "queries",
+            expected: dim,
+            got: queries.ncols(),
+        });
+    }
+    check_states("queries", queries)
+}
+
+/// Per-query sweep counts and convergence from the last sweep (1-based, 0 = never) in which
+/// each query changed, after `ran` sweeps of a batch with a limit of `max`.
+pub(crate) fn summarize(last_change: &[u32], ran: usize, max: usize) -> (Vec<usize>, Vec<bool>) {
+    last_change
+        .iter()
+        .map(|&k| {
+            let k = k as usize;
+            if k < ran {
+                // A sweep after the last change ran and found nothing to flip.
+                (k + 1, true)
+            } else {
+                (max, false)
+            }
+        })
+        .unzip()
+}
+
+/// Final states (B×d), sweeps and convergence per query: what a backend's recall produces.
+pub(crate) type Swept = (Array2<f32>, Vec<usize>, Vec<bool>);
+
+/// Runs `run` on the queries as one row-major slice, and shapes its flat states back to B×d.
+pub(crate) fn on_device(
+    queries: ArrayView2<f32>,
+    run: impl FnOnce(&[f32]) -> Result<(Vec<f32>, Vec<usize>, Vec<bool>)>,
+) -> Result<Swept> {
+    let q = queries.as_standard_layout();
+    let (states, sweeps, converged) = run(q.as_slice().expect("standard layout"))?;
+    let states = Array2::from_shape_vec(queries.dim(), states).expect("B×d states");
+    Ok((states, sweeps, converged))
+}
+
+/// The result of a recall, with `energy` of each final state.
+pub(crate) fn with_energy(
+    (states, sweeps, converged): Swept,
+    energy: impl Fn(&[f32]) -> f64,
+) -> Recall {
+    let energy = states
+        .rows()
+        .into_iter()
+        .map(|s| energy(s.as_slice().expect("standard layout")))
+        .collect();
+    Recall {
+        states,
+        sweeps,
+        converged,
+        energy,
+    }
+}
+
+/// Runs a recall on the host: `sweep(state, sweep_index)` performs one sweep on one query's
+/// state (d entries) and says whether it changed anything.
+pub(crate) fn recall_on_host(
+    queries: ArrayView2<f32>,
+    opts: &RecallOptions,
+    mut sweep: impl FnMut(&mut [f32], usize) -> bool,
+) -> Swept {
+    let mut states = queries.as_standard_layout().into_owned();
+    let dim = states.ncols();
+    let mut last_change = Vec::with_capacity(states.nrows());
+    let mut ran = 0;
+    for state in states
+        .as_slice_mut()
+        .expect("standard layout")
+        .chunks_exact_mut(dim.max(1))
+    {
+        // A query stops at its fixed point: further sweeps could not change it.
+        let mut last = 0;
+        for s in 0..opts.max_sweeps {
+            ran = ran.max(s + 1);
+            if !sweep(state, s) {
+                break;
+            }
+            last = s as u32 + 1;
+        }
+        last_change.push(last);
+    }
+    let (sweeps, converged) = summarize(&last_change, ran, opts.max_sweeps);
+    (states, sweeps, converged)
+}

@@ -1,0 +1,195 @@
+//! The binary networks on the GPU (`classical.rs`, `dense.rs` record their kernels): the
+//! kernels, compiled once per device on first use, and the sweep loop they share. States
+//! ping-pong between two buffers (synchronous) or are updated in place (asynchronous); between
+//! sweeps the host reads back one word, the number of queries or neurons that changed, and
+//! stops at zero. Asynchronous orders come from [`sweep_order`], uploaded before each sweep, so
+//! the GPU visits neurons exactly as the CPU path does.
+
+use super::buffers::binding;
+use super::kernel::{groups_for, Kernel};
+use super::GpuContext;
+use crate::binary::{summarize, sweep_order, RecallOptions, Update};
+use crate::error::Result;
+
+const WORD: u64 = 4;
+/// Invocations per workgroup of every binary kernel.
+pub(crate) const WG: usize = 64;
+
+/// The parameter block of `shaders/binary.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct Params {
+    pub rows: u32,
+    pub dim: u32,
+    pub n: u32,
+    pub sweep: u32,
+    pub kind: u32,
+    pub power: u32,
+    pub beta: f32,
+    pub _pad: u32,
+}
+
+pub(crate) struct BinaryKernels {
+    pub classical_sync: Kernel,
+    pub classical_async: Kernel,
+    pub dense_overlaps: Kernel,
+    pub dense_sync: Kernel,
+    pub dense_async: Kernel,
+}
+
+impl BinaryKernels {
+    pub(crate) fn new(device: &wgpu::Device) -> Self {
+        let prelude = include_str!("../../shaders/binary.wgsl");
+        let field = include_str!("../../shaders/dense_field.wgsl");
+        let k = |label, body| Kernel::new(device, label, &[prelude, body]);
+        let kf = |label, body| Kernel::new(device, label, &[prelude, field, body]);
+        BinaryKernels {
+            classical_sync: k(
+                "classical_sync",
+                include_str!("../../shaders/classical_sync.wgsl"),
+            ),
+            classical_async: k(
+                "classical_async",
+                include_str!("../../shaders/classical_async.wgsl"),
+            ),
+            dense_overlaps: k(
+                "dense_overlaps",
+                include_str!("../../shaders/dense_overlaps.wgsl"),
+            ),
+            dense_sync: kf("dense_sync", include_str!("../../shaders/dense_sync.wgsl")),
+            dense_async: kf(
+                "dense_async",
+                include_str!("../../shaders/dense_async.wgsl"),
+            ),
+        }
+    }
+}
+
+/// The buffers of one block of queries, as a sweep's recorder sees them.
+pub(crate) struct Sweep<'a> {
+    pub rows: usize,
+    /// 1-based sweep number.
+    pub number: u32,
+    /// States before the sweep; a synchronous sweep writes `next`, an asynchronous one
+    /// updates `current` in place.
+    pub current: &'a wgpu::Buffer,
+    pub next: &'a wgpu::Buffer,
+    pub order: &'a wgpu::Buffer,
+    pub last_change: &'a wgpu::Buffer,
+    pub changed: &'a wgpu::Buffer,
+}
+
+impl Sweep<'_> {
+    pub(crate) fn state_bytes(&self, dim: usize) -> u64 {
+        (self.rows * dim) as u64 * WORD
+    }
+
+    /// Workgroups for one invocation per (item, query).
+    pub(crate) fn grid(&self, items: usize) -> (u32, u32, u32) {
+        (groups_for(items, WG), self.rows as u32, 1)
+    }
+
+    /// The bindings every update kernel ends with: last_change, changed.
+    pub(crate) fn tail(&self) -> [wgpu::BufferBinding<'_>; 2] {
+        [
+            binding(self.last_change, self.rows as u64 * WORD),
+            binding(self.changed, WORD),
+        ]
+    }
+}
+
+/// Runs the sweeps of `queries` (rows of `dim` ±1 values) in blocks of at most `max_rows`,
+/// `record` adding one sweep's kernels to an encoder. Returns the final states and each query's
+/// sweep count and convergence.
+pub(crate) async fn run_sweeps(
+    ctx: &GpuContext,
+    queries: &[f32],
+    dim: usize,
+    max_rows: usize,
+    opts: &RecallOptions,
+    record: impl Fn(&mut wgpu::CommandEncoder, &Sweep<'_>),
+) -> Result<(Vec<f32>, Vec<usize>, Vec<bool>)> {
+    ctx.check_alive()?;
+    let max_rows = max_rows
+        .min(ctx.limits.max_compute_workgroups_per_dimension as usize)
+        .max(1);
+    let mut states = Vec::with_capacity(queries.len());
+    let mut sweeps = Vec::new();
+    let mut converged = Vec::new();
+    for block in queries.chunks(max_rows * dim) {
+        let rows = block.len() / dim;
+        let (bufs, done) = ctx.scoped("allocating recall buffers", || {
+            let state_bytes = block.len() as u64 * WORD;
+            let bufs = [
+                ctx.storage("states a", state_bytes),
+                ctx.storage("states b", state_bytes),
+                ctx.storage("visiting order", dim as u64 * WORD),
+                ctx.storage("last change", rows as u64 * WORD),
+                ctx.storage("changed", WORD),
+            ];
+            ctx.queue
+                .write_buffer(&bufs[0], 0, bytemuck::cast_slice(block));
+            ctx.queue
+                .write_buffer(&bufs[3], 0, bytemuck::cast_slice(&vec![0u32; rows]));
+            bufs
+        });
+        done.await?;
+        let [a, b, order, last_change, changed] = &bufs;
+        let mut cur = 0;
+        let mut ran = 0;
+        while ran < opts.max_sweeps {
+            if let Update::Asynchronous { seed } = opts.update {
+                let perm = sweep_order(seed, ran, dim);
+                ctx.queue
+                    .write_buffer(order, 0, bytemuck::cast_slice(&perm));
+            }
+            let pair = [a, b];
+            let sweep = Sweep {
+                rows,
+                number: ran as u32 + 1,
+                current: pair[cur],
+                next: pair[1 - cur],
+                order,
+                last_change,
+                changed,
+            };
+            let (staged, done) = ctx.scoped("recording a sweep", || {
+                let mut encoder = ctx.encoder("sweep");
+                encoder.clear_buffer(changed, 0, None);
+                record(&mut encoder, &sweep);
+                let staged = ctx.stage_reads(&mut encoder, &[(changed, WORD)]);
+                ctx.queue.submit([encoder.finish()]);
+                staged
+            });
+            done.await?;
+            let flips = ctx.finish_read(staged).await?;
+            ran += 1;
+            if opts.update == Update::Synchronous {
+                cur = 1 - cur;
+            }
+            if bytemuck::cast_slice::<f32, u32>(&flips[0])[0] == 0 {
+                break;
+            }
+        }
+        let (staged, done) = ctx.scoped("reading states back", || {
+            let mut encoder = ctx.encoder("read states");
+            let staged = ctx.stage_reads(
+                &mut encoder,
+                &[
+                    ([a, b][cur], block.len() as u64 * WORD),
+                    (last_change, rows as u64 * WORD),
+                ],
+            );
+            ctx.queue.submit([encoder.finish()]);
+            staged
+        });
+        done.await?;
+        let mut out = ctx.finish_read(staged).await?.into_iter();
+        states.extend(out.next().unwrap_or_default());
+        let last: Vec<u32> = bytemuck::cast_slice(&out.next().unwrap_or_default()).to_vec();
+        let (s, c) = summarize(&last, ran, opts.max_sweeps);
+        sweeps.extend(s);
+        converged.extend(c);
+    }
+    Ok((states, sweeps, converged))
+}

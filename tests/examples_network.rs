@@ -1,0 +1,133 @@
+//! The examples of the network family run in quick mode and write what they promise: a CSV
+//! that parses with the expected columns and values, and a PNG that decodes.
+//!
+//! The example binaries are found next to this test's executable (`target/<profile>/examples/`);
+//! `cargo test --all-targets` builds them. Run alone, build them first with
+//! `cargo build --examples`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/examples/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("examples");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "example binary {} is missing: run `cargo build --examples` (or `cargo test \
+         --all-targets`, which builds them) first",
+        path.display()
+    );
+    path
+}
+
+/// Runs an example in quick mode into a fresh directory; returns the directory.
+fn run_quick(name: &str) -> tempfile::TempDir {
+    let out = tempfile::tempdir().expect("temporary directory");
+    let status = Command::new(example(name))
+        .args(["--quick", "--out"])
+        .arg(out.path())
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .status()
+        .expect("example starts");
+    assert!(status.success(), "{name} --quick failed: {status}");
+    out
+}
+
+/// The CSV's header and rows, split on commas.
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>());
+    let header = lines.next().expect("a header line");
+    let rows: Vec<_> = lines.collect();
+    for r in &rows {
+        assert_eq!(
+            r.len(),
+            header.len(),
+            "ragged row {r:?} in {}",
+            path.display()
+        );
+    }
+    (header, rows)
+}
+
+fn check_png(path: &Path) {
+    let img =
+        image::open(path).unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+    assert_eq!((img.width(), img.height()), (900, 600));
+}
+
+#[test]
+fn capacity_example_writes_curves() {
+    let out = run_quick("capacity");
+    let (header, rows) = read_csv(&out.path().join("capacity.csv"));
+    assert_eq!(
+        header,
+        ["model", "dimension", "patterns", "load", "recall_rate"]
+    );
+    let models = [
+        "hebbian",
+        "storkey",
+        "dense_cubic",
+        "dense_exp",
+        "continuous",
+    ];
+    assert!(rows.len() >= 2 * models.len(), "{} rows", rows.len());
+    let rate = |model: &str, last: bool| -> f64 {
+        let mut it = rows.iter().filter(|r| r[0] == model);
+        let row = if last { it.next_back() } else { it.next() };
+        row.unwrap_or_else(|| panic!("no row for {model}"))[4]
+            .parse()
+            .expect("a rate")
+    };
+    for r in &rows {
+        assert!(models.contains(&r[0].as_str()), "unknown model {}", r[0]);
+        let v: f64 = r[4].parse().expect("a rate");
+        assert!((0.0..=1.0).contains(&v), "rate {v}");
+    }
+    // What the curves are meant to show: everything recalls at the lightest load; at the
+    // heaviest, the classical network has failed while the exponential memory has not.
+    for m in models {
+        assert!(
+            rate(m, false) >= 0.9,
+            "{m} at the lightest load: {}",
+            rate(m, false)
+        );
+    }
+    assert!(rate("hebbian", true) <= 0.1);
+    assert!(rate("dense_exp", true) >= 0.9);
+    check_png(&out.path().join("capacity.png"));
+}
+
+#[test]
+fn metastable_example_moves_through_the_three_fixed_points() {
+    let out = run_quick("metastable");
+    let (header, rows) = read_csv(&out.path().join("metastable.csv"));
+    assert_eq!(header[..3], ["beta", "effective_patterns", "kind"]);
+    let kinds: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
+    // β rises down the table: global average, then metastable, then single, in that order.
+    let rank = |k: &str| {
+        ["global", "metastable", "single"]
+            .iter()
+            .position(|&x| x == k)
+    };
+    let ranks: Vec<usize> = kinds
+        .iter()
+        .map(|k| rank(k).expect("a known kind"))
+        .collect();
+    assert!(
+        ranks.windows(2).all(|w| w[0] <= w[1]),
+        "kinds out of order: {kinds:?}"
+    );
+    for k in ["global", "metastable", "single"] {
+        assert!(kinds.contains(&k), "{k} never reached: {kinds:?}");
+    }
+    check_png(&out.path().join("metastable.png"));
+}
