@@ -26,8 +26,10 @@ echo "== adapters"
 cargo run --quiet --release -- info
 
 echo "== whole suite (GPU tests on the default adapter: Vulkan)"
+cargo build --examples    # tests/examples.rs runs them in quick mode
 cargo test --all-targets
 cargo test --doc
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 
 # wgpu's GL backend serialises every call on one context, so its pass runs one test at a time.
 # llvmpipe's GL compute is several times slower than lavapipe, so the kernel matrix runs fewer

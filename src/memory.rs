@@ -413,6 +413,9 @@ impl Memory {
             Store::Cpu(rows) => {
                 let x = ArrayView2::from_shape((self.len(), self.dim), rows).expect("N×d rows");
                 let per_block = (CPU_BLOCK_SCORES / self.len()).max(1);
+                if per_block < b {
+                    log::debug!("{b} queries retrieved in blocks of {per_block} on the CPU");
+                }
                 for start in (0..b).step_by(per_block) {
                     let rows = per_block.min(b - start);
                     let block = queries.slice(ndarray::s![start..start + rows, ..]);
