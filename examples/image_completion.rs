@@ -13,31 +13,25 @@
 //! Writes `image_completion.png` and `image_completion.csv` (accuracy per retriever and
 //! corruption) to `--out`.
 
+mod common;
+
 use std::io::Write;
-use std::path::PathBuf;
 
 use clap::Parser;
-use hopfield::{Device, Memory, RetrieveOptions};
+use hopfield::{Memory, RetrieveOptions};
 use image::{GrayImage, Luma};
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 #[derive(Parser)]
 struct Args {
-    /// A small run that finishes in a moment (for CI).
-    #[arg(long)]
-    quick: bool,
-    /// Where to write image_completion.png and .csv.
-    #[arg(long, default_value = "target/examples-out")]
-    out: PathBuf,
-    /// auto, cpu or gpu.
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[command(flatten)]
+    run: common::RunArgs,
     /// Fraction of pixels the noisy corruption flips.
     #[arg(long, default_value_t = 0.2)]
     flip: f64,
+    /// Seed of the corruptions.
     #[arg(long, default_value_t = 3)]
     seed: u64,
 }
@@ -166,13 +160,9 @@ fn paint(grid: &mut GrayImage, col: u32, row: u32, image: &[f32]) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let glyphs = if args.quick { 6 } else { FONT.len() };
-    let trials = if args.quick { 4 } else { 400 };
-    let device = match args.device.as_str() {
-        "cpu" => Device::cpu(),
-        "gpu" => Device::gpu()?,
-        _ => Device::auto()?,
-    };
+    let glyphs = if args.run.quick { 6 } else { FONT.len() };
+    let trials = if args.run.quick { 4 } else { 400 };
+    let device = args.run.device()?;
     println!("device: {}", device.info());
     let mut rng = StdRng::seed_from_u64(args.seed);
     let stored: Vec<f32> = FONT[..glyphs].iter().flat_map(|(_, g)| draw(g)).collect();
@@ -206,8 +196,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    std::fs::create_dir_all(&args.out)?;
-    let png = args.out.join("image_completion.png");
+    std::fs::create_dir_all(&args.run.out)?;
+    let png = args.run.out.join("image_completion.png");
     grid.save(&png)?;
     let columns: Vec<&str> = ["original", "corrupted"]
         .into_iter()
@@ -221,15 +211,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Accuracy over many random corruptions of every glyph.
-    let bar = if args.quick {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new((trials * corruptions.len()) as u64)
-    };
-    bar.set_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} trials {elapsed}",
-    )?);
-    let mut csv = std::fs::File::create(args.out.join("image_completion.csv"))?;
+    let bar = args.run.progress(trials * corruptions.len(), "trials");
+    let mut csv = std::fs::File::create(args.run.out.join("image_completion.csv"))?;
     writeln!(csv, "retriever,corruption,trials,pixel_accuracy,exact")?;
     let mut lines = Vec::new();
     for &corruption in &corruptions {

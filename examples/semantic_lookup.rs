@@ -14,12 +14,12 @@
 //! ```
 //! Writes `semantic_lookup.csv` (one row per noise level) to `--out`.
 
+mod common;
+
 use std::io::Write;
-use std::path::PathBuf;
 
 use clap::Parser;
-use hopfield::{Device, Memory, RetrieveOptions};
-use indicatif::{ProgressBar, ProgressStyle};
+use hopfield::{Memory, RetrieveOptions};
 use ndarray::{Array1, Array2, Axis};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -27,19 +27,13 @@ use rand_distr::StandardNormal;
 
 #[derive(Parser)]
 struct Args {
-    /// A small run that finishes in a moment (for CI).
-    #[arg(long)]
-    quick: bool,
-    /// Where to write semantic_lookup.csv.
-    #[arg(long, default_value = "target/examples-out")]
-    out: PathBuf,
-    /// auto, cpu or gpu.
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[command(flatten)]
+    run: common::RunArgs,
     /// Inverse temperature. Keys of one topic are ~0.9 alike, other topics ~0: β must make a
     /// 0.1 difference in similarity decisive, so β·0.1 should be several units.
     #[arg(long, default_value_t = 64.0)]
     beta: f32,
+    /// Seed of the keys, the queries and their noise.
     #[arg(long, default_value_t = 5)]
     seed: u64,
 }
@@ -85,7 +79,7 @@ fn keys(rng: &mut StdRng, s: &Sizes) -> (Array2<f32>, Vec<usize>, Vec<u64>, Vec<
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let sizes = if args.quick {
+    let sizes = if args.run.quick {
         Sizes {
             topics: 8,
             per_topic: 16,
@@ -102,11 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             noise_levels: (0..=12).map(|i| i as f32 * 0.05).collect(),
         }
     };
-    let device = match args.device.as_str() {
-        "cpu" => Device::cpu(),
-        "gpu" => Device::gpu()?,
-        _ => Device::auto()?,
-    };
+    let device = args.run.device()?;
     println!("device: {}", device.info());
     let mut rng = StdRng::seed_from_u64(args.seed);
     let (x, topics, ids, labels) = keys(&mut rng, &sizes);
@@ -117,8 +107,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         memory.set_label(i, Some(label))?;
     }
     // Save and load: ids and labels come back with the patterns.
-    std::fs::create_dir_all(&args.out)?;
-    let saved = args.out.join("semantic_lookup.safetensors");
+    std::fs::create_dir_all(&args.run.out)?;
+    let saved = args.run.out.join("semantic_lookup.safetensors");
     memory.save(&saved)?;
     let memory = Memory::load(&device, &saved)?;
     println!(
@@ -132,15 +122,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = RetrieveOptions::new(args.beta)
         .until_converged(1e-5, 50)
         .with_top_k(3);
-    let bar = if args.quick {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(sizes.noise_levels.len() as u64)
-    };
-    bar.set_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} noise levels {elapsed}",
-    )?);
-    let mut csv = std::fs::File::create(args.out.join("semantic_lookup.csv"))?;
+    let bar = args.run.progress(sizes.noise_levels.len(), "noise levels");
+    let mut csv = std::fs::File::create(args.run.out.join("semantic_lookup.csv"))?;
     writeln!(
         csv,
         "noise,queries,item_found,topic_found,mean_top1_weight,mean_steps"
@@ -209,6 +192,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             100.0 * topic as f64 / sizes.queries as f64,
         );
     }
-    println!("\nwrote {}", args.out.join("semantic_lookup.csv").display());
+    println!(
+        "\nwrote {}",
+        args.run.out.join("semantic_lookup.csv").display()
+    );
     Ok(())
 }

@@ -410,24 +410,12 @@ fn parse(bytes: &[u8]) -> std::result::Result<Saved, String> {
             "format version {version:?}; this build of hopfield reads version {VERSION}"
         ));
     }
-    let mut keys: Vec<&str> = meta.keys().map(|k| k.as_str()).collect();
-    let mut expected = KEYS.to_vec();
-    keys.sort_unstable();
-    expected.sort_unstable();
-    if keys != expected {
-        return Err(format!(
-            "the header's metadata has the entries {keys:?}; expected {expected:?}"
-        ));
-    }
-    let mut names = file.names();
-    let mut expected = TENSORS.to_vec();
-    names.sort_unstable();
-    expected.sort_unstable();
-    if names != expected {
-        return Err(format!(
-            "the file holds the tensors {names:?}; expected {expected:?}"
-        ));
-    }
+    same_names(
+        "the header's metadata has the entries",
+        meta.keys().map(|k| k.as_str()).collect(),
+        &KEYS,
+    )?;
+    same_names("the file holds the tensors", file.names(), &TENSORS)?;
     let tensors: BTreeMap<&str, TensorView> = TENSORS
         .iter()
         .map(|&name| Ok((name, file.tensor(name).map_err(|e| e.to_string())?)))
@@ -528,6 +516,21 @@ fn parse(bytes: &[u8]) -> std::result::Result<Saved, String> {
         rows,
         ids: PatternIds::restore(ids, labels, next_id)?,
     })
+}
+
+/// Fails unless `got` and `expected` hold the same names, in any order.
+fn same_names(
+    what: &str,
+    mut got: Vec<&str>,
+    expected: &[&str],
+) -> std::result::Result<(), String> {
+    let mut expected = expected.to_vec();
+    got.sort_unstable();
+    expected.sort_unstable();
+    if got != expected {
+        return Err(format!("{what} {got:?}; expected {expected:?}"));
+    }
+    Ok(())
 }
 
 /// What a safetensors parse error means for a user.
