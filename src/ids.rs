@@ -95,12 +95,9 @@ impl PatternIds {
             self.rows.insert(id, self.ids.len());
             self.ids.push(id);
             self.labels.push(None);
-            // A fresh id must never meet a given one; at u64::MAX the counter stays put and
-            // `fresh` refuses from then on.
+            // A fresh id must never meet a given one. Past u64::MAX the counter stays there,
+            // and `fresh` refuses from then on.
             self.next = self.next.max(id.saturating_add(1));
-            if id == u64::MAX {
-                self.next = u64::MAX;
-            }
         }
     }
 
