@@ -130,6 +130,21 @@ fn empty_memories_round_trip(device: &Device) {
     assert_eq!(loaded.ids(), &[3], "ids of cleared patterns are not reused");
 }
 
+/// A chunk size the CPU path takes (it only checks that a row fits) but no GPU binds: loading
+/// onto a GPU falls back to the device's own, with the same patterns.
+fn unbindable_chunk_sizes_fall_back(device: &Device) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.safetensors");
+    let options = MemoryOptions::default().max_chunk_bytes(1 << 50);
+    let mut memory = Memory::with_options(&Device::cpu(), 4, options).unwrap();
+    memory.append(Array2::<f32>::eye(4).view()).unwrap();
+    memory.save(&path).unwrap();
+    let loaded = Memory::load(device, &path).unwrap();
+    assert_same(&memory, &loaded, "loaded");
+    let expected = if device.is_gpu() { None } else { Some(1 << 50) };
+    assert_eq!(loaded.options().max_chunk_bytes, expected);
+}
+
 /// A small saved memory's bytes.
 fn small_file(device: &Device, rng: &mut StdRng, path: &Path) -> Vec<u8> {
     let mut memory = Memory::with_options(
@@ -444,4 +459,5 @@ on_every_backend!(
     missing_files_are_io_errors,
     an_interrupted_save_keeps_the_old_file,
     npy_import_and_export,
+    unbindable_chunk_sizes_fall_back,
 );
