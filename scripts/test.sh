@@ -36,5 +36,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 # random shapes per path there (HOPFIELD_TEST_CASES).
 echo "== GPU parity, theory and kernel tests on the GL backend"
 WGPU_BACKEND=gl cargo test --test parity --test theory gpu:: -- --test-threads=1
+WGPU_BACKEND=gl cargo test --test layers gpu:: -- --test-threads=1
 WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test kernels -- --test-threads=1 \
   gpu::every_path_on_awkward_shapes gpu::chunking_is_invisible gpu::timing_is_reported

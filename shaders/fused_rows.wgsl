@@ -7,6 +7,9 @@
 // With few queries the step is bound by reading the patterns, so what matters is that each
 // pattern is read coalesced, 16 bytes per load (rows are padded to whole quads), and that
 // there are enough splits to fill the GPU (the host picks the split length). The second read of a tile, for the weighted sum, comes from cache.
+//
+// Every workgroup array element is written before it is read (the host skips wgpu's zeroing
+// of workgroup memory for this kernel: see Kernel::writing_before_reading); keep it so.
 
 struct Params {
     rows: u32,        // queries in this block

@@ -5,6 +5,9 @@
 // tile's patterns over one slice of DS output features with 4×8 register blocks. The scores
 // never leave workgroup memory; merge.wgsl combines the splits by log-sum-exp. Patterns are
 // read one 16-byte quad per load (rows are padded to whole quads).
+//
+// Every workgroup array element is written before it is read (the host skips wgpu's zeroing
+// of workgroup memory for this kernel: see Kernel::writing_before_reading); keep it so.
 
 struct Params {
     rows: u32,        // queries in this block

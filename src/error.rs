@@ -116,6 +116,45 @@ pub enum Error {
         /// The name of the limit in wgpu's `Limits`.
         limit_name: &'static str,
     },
+    /// A layer's weight file could not be read or holds a tensor of a type it cannot use.
+    #[error("layer weights: {0}")]
+    TensorFile(String),
+    /// A tensor the layer's configuration needs is not among the weights.
+    #[error("layer weights: missing tensor {name:?} (expected shape {expected:?})")]
+    MissingTensor {
+        /// The state_dict key.
+        name: String,
+        /// The shape the configuration needs.
+        expected: Vec<usize>,
+    },
+    /// A tensor whose shape is not what the configuration needs.
+    #[error("layer weights: tensor {name:?} has shape {got:?}, expected {expected:?}")]
+    TensorShape {
+        /// The state_dict key.
+        name: String,
+        /// The shape the configuration needs.
+        expected: Vec<usize>,
+        /// The shape found.
+        got: Vec<usize>,
+    },
+    /// A tensor the configuration has no use for (a different configuration's weights?).
+    #[error("layer weights: unexpected tensor {name:?}; this configuration uses {known:?}")]
+    UnexpectedTensor {
+        /// The state_dict key.
+        name: String,
+        /// The names the configuration uses.
+        known: Vec<String>,
+    },
+    /// A layer input whose shape does not fit the layer or the other inputs.
+    #[error("{what} has shape {got:?}, expected {expected}")]
+    InputShape {
+        /// Which input.
+        what: &'static str,
+        /// What fits, in words.
+        expected: String,
+        /// The shape given.
+        got: Vec<usize>,
+    },
     /// A wgpu validation or internal error. This is a bug in this crate: please report it.
     #[error("GPU error (a bug in hopfield, please report it): {0}")]
     Gpu(String),

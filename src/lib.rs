@@ -62,6 +62,7 @@ mod device;
 mod error;
 mod gpu;
 mod ids;
+pub mod layers;
 mod memory;
 pub mod persist;
 pub mod reference;

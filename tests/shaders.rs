@@ -66,4 +66,5 @@ fn kernels_with_reductions_validate_with_and_without_subgroups() {
 #[test]
 fn standalone_kernels_validate() {
     validate("change", include_str!("../shaders/change.wgsl"), false);
+    validate("mask", include_str!("../shaders/mask.wgsl"), false);
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::change::Change;
 use super::fused::Fused;
+use super::mask::Mask;
 use super::merge::Merge;
 use super::poller::Poller;
 use super::similarity::Similarity;
@@ -26,6 +27,7 @@ pub(crate) struct Kernels {
     pub softmax: Softmax,
     pub change: Change,
     pub merge: Merge,
+    pub mask: Mask,
     by_precision: [OnceLock<PatternKernels>; 2],
 }
 
@@ -90,6 +92,7 @@ impl GpuContext {
             softmax: Softmax::new(&device, subgroups),
             change: Change::new(&device),
             merge: Merge::new(&device, subgroups),
+            mask: Mask::new(&device),
             by_precision: [OnceLock::new(), OnceLock::new()],
         };
         let info = adapter_info(&adapter, &limits, features);

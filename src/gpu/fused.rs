@@ -50,12 +50,12 @@ impl Fused {
     pub(crate) fn new(device: &wgpu::Device, precision: Precision) -> Self {
         let wgsl = patterns_wgsl(precision);
         Fused {
-            few: Kernel::new(
+            few: Kernel::writing_before_reading(
                 device,
                 "fused_rows",
                 &[wgsl, include_str!("../../shaders/fused_rows.wgsl")],
             ),
-            many: Kernel::new(
+            many: Kernel::writing_before_reading(
                 device,
                 "fused_tile",
                 &[wgsl, include_str!("../../shaders/fused_tile.wgsl")],

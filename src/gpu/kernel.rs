@@ -15,6 +15,23 @@ impl Kernel {
     /// Compiles the concatenation of `sources` (a kernel that reads patterns is prefixed with
     /// the WGSL of their storage format, [`patterns_wgsl`]).
     pub(crate) fn new(device: &wgpu::Device, label: &'static str, sources: &[&str]) -> Kernel {
+        Kernel::build(device, label, sources, true)
+    }
+
+    /// Like [`new`](Self::new), for a kernel that writes every element of its workgroup memory
+    /// before reading it, so wgpu's zero-initialisation of that memory is skipped. Where the
+    /// backend cannot zero it natively (GL), wgpu has every workgroup clear all its shared
+    /// arrays behind a barrier; besides the time that costs each workgroup, Mesa's llvmpipe
+    /// then spends minutes compiling `fused_tile` (26 KiB of shared arrays) instead of seconds.
+    pub(crate) fn writing_before_reading(
+        device: &wgpu::Device,
+        label: &'static str,
+        sources: &[&str],
+    ) -> Kernel {
+        Kernel::build(device, label, sources, false)
+    }
+
+    fn build(device: &wgpu::Device, label: &'static str, sources: &[&str], zeroed: bool) -> Kernel {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(sources.concat().into()),
@@ -24,7 +41,10 @@ impl Kernel {
             layout: None,
             module: &module,
             entry_point: Some("main"),
-            compilation_options: Default::default(),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                zero_initialize_workgroup_memory: zeroed,
+                ..Default::default()
+            },
             cache: None,
         });
         let layout = pipeline.get_bind_group_layout(0);

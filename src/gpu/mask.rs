@@ -1,0 +1,52 @@
+//! `shaders/mask.wgsl`: masked scores set to −∞ before the softmax.
+
+use super::kernel::{groups_for, Kernel};
+
+const WG: usize = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    len: u32,
+    _pad: [u32; 3],
+}
+
+pub(crate) struct Mask(Kernel);
+
+impl Mask {
+    pub(crate) fn new(device: &wgpu::Device) -> Self {
+        Mask(Kernel::new(
+            device,
+            "mask",
+            &[include_str!("../../shaders/mask.wgsl")],
+        ))
+    }
+
+    /// The number of scores one dispatch can mask.
+    pub(crate) fn max_len(max_groups: u32) -> usize {
+        max_groups as usize * WG
+    }
+
+    /// Records `scores[i] = −∞` wherever `mask[i] ≠ 0`, for `i < len` (at most
+    /// [`max_len`](Self::max_len)).
+    pub(crate) fn encode(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        len: usize,
+        scores: wgpu::BufferBinding<'_>,
+        mask: wgpu::BufferBinding<'_>,
+    ) {
+        let params = Params {
+            len: len as u32,
+            _pad: [0; 3],
+        };
+        self.0.dispatch(
+            device,
+            encoder,
+            &params,
+            &[scores, mask],
+            (groups_for(len, WG), 1, 1),
+        );
+    }
+}
