@@ -863,6 +863,18 @@ fn bad_memory_files() {
     );
     write_npy(f.path("ids32.npy"), &Array1::<i32>::zeros(8)).unwrap();
     fails_with(&store(&f.path("ids32.npy")), 2, "expected uint64");
+    let nowhere = f.path("no-such-dir").join("m.safetensors");
+    fails_with(
+        &hopfield(&[
+            "store",
+            "--patterns",
+            s(&f.path("x.npy")),
+            "--out",
+            s(&nowhere),
+        ]),
+        1,
+        "no-such-dir",
+    );
     assert!(!f.path("new.safetensors").exists());
     f.no_output();
 }

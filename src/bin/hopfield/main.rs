@@ -332,7 +332,10 @@ fn store(args: &StoreArgs) -> Result<(), Failure> {
         }
         None => memory.append(patterns.view())?,
     }
-    memory.save(&args.out)?;
+    // As for the other outputs: a file that cannot be written is the machine's fault.
+    memory
+        .save(&args.out)
+        .map_err(|e| Failure(1, e.to_string()))?;
     let _ = writeln!(
         std::io::stderr(),
         "stored N={} patterns of d={} as {} in {}",
