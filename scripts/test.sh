@@ -26,8 +26,12 @@ echo "== adapters"
 cargo run --quiet --release -- info
 
 echo "== whole suite (GPU tests on the default adapter: Vulkan)"
+# tests/examples*.rs run the example programs in quick mode; the test profile reuses the
+# dependencies the suite is built with (a plain `cargo build` would compile them all again).
+cargo build --profile test --examples
 cargo test --all-targets
 cargo test --doc
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 
 # wgpu's GL backend serialises every call on one context, so its pass runs one test at a time.
 # llvmpipe's GL compute is several times slower than lavapipe, so the kernel matrix runs fewer

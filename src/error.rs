@@ -172,6 +172,37 @@ pub enum Error {
     /// A wgpu validation or internal error. This is a bug in this crate: please report it.
     #[error("GPU error (a bug in hopfield, please report it): {0}")]
     Gpu(String),
+    /// A pattern id that is already in the memory, or given twice in one call.
+    #[error("pattern id {0} is already taken")]
+    DuplicateId(u64),
+    /// A list of ids whose length differs from the number of patterns it names.
+    #[error("{ids} ids given for {patterns} patterns: give one id per pattern")]
+    IdCount {
+        /// Number of ids given.
+        ids: usize,
+        /// Number of patterns.
+        patterns: usize,
+    },
+    /// A pattern id that the memory does not hold.
+    #[error("no pattern has id {0}")]
+    UnknownId(u64),
+    /// The operating system refused to read or write a file.
+    #[error("{}: {reason}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What failed, with the system's reason.
+        reason: String,
+    },
+    /// A file that is not what it should be: truncated, corrupted, of another format or
+    /// version, or holding data a memory cannot take.
+    #[error("{}: {reason}", path.display())]
+    InvalidFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// The crate's result type.

@@ -27,9 +27,38 @@
 //! the sweeps and sign rule they share in [`binary`]; [`diagnostics`] turns the theory of the
 //! continuous network (fixed-point kinds, separation, Theorems 3 and 5) into functions.
 //!
+//! ## Ids, labels and files
+//!
+//! Each pattern has a stable `u64` id (fresh ones in order, or the caller's) and may carry a
+//! label; ids survive removals and files, and top-k results give them beside the indices. A
+//! memory saves to one safetensors file and loads onto any device, bit for bit
+//! ([`persist`] has the format and the checks that refuse a damaged file):
+//!
+//! ```
+//! use hopfield::{Device, Memory, RetrieveOptions};
+//! use ndarray::array;
+//!
+//! let mut memory = Memory::new(&Device::auto()?, 3)?;
+//! memory.append_with_ids(array![[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]].view(), &[7, 42])?;
+//! memory.set_label(1, Some("the answer".into()))?;
+//! memory.remove_ids(&[7])?;                       // 42 keeps its id, now at index 0
+//!
+//! let path = std::env::temp_dir().join(format!("hopfield-doc-{}.safetensors", std::process::id()));
+//! memory.save(&path)?;                            // atomic: temporary file, then rename
+//! let memory = Memory::load(&Device::cpu(), &path)?;
+//! let out = memory.retrieve(array![[0.1, 0.9, 0.0]].view(), &RetrieveOptions::new(8.0).with_top_k(1))?;
+//! let id = out.reached_ids().unwrap()[0];
+//! assert_eq!((id, memory.label_of(memory.index_of(id).unwrap())), (42, Some("the answer")));
+//! # std::fs::remove_file(&path).ok();
+//! # Ok::<(), hopfield::Error>(())
+//! ```
+//!
 //! Every error is a value of [`Error`]; no call panics on user input, and a failed call
 //! leaves the memory as it was. The f64 [`reference`](mod@reference) implementation is what the test suite
-//! checks both backends against.
+//! checks both backends against. The crate logs its decisions (adapter chosen, fallbacks,
+//! chunk sizes, how a batch is split) through the [`log`](https://docs.rs/log) facade at
+//! info and debug level; it installs no logger, so it is silent unless the application
+//! installs one.
 
 #![warn(missing_docs)]
 
@@ -41,8 +70,10 @@ mod device;
 pub mod diagnostics;
 mod error;
 mod gpu;
+mod ids;
 pub mod layers;
 mod memory;
+pub mod persist;
 pub mod reference;
 mod retrieve;
 mod storage;

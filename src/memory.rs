@@ -8,6 +8,7 @@ use crate::cpu;
 use crate::device::{Backend, Device};
 use crate::error::{check_finite, Error, Result};
 use crate::gpu::{retrieval, GpuContext, PatternStore};
+use crate::ids::PatternIds;
 use crate::retrieve::{
     self, check_score_range, row_sq_norms, BlockOut, Retrieval, RetrieveOptions,
 };
@@ -21,6 +22,13 @@ const CPU_BLOCK_SCORES: usize = 16 << 20;
 ///
 /// Every method validates its input before touching the stored patterns: a call that returns
 /// an error leaves the memory exactly as it was.
+///
+/// A pattern is addressed by its index (its row, 0..N, which shifts when earlier patterns are
+/// removed) or by its id, a `u64` that stays with it: [`append`](Self::append) hands out
+/// fresh ids in order, [`append_with_ids`](Self::append_with_ids) takes the caller's, and
+/// neither [`remove`](Self::remove) nor [`replace`](Self::replace) nor
+/// [`save`](Self::save)/[`load`](Self::load) changes a surviving pattern's id. Top-k results
+/// report both ([`TopK::ids`](crate::TopK::ids)). A pattern may also carry a label.
 ///
 /// ```
 /// use hopfield::{Device, Memory, RetrieveOptions};
@@ -38,6 +46,8 @@ pub struct Memory {
     options: MemoryOptions,
     /// Squared norm of each pattern, kept on the host for M = max ‖x_i‖ (energy, range checks).
     sq_norms: Vec<f64>,
+    /// Ids and labels, in row order.
+    ids: PatternIds,
     store: Store,
 }
 
@@ -78,6 +88,7 @@ impl Memory {
             dim,
             options,
             sq_norms: Vec::new(),
+            ids: PatternIds::default(),
             store,
         })
     }
@@ -134,16 +145,50 @@ impl Memory {
         self.sq_norms.iter().copied().fold(0.0, f64::max).sqrt()
     }
 
-    /// Appends the rows of `patterns` (N×d). Growth is amortised: rows already on the device are
-    /// not uploaded again.
+    /// Appends the rows of `patterns` (N×d), giving them fresh ids (see [`ids`](Self::ids)).
+    /// Growth is amortised: rows already on the device are not uploaded again.
     pub fn append(&mut self, patterns: ArrayView2<f32>) -> Result<()> {
         self.check_dim("patterns", patterns.ncols())?;
         let rows = patterns.as_standard_layout();
-        self.append_rows(rows.as_slice().expect("standard layout is contiguous"))
+        self.push_rows(
+            rows.as_slice().expect("standard layout is contiguous"),
+            None,
+        )
     }
 
-    /// Appends row-major `data` (a whole number of rows of dimension d).
+    /// Appends row-major `data` (a whole number of rows of dimension d), with fresh ids.
     pub fn append_rows(&mut self, data: &[f32]) -> Result<()> {
+        self.push_rows(data, None)
+    }
+
+    /// Appends the rows of `patterns` (N×d) under the caller's `ids`, one per row. An id that
+    /// is already taken, or given twice, is an [`Error::DuplicateId`]; later fresh ids are
+    /// larger than every id given here.
+    ///
+    /// ```
+    /// use hopfield::{Device, Memory};
+    /// use ndarray::array;
+    ///
+    /// let mut memory = Memory::new(&Device::cpu(), 2)?;
+    /// memory.append_with_ids(array![[1.0, 0.0], [0.0, 1.0]].view(), &[40, 7])?;
+    /// memory.append(array![[1.0, 1.0]].view())?;          // a fresh id: 41
+    /// memory.remove(&[0])?;
+    /// assert_eq!(memory.ids(), &[7, 41]);
+    /// assert_eq!(memory.index_of(41), Some(1));
+    /// assert!(memory.append_with_ids(array![[2.0, 2.0]].view(), &[7]).is_err());
+    /// # Ok::<(), hopfield::Error>(())
+    /// ```
+    pub fn append_with_ids(&mut self, patterns: ArrayView2<f32>, ids: &[u64]) -> Result<()> {
+        self.check_dim("patterns", patterns.ncols())?;
+        let rows = patterns.as_standard_layout();
+        self.push_rows(
+            rows.as_slice().expect("standard layout is contiguous"),
+            Some(ids),
+        )
+    }
+
+    /// Appends rows under `ids`, or under fresh ids when `None`; checks everything first.
+    fn push_rows(&mut self, data: &[f32], ids: Option<&[u64]>) -> Result<()> {
         if !data.len().is_multiple_of(self.dim) {
             return Err(Error::RaggedRows {
                 what: "patterns",
@@ -152,6 +197,20 @@ impl Memory {
             });
         }
         check_finite("patterns", data, self.dim)?;
+        let rows = data.len() / self.dim;
+        let ids = match ids {
+            Some(ids) if ids.len() != rows => {
+                return Err(Error::IdCount {
+                    ids: ids.len(),
+                    patterns: rows,
+                })
+            }
+            Some(ids) => {
+                self.ids.check_new(ids)?;
+                ids.to_vec()
+            }
+            None => self.ids.fresh(rows)?,
+        };
         if data.is_empty() {
             return Ok(());
         }
@@ -163,10 +222,11 @@ impl Memory {
             }
         }
         self.sq_norms.extend(row_sq_norms(&data, self.dim));
+        self.ids.push(&ids);
         Ok(())
     }
 
-    /// Replaces pattern `index` with `pattern` (length d).
+    /// Replaces pattern `index` with `pattern` (length d); its id and label stay.
     pub fn replace(&mut self, index: usize, pattern: &[f32]) -> Result<()> {
         self.check_dim("pattern", pattern.len())?;
         if index >= self.len() {
@@ -192,7 +252,7 @@ impl Memory {
     }
 
     /// Removes the patterns at `indices` (any order; repeats count once). Later patterns move
-    /// up to close the gaps, keeping their order.
+    /// up to close the gaps, keeping their order and their ids.
     pub fn remove(&mut self, indices: &[usize]) -> Result<()> {
         if let Some(&index) = indices.iter().find(|&&i| i >= self.len()) {
             return Err(Error::IndexOutOfRange {
@@ -230,16 +290,82 @@ impl Memory {
             row += 1;
             keep
         });
+        self.ids.remove(&sorted);
         Ok(())
     }
 
-    /// Removes every pattern (device buffers are kept for reuse).
+    /// Removes the patterns with these ids (any order; repeats count once). An id the memory
+    /// does not hold is an [`Error::UnknownId`], and then nothing is removed.
+    pub fn remove_ids(&mut self, ids: &[u64]) -> Result<()> {
+        let indices = ids
+            .iter()
+            .map(|&id| self.index_of(id).ok_or(Error::UnknownId(id)))
+            .collect::<Result<Vec<_>>>()?;
+        self.remove(&indices)
+    }
+
+    /// Removes every pattern (device buffers are kept for reuse). Their ids are not handed out
+    /// again.
     pub fn clear(&mut self) {
         match &mut self.store {
             Store::Cpu(rows) => rows.clear(),
             Store::Gpu(_, buf) => buf.clear(),
         }
         self.sq_norms.clear();
+        self.ids.clear();
+    }
+
+    /// The id of each stored pattern, in index order.
+    pub fn ids(&self) -> &[u64] {
+        self.ids.ids()
+    }
+
+    /// The id of pattern `index`, or `None` past the end.
+    pub fn id_of(&self, index: usize) -> Option<u64> {
+        self.ids.ids().get(index).copied()
+    }
+
+    /// The index pattern `id` is at now, or `None` if no pattern has that id.
+    pub fn index_of(&self, id: u64) -> Option<usize> {
+        self.ids.row_of(id)
+    }
+
+    /// The label of pattern `index`, if it has one.
+    pub fn label_of(&self, index: usize) -> Option<&str> {
+        self.ids.labels().get(index)?.as_deref()
+    }
+
+    /// Gives pattern `index` a label, or takes it away with `None`. Labels are free text, kept
+    /// on the host and saved with the memory.
+    pub fn set_label(&mut self, index: usize, label: Option<String>) -> Result<()> {
+        if index >= self.len() {
+            return Err(Error::IndexOutOfRange {
+                index,
+                len: self.len(),
+            });
+        }
+        self.ids.set_label(index, label);
+        Ok(())
+    }
+
+    /// Ids and labels, for [`persist`](crate::persist).
+    pub(crate) fn pattern_ids(&self) -> &PatternIds {
+        &self.ids
+    }
+
+    /// A memory with these rows (already as `options.precision` holds them) and ids, for
+    /// [`persist`](crate::persist).
+    pub(crate) fn restore(
+        device: &Device,
+        dim: usize,
+        options: MemoryOptions,
+        rows: &[f32],
+        ids: PatternIds,
+    ) -> Result<Memory> {
+        let mut memory = Memory::with_options(device, dim, options)?;
+        memory.push_rows(rows, Some(ids.ids()))?;
+        memory.ids = ids;
+        Ok(memory)
     }
 
     /// Reads the stored patterns back as an N×d array (f16 patterns as the f32 values they
@@ -287,6 +413,9 @@ impl Memory {
             Store::Cpu(rows) => {
                 let x = ArrayView2::from_shape((self.len(), self.dim), rows).expect("N×d rows");
                 let per_block = (CPU_BLOCK_SCORES / self.len()).max(1);
+                if per_block < b {
+                    log::debug!("{b} queries retrieved in blocks of {per_block} on the CPU");
+                }
                 for start in (0..b).step_by(per_block) {
                     let rows = per_block.min(b - start);
                     let block = queries.slice(ndarray::s![start..start + rows, ..]);
@@ -310,7 +439,7 @@ impl Memory {
             options,
             queries,
             blocks,
-            self.len(),
+            self.ids(),
             max_sq,
         ))
     }

@@ -192,6 +192,8 @@ impl RetrieveOptions {
 pub struct TopK {
     /// B×k row indices into the memory.
     pub indices: Array2<usize>,
+    /// B×k ids of the same patterns (see [`Memory::ids`](crate::Memory::ids)).
+    pub ids: Array2<u64>,
     /// B×k attention weights of those patterns.
     pub weights: Array2<f32>,
 }
@@ -229,6 +231,26 @@ pub struct Retrieval {
     /// time the device spent on this retrieval's passes, summed over its submissions (uploads
     /// and readbacks excluded). `None` otherwise.
     pub device_time: Option<Duration>,
+}
+
+impl Retrieval {
+    /// The id of the pattern each query reached: the strongest of the last step's weights.
+    /// `None` unless top-k was asked for ([`RetrieveOptions::with_top_k`]).
+    ///
+    /// ```
+    /// use hopfield::{Device, Memory, RetrieveOptions};
+    /// use ndarray::array;
+    ///
+    /// let mut memory = Memory::new(&Device::cpu(), 2)?;
+    /// memory.append_with_ids(array![[1.0, 0.0], [0.0, 1.0]].view(), &[100, 200])?;
+    /// let out = memory.retrieve(array![[0.1, 0.9]].view(), &RetrieveOptions::new(8.0).with_top_k(1))?;
+    /// assert_eq!(out.reached_ids(), Some(vec![200]));
+    /// # Ok::<(), hopfield::Error>(())
+    /// ```
+    pub fn reached_ids(&self) -> Option<Vec<u64>> {
+        let top = self.top_k.as_ref()?;
+        Some(top.ids.column(0).to_vec())
+    }
 }
 
 /// What a backend returns for one block of queries.
@@ -271,14 +293,16 @@ pub(crate) fn row_sq_norms(data: &[f32], dim: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Assembles the result from the blocks (in query order).
+/// Assembles the result from the blocks (in query order), for a memory whose patterns have
+/// these `ids`.
 pub(crate) fn assemble(
     opts: &RetrieveOptions,
     queries: ArrayView2<f32>,
     blocks: Vec<(usize, BlockOut)>,
-    n: usize,
+    ids: &[u64],
     max_sq_norm: f64,
 ) -> Retrieval {
+    let n = ids.len();
     let (b, d) = queries.dim();
     let mut states = Vec::with_capacity(b * d);
     let mut weights = opts.needs_weights().then(|| Vec::with_capacity(b * n));
@@ -305,7 +329,7 @@ pub(crate) fn assemble(
     let top_k = opts
         .top_k
         .zip(weights.as_ref())
-        .map(|(k, w)| top_k(w.view(), k));
+        .map(|(k, w)| top_k(w.view(), k, ids));
     let energy = opts.energy.then(|| {
         let e = |lse: &[f32], s: ArrayView2<f32>| {
             energies(
@@ -355,8 +379,9 @@ fn energies(
         .collect()
 }
 
-/// The k largest entries of each row, largest first, ties broken by the lower index.
-pub(crate) fn top_k(weights: ArrayView2<f32>, k: usize) -> TopK {
+/// The k largest entries of each row, largest first, ties broken by the lower index; `ids` are
+/// the patterns' ids.
+pub(crate) fn top_k(weights: ArrayView2<f32>, k: usize, ids: &[u64]) -> TopK {
     let b = weights.nrows();
     let mut indices = Array2::zeros((b, k));
     let mut values = Array2::zeros((b, k));
@@ -376,6 +401,7 @@ pub(crate) fn top_k(weights: ArrayView2<f32>, k: usize) -> TopK {
         }
     }
     TopK {
+        ids: indices.mapv(|i| ids[i]),
         indices,
         weights: values,
     }

@@ -724,3 +724,173 @@ fn bench_rejects_bad_input() {
         "no-such-adapter-77",
     );
 }
+
+/// `store` then `retrieve --memory` gives exactly what `retrieve --patterns` gives on the same
+/// device and precision, and top-k ids are the stored ids of the top-k indices.
+fn store_then_retrieve_on(device: &str) {
+    let f = Files::new(40, 9, 6);
+    let ids: Array1<u64> = (0..40).map(|i| 1000 + 3 * i).collect();
+    write_npy(f.path("ids.npy"), &ids).unwrap();
+    let mem = f.path("m.safetensors");
+    let run = hopfield(&[
+        "store",
+        "--patterns",
+        s(&f.path("x.npy")),
+        "--out",
+        s(&mem),
+        "--precision",
+        "f16",
+        "--ids",
+        s(&f.path("ids.npy")),
+    ]);
+    succeeds(&run);
+    assert!(stderr(&run).contains("N=40"), "{}", stderr(&run));
+
+    let (q, out, t, ti) = (
+        f.path("q.npy"),
+        f.path("out.npy"),
+        f.path("t.npy"),
+        f.path("ti.npy"),
+    );
+    let topk = ["--topk", "3", "--topk-out", s(&t), "--topk-ids-out", s(&ti)];
+    let mut args = vec!["retrieve", "--memory", s(&mem), "--queries", s(&q)];
+    args.extend(["--beta", "3", "--steps", "2", "--out", s(&out)]);
+    args.extend(["--device", device]);
+    args.extend(topk);
+    succeeds(&hopfield(&args));
+    let from_memory: Array2<f32> = read_npy(&out).unwrap();
+    let idx: Array2<i64> = read_npy(&t).unwrap();
+    let got_ids: Array2<u64> = read_npy(&ti).unwrap();
+    assert_eq!(got_ids, idx.mapv(|i| ids[i as usize]));
+
+    let mut same = vec!["--steps", "2", "--precision", "f16", "--device", device];
+    same.extend(topk);
+    let run = f.retrieve("x.npy", "q.npy", "3", &same);
+    succeeds(&run);
+    let from_npy: Array2<f32> = read_npy(&out).unwrap();
+    assert_eq!(
+        from_memory, from_npy,
+        "{device}: the memory file retrieves as the .npy does"
+    );
+}
+
+#[test]
+fn store_then_retrieve_cpu() {
+    store_then_retrieve_on("cpu");
+}
+
+#[test]
+fn store_then_retrieve_gpu() {
+    if gpu_available() {
+        store_then_retrieve_on("gpu");
+    }
+}
+
+#[test]
+fn bad_memory_files() {
+    let f = Files::new(8, 3, 2);
+    let mem = f.path("m.safetensors");
+    succeeds(&hopfield(&[
+        "store",
+        "--patterns",
+        s(&f.path("x.npy")),
+        "--out",
+        s(&mem),
+    ]));
+    let retrieve = |memory: &Path| {
+        hopfield(&[
+            "retrieve",
+            "--memory",
+            s(memory),
+            "--queries",
+            s(&f.path("q.npy")),
+            "--beta",
+            "1",
+            "--out",
+            s(&f.path("out.npy")),
+            "--device",
+            "cpu",
+        ])
+    };
+    let mut bytes = std::fs::read(&mem).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x10;
+    std::fs::write(f.path("flipped.safetensors"), &bytes).unwrap();
+    fails_with(
+        &retrieve(&f.path("flipped.safetensors")),
+        2,
+        "checksum mismatch",
+    );
+    std::fs::write(f.path("cut.safetensors"), &bytes[..100]).unwrap();
+    fails_with(&retrieve(&f.path("cut.safetensors")), 2, "truncated");
+    fails_with(&retrieve(&f.path("x.npy")), 2, "memory ");
+    fails_with(&retrieve(&f.path("none.safetensors")), 2, "no such file");
+    f.no_output();
+
+    // Exactly one source of patterns.
+    let (x, q, out) = (f.path("x.npy"), f.path("q.npy"), f.path("out.npy"));
+    for extra in [&["--patterns", s(&x)][..], &[]] {
+        let mut args = vec!["retrieve", "--queries", s(&q)];
+        args.extend(["--beta", "1", "--out", s(&out)]);
+        if !extra.is_empty() {
+            args.extend(["--memory", s(&mem)]);
+        }
+        args.extend_from_slice(extra);
+        let run = hopfield(&args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", stderr(&run));
+    }
+    // Ids that do not fit the patterns.
+    write_npy(
+        f.path("ids.npy"),
+        &Array1::<u64>::from(vec![1, 2, 2, 3, 4, 5, 6, 7]),
+    )
+    .unwrap();
+    let store = |ids: &Path| {
+        hopfield(&[
+            "store",
+            "--patterns",
+            s(&f.path("x.npy")),
+            "--out",
+            s(&f.path("new.safetensors")),
+            "--ids",
+            s(ids),
+        ])
+    };
+    fails_with(
+        &store(&f.path("ids.npy")),
+        2,
+        "pattern id 2 is already taken",
+    );
+    write_npy(f.path("ids32.npy"), &Array1::<i32>::zeros(8)).unwrap();
+    fails_with(&store(&f.path("ids32.npy")), 2, "expected uint64");
+    let nowhere = f.path("no-such-dir").join("m.safetensors");
+    fails_with(
+        &hopfield(&[
+            "store",
+            "--patterns",
+            s(&f.path("x.npy")),
+            "--out",
+            s(&nowhere),
+        ]),
+        1,
+        "no-such-dir",
+    );
+    assert!(!f.path("new.safetensors").exists());
+    f.no_output();
+}
+
+/// `-v` shows the library's decisions on stderr; without it the tool says only its summary.
+#[test]
+fn verbose_logs_the_device_choice() {
+    let f = Files::new(5, 3, 2);
+    let quiet = f.retrieve("x.npy", "q.npy", "1", &["--device", "auto"]);
+    succeeds(&quiet);
+    assert!(!stderr(&quiet).contains("hopfield::"), "{}", stderr(&quiet));
+    let loud = f.retrieve("x.npy", "q.npy", "1", &["--device", "auto", "-v"]);
+    succeeds(&loud);
+    assert!(
+        stderr(&loud).contains("INFO") && stderr(&loud).contains("hopfield::device"),
+        "{}",
+        stderr(&loud)
+    );
+}

@@ -83,6 +83,11 @@ impl PatternStore {
             }
             None => limit,
         };
+        log::debug!(
+            "patterns of d={dim} as {}: {} rows ({chunk_bytes} bytes) per chunk",
+            options.precision,
+            chunk_bytes / row_bytes
+        );
         Ok(PatternStore {
             chunks: Vec::new(),
             len: 0,

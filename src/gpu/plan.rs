@@ -68,6 +68,11 @@ impl Splits {
                         Some(first)
                     })
                     .collect();
+                log::debug!(
+                    "fused path: {rows} queries x {} patterns in {total} splits of up to \
+                     {split_len}",
+                    store.len()
+                );
                 return Splits {
                     split_len,
                     split0,
@@ -82,7 +87,14 @@ impl Splits {
 /// Whether this request runs the fused kernels on this memory: `Fusion::Auto` takes the
 /// unfused path for memories in more chunks than one merge takes.
 pub(crate) fn fused(store: &PatternStore, opts: &RetrieveOptions) -> bool {
-    opts.fused() && !(opts.fusion == Fusion::Auto && store.chunk_count() > MAX_SPLITS)
+    let too_many_chunks = opts.fusion == Fusion::Auto && store.chunk_count() > MAX_SPLITS;
+    if opts.fused() && too_many_chunks {
+        log::debug!(
+            "{} chunks are more than one fused merge takes ({MAX_SPLITS}): unfused path",
+            store.chunk_count()
+        );
+    }
+    opts.fused() && !too_many_chunks
 }
 
 /// The largest block of queries one pass can take: its states, and its scores (unfused) or

@@ -1,6 +1,9 @@
-//! `hopfield`: the adapters this machine has, retrieval on .npy files, a demo that stores
-//! random patterns and recovers corrupted copies of them on a device and on the CPU, and the
-//! benchmark of DESIGN.md's workloads.
+//! `hopfield`: the adapters this machine has, storing patterns in a memory file, retrieval on
+//! .npy files or a memory file, a demo that stores random patterns and recovers corrupted
+//! copies of them on a device and on the CPU, and the benchmark of DESIGN.md's workloads.
+//!
+//! `-v` logs what the library decides (adapter, chunking, fallbacks) to stderr, `-vv` more;
+//! `RUST_LOG` (env_logger's syntax) overrides both.
 //!
 //! Every failure ends with exit code 2 (bad input) or 1 (the machine's or the device's fault)
 //! and one line on stderr that starts with `error:`; nothing panics on user input.
@@ -15,7 +18,7 @@ use hopfield::{
     Device, DeviceKind, Error, GpuOptions, Memory, MemoryOptions, Precision, Retrieval,
     RetrieveOptions,
 };
-use ndarray::{s, Array2, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use ndarray_npy::{read_npy, write_npy, ReadNpyError, WritableElement};
 use rand::rngs::StdRng;
 use rand::seq::index;
@@ -28,6 +31,10 @@ use rand::{RngExt, SeedableRng};
     about = "Modern Hopfield network retrieval on any GPU (wgpu) or the CPU"
 )]
 struct Cli {
+    /// Log the library's decisions to stderr (adapter, chunking, fallbacks); -vv for more.
+    /// RUST_LOG, when set, takes precedence.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +44,9 @@ enum Command {
     /// Every adapter wgpu sees, plus the CPU, with the limits and features that matter, and
     /// which one `--device auto` picks.
     Info,
+    /// Store patterns from a .npy file in a memory file (safetensors) with their ids, to
+    /// retrieve from later with `retrieve --memory`.
+    Store(StoreArgs),
     /// Retrieve from stored patterns for a batch of queries (float32 .npy in, .npy out).
     Retrieve(RetrieveArgs),
     /// Store random patterns, corrupt copies of some, retrieve them on a device and on the CPU.
@@ -56,11 +66,37 @@ struct DeviceArg {
 }
 
 #[derive(Args)]
-#[command(group(ArgGroup::new("topk_outputs").args(["topk_out", "topk_weights_out"]).multiple(true)))]
+struct StoreArgs {
+    /// The patterns: a 2-D float32 .npy of shape (N, d).
+    #[arg(long, value_name = "X.npy")]
+    patterns: PathBuf,
+    /// Where to write the memory (written atomically: a crash leaves the old file whole).
+    #[arg(long, value_name = "MEM.safetensors")]
+    out: PathBuf,
+    /// Element type the patterns are stored in: f32, or f16 (half the bytes read, rounding
+    /// error up to 2^-11 relative per element).
+    #[arg(long, value_name = "P", default_value = "f32")]
+    precision: String,
+    /// Each pattern's id: a 1-D uint64 .npy of length N, all distinct [default: 0, 1, …].
+    #[arg(long, value_name = "IDS.npy")]
+    ids: Option<PathBuf>,
+    /// Largest device buffer one chunk of patterns may take, in bytes, kept in the file for
+    /// whoever loads it [default: the loading device's storage-binding limit].
+    #[arg(long, value_name = "N")]
+    max_chunk_bytes: Option<u64>,
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("topk_outputs").args(["topk_out", "topk_weights_out", "topk_ids_out"]).multiple(true)))]
+#[command(group(ArgGroup::new("source").args(["patterns", "memory"]).required(true)))]
 struct RetrieveArgs {
     /// Stored patterns: a 2-D float32 .npy of shape (N, d).
     #[arg(long, value_name = "X.npy")]
-    patterns: PathBuf,
+    patterns: Option<PathBuf>,
+    /// Stored patterns, with their ids and storage precision: a memory file written by
+    /// `hopfield store` (or `Memory::save`).
+    #[arg(long, value_name = "MEM.safetensors", conflicts_with_all = ["precision", "max_chunk_bytes"])]
+    memory: Option<PathBuf>,
     /// Queries: a 2-D float32 .npy of shape (B, d).
     #[arg(long, value_name = "Q.npy")]
     queries: PathBuf,
@@ -106,14 +142,17 @@ struct RetrieveArgs {
     /// Where to write the weights of the top-k patterns: float32 (B, k).
     #[arg(long, value_name = "TW.npy", requires = "topk")]
     topk_weights_out: Option<PathBuf>,
+    /// Where to write the ids of the top-k patterns: uint64 (B, k).
+    #[arg(long, value_name = "TI.npy", requires = "topk")]
+    topk_ids_out: Option<PathBuf>,
     /// Where to write energies: float32 (B, 2), column 0 the energy of each query, column 1 that
     /// of its retrieved state.
     #[arg(long, value_name = "E.npy")]
     energy_out: Option<PathBuf>,
     /// Element type the patterns are stored in: f32, or f16 (half the bytes read, rounding
-    /// error up to 2^-11 relative per element).
-    #[arg(long, value_name = "P", default_value = "f32")]
-    precision: String,
+    /// error up to 2^-11 relative per element) [default: f32].
+    #[arg(long, value_name = "P")]
+    precision: Option<String>,
     /// Largest device buffer one chunk of patterns may take, in bytes [default: the device's
     /// storage-binding limit]. The result does not depend on it.
     #[arg(long, value_name = "N")]
@@ -186,8 +225,17 @@ impl From<Error> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The library never installs a logger; the tool does, quiet unless asked.
+    let level = match cli.verbose {
+        0 => "off",
+        1 => "hopfield=info",
+        2 => "hopfield=debug",
+        _ => "debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
     let result = match cli.command {
         Command::Info => info(),
+        Command::Store(args) => store(&args),
         Command::Retrieve(args) => retrieve(&args),
         Command::Demo(args) => demo(&args),
         Command::Bench(args) => bench::bench(&args),
@@ -235,73 +283,79 @@ fn info() -> Result<(), Failure> {
 
 /// Reads a 2-D float32 .npy, with a reason a user can act on when it is not one.
 fn load(path: &Path, what: &str) -> Result<Array2<f32>, Failure> {
-    read_npy::<_, Array2<f32>>(path).map_err(|e| {
-        let why = match e {
-            ReadNpyError::Io(e) if e.kind() == ErrorKind::NotFound => "no such file".to_string(),
-            ReadNpyError::Io(e) if e.kind() == ErrorKind::UnexpectedEof => {
-                "not a .npy file (too short to hold a .npy header)".to_string()
-            }
-            ReadNpyError::Io(e) => format!("cannot read it: {e}"),
-            ReadNpyError::ParseHeader(e) => format!("not a .npy file ({e})"),
-            ReadNpyError::WrongNdim(_, ndim) => {
-                format!("holds a {ndim}-D array; expected a 2-D array (rows x dimension)")
-            }
-            ReadNpyError::WrongDescriptor(desc) => format!(
-                "has dtype {}; expected float32 (numpy: a.astype(np.float32))",
-                dtype_name(&desc.to_string())
-            ),
-            ReadNpyError::MissingData => {
-                "is truncated: it holds less data than its header describes".to_string()
-            }
-            ReadNpyError::ExtraBytes(n) => {
-                format!("has {n} bytes after the data its header describes")
-            }
-            ReadNpyError::LengthOverflow => "has a shape too large to address".to_string(),
-            ReadNpyError::ParseData(e) => format!("cannot parse its data ({e})"),
-        };
-        Failure(2, format!("{what} {}: {why}", path.display()))
-    })
+    hopfield::persist::read_npy(path).map_err(|e| Failure(2, format!("{what} {e}")))
 }
 
-/// numpy's name for a type descriptor such as `'<f8'`.
-fn dtype_name(desc: &str) -> String {
-    let code = desc
-        .trim_matches(|c| c == '\'' || c == '"')
-        .trim_start_matches(['<', '>', '|', '=']);
-    let name = match code {
-        "f2" | "e" => "float16",
-        "f4" | "f" => "float32",
-        "f8" | "d" => "float64",
-        "f16" | "g" => "float128",
-        "i1" | "b" => "int8",
-        "i2" | "h" => "int16",
-        "i4" | "i" => "int32",
-        "i8" | "q" | "l" => "int64",
-        "u1" | "B" => "uint8",
-        "u2" | "H" => "uint16",
-        "u4" | "I" => "uint32",
-        "u8" | "Q" | "L" => "uint64",
-        "b1" | "?" => "bool",
-        "c8" => "complex64",
-        "c16" => "complex128",
-        _ => return desc.to_string(),
-    };
-    format!("{name} ({desc})")
+/// Reads a 1-D uint64 .npy of pattern ids.
+fn load_ids(path: &Path) -> Result<Array1<u64>, Failure> {
+    read_npy::<_, Array1<u64>>(path).map_err(|e| {
+        let why = match e {
+            ReadNpyError::Io(e) if e.kind() == ErrorKind::NotFound => "no such file".to_string(),
+            ReadNpyError::WrongNdim(_, ndim) => {
+                format!("holds a {ndim}-D array; expected a 1-D array of ids")
+            }
+            ReadNpyError::WrongDescriptor(desc) => {
+                format!("has dtype {desc}; expected uint64 (numpy: a.astype(np.uint64))")
+            }
+            e => format!("not a readable .npy file ({e})"),
+        };
+        Failure(2, format!("ids {}: {why}", path.display()))
+    })
 }
 
 fn save<A: WritableElement>(path: &Path, array: &Array2<A>) -> Result<(), Failure> {
     write_npy(path, array).map_err(|e| Failure(1, format!("writing {}: {e}", path.display())))
 }
 
-fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
-    let precision: Precision = args.precision.parse()?;
+/// Storage options from `--precision` and `--max-chunk-bytes`.
+fn storage(
+    precision: Option<&str>,
+    max_chunk_bytes: Option<u64>,
+) -> Result<MemoryOptions, Failure> {
+    let precision: Precision = precision.unwrap_or("f32").parse()?;
+    let mut options = MemoryOptions::default().precision(precision);
+    if let Some(bytes) = max_chunk_bytes {
+        options = options.max_chunk_bytes(bytes);
+    }
+    Ok(options)
+}
+
+fn store(args: &StoreArgs) -> Result<(), Failure> {
+    let options = storage(Some(&args.precision), args.max_chunk_bytes)?;
     let patterns = load(&args.patterns, "patterns")?;
+    // Storing is bookkeeping: the host CPU path rounds to f16 exactly as a GPU would.
+    let mut memory = Memory::with_options(&Device::cpu(), patterns.ncols(), options)?;
+    match &args.ids {
+        Some(path) => {
+            let ids = load_ids(path)?;
+            memory.append_with_ids(patterns.view(), &ids.to_vec())?;
+        }
+        None => memory.append(patterns.view())?,
+    }
+    // As for the other outputs: a file that cannot be written is the machine's fault.
+    memory
+        .save(&args.out)
+        .map_err(|e| Failure(1, e.to_string()))?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "stored N={} patterns of d={} as {} in {}",
+        memory.len(),
+        memory.dim(),
+        options.precision,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
+    let storage = storage(args.precision.as_deref(), args.max_chunk_bytes)?;
+    let patterns = args
+        .patterns
+        .as_ref()
+        .map(|path| load(path, "patterns"))
+        .transpose()?;
     let queries = load(&args.queries, "queries")?;
     let device = open(&args.device.device)?;
-    let mut storage = MemoryOptions::default().precision(precision);
-    if let Some(bytes) = args.max_chunk_bytes {
-        storage = storage.max_chunk_bytes(bytes);
-    }
     let mut opts = RetrieveOptions::new(args.beta);
     opts = if args.until_converged {
         opts.until_converged(args.eps, args.max_steps)
@@ -313,8 +367,21 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
     opts.energy = args.energy_out.is_some();
 
     let start = Instant::now();
-    let mut memory = Memory::with_options(&device, patterns.ncols(), storage)?;
-    memory.append(patterns.view())?;
+    let memory = if let Some(patterns) = &patterns {
+        let mut memory = Memory::with_options(&device, patterns.ncols(), storage)?;
+        memory.append(patterns.view())?;
+        memory
+    } else {
+        let path = args
+            .memory
+            .as_ref()
+            .ok_or_else(|| Failure(2, "give the stored patterns: --patterns or --memory".into()))?;
+        Memory::load(&device, path).map_err(|e| {
+            let Failure(code, why) = Failure::from(e);
+            Failure(code, format!("memory {why}"))
+        })?
+    };
+    let precision = memory.options().precision;
     let out = memory.retrieve(queries.view(), &opts)?;
     let seconds = start.elapsed().as_secs_f64();
 
@@ -328,6 +395,9 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
         }
         if let Some(path) = &args.topk_weights_out {
             save(path, &top.weights)?;
+        }
+        if let Some(path) = &args.topk_ids_out {
+            save(path, &top.ids)?;
         }
     }
     if let (Some(path), Some(e)) = (&args.energy_out, &out.energy) {
