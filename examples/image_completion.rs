@@ -1,10 +1,14 @@
 //! Pattern completion on small binary pictures: glyphs drawn from a 5×7 bitmap font into
 //! 16×16 images (±1 pixels, nothing downloaded) are stored, corrupted — pixels flipped at
 //! random, or the lower half masked to 0 — and retrieved. The result is a PNG grid, one row
-//! per corrupted glyph: original | corrupted | one column per retriever.
+//! per corrupted glyph: original | corrupted | classical Hopfield (Hebbian) | classical
+//! (Storkey) | dense associative memory (exponential) | continuous modern network.
 //!
-//! The retrievers are a list of named functions from a batch of corrupted images (B×256) to
-//! retrieved ones, so another network is one more entry in `retrievers()`.
+//! The glyphs are strongly correlated (they share most of their background), which is what
+//! the classical network handles worst: Hebb's rule mixes them into spurious states, Storkey's
+//! rule does better, and the dense and continuous memories, whose interactions separate
+//! patterns exponentially, complete them. The binary networks take ±1 states only, so a
+//! masked pixel starts as a coin toss for them.
 //!
 //! ```sh
 //! cargo run --release --example image_completion              # all glyphs, accuracy over many trials
@@ -18,6 +22,9 @@ mod common;
 use std::io::Write;
 
 use clap::Parser;
+use hopfield::binary::RecallOptions;
+use hopfield::classical::{Classical, Rule};
+use hopfield::dense::{Dense, Interaction};
 use hopfield::{Memory, RetrieveOptions};
 use image::{GrayImage, Luma};
 use ndarray::{Array2, ArrayView2, Axis};
@@ -115,21 +122,67 @@ impl Corruption {
 /// Maps a batch of corrupted images (B×256) to retrieved ones.
 type Retriever<'a> = Box<dyn Fn(ArrayView2<f32>) -> Array2<f32> + 'a>;
 
-/// The networks compared, by name. The classical Hopfield network and the dense associative
-/// memory go here too, as two more entries.
-fn retrievers(memory: &Memory) -> Vec<(&'static str, Retriever<'_>)> {
+/// The networks compared, by name: the classical network with both learning rules, a dense
+/// associative memory, and the continuous modern network, all on the same device.
+fn retrievers<'a>(
+    memory: &'a Memory,
+    hebbian: &'a Classical,
+    storkey: &'a Classical,
+    dense: &'a Dense,
+    seed: u64,
+) -> Vec<(&'static str, Retriever<'a>)> {
     // ±1 patterns of 256 pixels: scores differ by multiples of 2 per pixel, so β = 0.1 makes
     // a few pixels' difference decisive.
     let opts = RetrieveOptions::new(0.1).until_converged(1e-4, 20);
-    vec![(
-        "modern (continuous)",
-        Box::new(move |q| {
-            memory
-                .retrieve(q, &opts)
-                .expect("the queries are valid")
-                .states
-        }),
-    )]
+    let sweeps = RecallOptions::asynchronous(seed).max_sweeps(20);
+    // The binary networks' states are ±1 only: an unknown (masked, 0) pixel starts as a coin
+    // toss, drawn from the same seed for both rules.
+    let binary = move |q: ArrayView2<f32>| {
+        let mut rng = StdRng::seed_from_u64(seed);
+        q.mapv(|v| match (v == 0.0, rng.random_bool(0.5)) {
+            (true, true) => 1.0,
+            (true, false) => -1.0,
+            (false, _) => v,
+        })
+    };
+    vec![
+        (
+            "classical (Hebbian)",
+            Box::new(move |q| {
+                let q = binary(q);
+                hebbian
+                    .recall(q.view(), &sweeps)
+                    .expect("±1 queries")
+                    .states
+            }),
+        ),
+        (
+            "classical (Storkey)",
+            Box::new(move |q| {
+                let q = binary(q);
+                storkey
+                    .recall(q.view(), &sweeps)
+                    .expect("±1 queries")
+                    .states
+            }),
+        ),
+        (
+            "dense (exponential)",
+            Box::new(move |q| {
+                let q = binary(q);
+                dense.recall(q.view(), &sweeps).expect("±1 queries").states
+            }),
+        ),
+        (
+            "modern (continuous)",
+            Box::new(move |q| {
+                memory
+                    .retrieve(q, &opts)
+                    .expect("the queries are valid")
+                    .states
+            }),
+        ),
+    ]
 }
 
 /// Fraction of pixels whose sign matches the original's.
@@ -172,7 +225,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (i, (c, _)) in FONT[..glyphs].iter().enumerate() {
         memory.set_label(i, Some(c.to_string()))?;
     }
-    let retrievers = retrievers(&memory);
+    let hebbian = Classical::train(&device, x.view(), Rule::Hebbian)?;
+    let storkey = Classical::train(&device, x.view(), Rule::Storkey)?;
+    // exp(β·overlap) with β = 0.5: two glyphs whose overlaps with a state differ by a few
+    // pixels (4 per pixel) already differ by a factor e² in weight.
+    let dense = Dense::new(&device, x.view(), Interaction::Exponential { beta: 0.5 })?;
+    let retrievers = retrievers(&memory, &hebbian, &storkey, &dense, args.seed);
     let corruptions = [Corruption::Noise(args.flip), Corruption::MaskedHalf];
 
     // The picture: every glyph under every corruption.

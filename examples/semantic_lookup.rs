@@ -8,7 +8,8 @@
 //! stops being found and only the topic is (noise = the norm of the Gaussian vector added to
 //! a unit key before it is normalised again). The memory is saved and loaded back on the way,
 //! ids and labels included. The first noise level where some item is missed is shown
-//! query by query.
+//! query by query, with the kind of fixed point each query reached (one key, a metastable
+//! group of a topic's keys, or the global average: [`hopfield::diagnostics`]).
 //!
 //! ```sh
 //! cargo run --release --example semantic_lookup              # the sweep, with a progress bar
@@ -21,6 +22,7 @@ mod common;
 use std::io::Write;
 
 use clap::Parser;
+use hopfield::diagnostics::FixedPoint;
 use hopfield::{Memory, RetrieveOptions};
 use ndarray::{Array1, Array2, Axis};
 use rand::rngs::StdRng;
@@ -123,12 +125,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let opts = RetrieveOptions::new(args.beta)
         .until_converged(1e-5, 50)
-        .with_top_k(3);
+        .with_top_k(3)
+        .with_weights(); // for the fixed point each query reached
     let bar = args.run.progress(sizes.noise_levels.len(), "noise levels");
     let mut csv = std::fs::File::create(args.run.out.join("semantic_lookup.csv"))?;
     writeln!(
         csv,
-        "noise,queries,item_found,topic_found,mean_top1_weight,mean_steps"
+        "noise,queries,item_found,topic_found,mean_top1_weight,mean_steps,single,metastable,global"
     )?;
     let mut table = Vec::new();
     let mut shown = false;
@@ -152,12 +155,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .count();
         let weight = top.weights.column(0).mean().unwrap_or(0.0);
         let steps = out.steps.iter().sum::<usize>() as f64 / out.steps.len().max(1) as f64;
+        let kinds = out.fixed_points().expect("weights were asked for");
+        let count = |f: fn(&FixedPoint) -> bool| kinds.iter().filter(|k| f(k)).count();
+        let single = count(|k| matches!(k, FixedPoint::Single { .. }));
+        let metastable = count(|k| matches!(k, FixedPoint::Metastable { .. }));
+        let global = count(|k| matches!(k, FixedPoint::Global));
         writeln!(
             csv,
-            "{noise},{},{item},{topic},{weight},{steps}",
+            "{noise},{},{item},{topic},{weight},{steps},{single},{metastable},{global}",
             targets.len()
         )?;
-        table.push((noise, item, topic, weight, steps));
+        table.push((
+            noise,
+            item,
+            topic,
+            weight,
+            steps,
+            [single, metastable, global],
+        ));
         if !shown && item < targets.len() {
             shown = true;
             bar.suspend(|| {
@@ -175,9 +190,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         })
                         .collect();
                     println!(
-                        "  query near {} -> {}",
+                        "  query near {} -> {} [{}]",
                         memory.label_of(target).unwrap_or("-"),
-                        hits.join(", ")
+                        hits.join(", "),
+                        describe(&kinds[i])
                     );
                 }
             });
@@ -186,10 +202,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     bar.finish_and_clear();
 
-    println!("\n noise | item found | topic found | top-1 weight | steps");
-    for (noise, item, topic, weight, steps) in table {
+    println!(
+        "\n noise | item found | topic found | top-1 weight | steps | fixed points: single / metastable / global"
+    );
+    for (noise, item, topic, weight, steps, [single, metastable, global]) in table {
         println!(
-            " {noise:5.2} | {:9.1}% | {:10.1}% | {weight:12.3} | {steps:5.1}",
+            " {noise:5.2} | {:9.1}% | {:10.1}% | {weight:12.3} | {steps:5.1} | {single} / {metastable} / {global}",
             100.0 * item as f64 / sizes.queries as f64,
             100.0 * topic as f64 / sizes.queries as f64,
         );
@@ -199,4 +217,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.run.out.join("semantic_lookup.csv").display()
     );
     Ok(())
+}
+
+/// A fixed point in a few words: one key, a group of keys (a metastable state between
+/// near-duplicates, here keys of one topic), or the average of everything.
+fn describe(kind: &FixedPoint) -> String {
+    match kind {
+        FixedPoint::Single { .. } => "single key".into(),
+        FixedPoint::Metastable { patterns } => format!("metastable over {} keys", patterns.len()),
+        FixedPoint::Global => "global average".into(),
+    }
 }

@@ -73,9 +73,10 @@ fn image_completion_writes_a_png_grid() {
     let png = image::open(out.path().join("image_completion.png"))
         .expect("the PNG decodes")
         .to_luma8();
-    // Quick mode: 6 glyphs x 2 corruptions, 3 columns of 16x16 images at 4x with 4px gaps.
+    // Quick mode: 6 glyphs x 2 corruptions; original, corrupted and four retrievers, 16x16
+    // images at 4x with 4px gaps.
     let cell = 16 * 4 + 4;
-    assert_eq!(png.dimensions(), (4 + 3 * cell, 4 + 12 * cell));
+    assert_eq!(png.dimensions(), (4 + 6 * cell, 4 + 12 * cell));
     let columns = [
         "retriever",
         "corruption",
@@ -84,11 +85,23 @@ fn image_completion_writes_a_png_grid() {
         "exact",
     ];
     let rows = csv(&out.path().join("image_completion.csv"), &columns);
-    assert_eq!(rows.len(), 2, "one retriever, two corruptions");
-    for row in rows {
+    assert_eq!(rows.len(), 8, "four retrievers, two corruptions");
+    for row in &rows {
         fraction(&row[3]);
         fraction(&row[4]);
     }
+    // The picture's story: with 20% of the pixels flipped, the exponential memories restore
+    // the correlated glyphs and Hebb's rule does not.
+    let noisy = |name: &str| {
+        let row = rows
+            .iter()
+            .find(|r| r[0] == name && r[1].contains("flipped"))
+            .unwrap_or_else(|| panic!("no row for {name}"));
+        fraction(&row[3])
+    };
+    assert!(noisy("dense (exponential)") >= 0.99);
+    assert!(noisy("modern (continuous)") >= 0.99);
+    assert!(noisy("classical (Hebbian)") < 0.95);
 }
 
 #[test]
@@ -101,6 +114,9 @@ fn semantic_lookup_writes_its_table() {
         "topic_found",
         "mean_top1_weight",
         "mean_steps",
+        "single",
+        "metastable",
+        "global",
     ];
     let rows = csv(&out.path().join("semantic_lookup.csv"), &columns);
     assert_eq!(rows.len(), 3, "three noise levels in quick mode");
@@ -110,6 +126,11 @@ fn semantic_lookup_writes_its_table() {
         let topic: usize = row[3].parse().unwrap();
         assert!(item <= topic && topic <= queries, "{row:?}");
         fraction(&row[4]);
+        let kinds: usize = row[6..9].iter().map(|c| c.parse::<usize>().unwrap()).sum();
+        assert_eq!(
+            kinds, queries,
+            "every query reaches one kind of fixed point: {row:?}"
+        );
     }
     assert!(out.path().join("semantic_lookup.safetensors").exists());
 }
