@@ -3,8 +3,8 @@
 //! numbers in range.
 //!
 //! The example binaries are found beside this test, in `target/debug/examples/`, where
-//! `cargo build --examples` puts them (`scripts/test.sh` runs it before the suite; `cargo
-//! test` alone builds examples as test harnesses, not as these programs).
+//! `cargo build --profile test --examples` puts them (`scripts/test.sh` runs it before the
+//! suite; `cargo test` alone builds examples as test harnesses, not as these programs).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -133,4 +133,23 @@ fn semantic_lookup_writes_its_table() {
         );
     }
     assert!(out.path().join("semantic_lookup.safetensors").exists());
+}
+
+#[test]
+fn pooling_pools_every_bag() {
+    let runtime = tempfile::tempdir().unwrap();
+    let run = Command::new(example("pooling"))
+        .arg("--quick")
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .output()
+        .expect("the example runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "pooling failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // Quick mode: 3 bags, 2 pooling states of 32 features each.
+    assert!(stdout.contains("into (3, 64)"), "{stdout}");
+    assert_eq!(stdout.matches("most attended").count(), 3, "{stdout}");
 }
