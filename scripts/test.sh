@@ -22,8 +22,10 @@ export HOPFIELD_REQUIRE_GPU=1
 # EGL probes a Wayland socket directory and complains when there is none.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
+# Everything below builds with the test profile (dependencies optimised, the crate at -O1):
+# one build of the dependencies serves the CLI, the examples and the tests.
 echo "== adapters"
-cargo run --quiet --release -- info
+cargo run --quiet --profile test -- info
 
 echo "== whole suite (GPU tests on the default adapter: Vulkan)"
 # tests/examples*.rs run the example programs in quick mode; the test profile reuses the
