@@ -8,35 +8,30 @@
 //! Storkey's rule later, and the dense and continuous networks far beyond.
 //!
 //! ```text
-//! cargo run --release --example capacity -- [--quick] [--out DIR]
+//! cargo run --release --example capacity -- [--quick] [--out DIR] [--device auto|cpu|gpu]
 //! ```
 //! writes `DIR/capacity.csv` and `DIR/capacity.png` (default DIR: target/examples-out).
 
+mod common;
 #[path = "common/plot.rs"]
 mod plot;
 
 use std::error::Error;
 use std::io::Write;
-use std::path::PathBuf;
 
 use clap::Parser;
 use hopfield::binary::RecallOptions;
 use hopfield::classical::{Classical, Rule};
 use hopfield::dense::{Dense, Interaction};
 use hopfield::{Device, Memory, RetrieveOptions};
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 
 #[derive(Parser)]
 struct Args {
-    /// Small sizes: a few seconds, for CI.
-    #[arg(long)]
-    quick: bool,
-    /// Where to write capacity.csv and capacity.png.
-    #[arg(long, default_value = "target/examples-out")]
-    out: PathBuf,
+    #[command(flatten)]
+    run: common::RunArgs,
     /// Seed of the patterns and the noise.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -114,8 +109,8 @@ fn recall_rate(
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
-    let device = Device::auto()?;
-    let (d, loads, queries_max): (usize, &[f64], usize) = if args.quick {
+    let device = args.run.device()?;
+    let (d, loads, queries_max): (usize, &[f64], usize) = if args.run.quick {
         (32, &[0.05, 0.15, 0.3, 0.6, 1.0, 2.0], 24)
     } else {
         (
@@ -127,12 +122,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         )
     };
     eprintln!("d = {d}, on {}", device.info());
-    std::fs::create_dir_all(&args.out)?;
-    let bar = ProgressBar::new((loads.len() * MODELS.len()) as u64);
-    bar.set_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} {msg} [{elapsed_precise}]",
-    )?);
-    let mut csv = std::fs::File::create(args.out.join("capacity.csv"))?;
+    std::fs::create_dir_all(&args.run.out)?;
+    let bar = args
+        .run
+        .progress(loads.len() * MODELS.len(), "(model, load) pairs");
+    let mut csv = std::fs::File::create(args.run.out.join("capacity.csv"))?;
     writeln!(csv, "model,dimension,patterns,load,recall_rate")?;
     let mut series: Vec<plot::Series> = MODELS
         .iter()
@@ -159,7 +153,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     bar.finish_with_message("done");
-    let png = args.out.join("capacity.png");
+    let png = args.run.out.join("capacity.png");
     let top = loads.last().copied().unwrap_or(1.0);
     plot::line_chart(
         &png,
@@ -170,7 +164,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     println!(
         "wrote {} and {}",
-        args.out.join("capacity.csv").display(),
+        args.run.out.join("capacity.csv").display(),
         png.display()
     );
     Ok(())

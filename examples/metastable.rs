@@ -10,16 +10,16 @@
 //! prints a table and writes `DIR/metastable.csv` and `DIR/metastable.png` (the effective
 //! number of patterns, exp(entropy of the weights), against log₁₀ β).
 
+mod common;
 #[path = "common/plot.rs"]
 mod plot;
 
 use std::error::Error;
 use std::io::Write;
-use std::path::PathBuf;
 
 use clap::Parser;
 use hopfield::diagnostics::{effective_patterns, FixedPoint};
-use hopfield::{Device, Memory, RetrieveOptions};
+use hopfield::{Memory, RetrieveOptions};
 use ndarray::{concatenate, Array2, Axis};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -27,12 +27,8 @@ use rand_distr::{Distribution, StandardNormal};
 
 #[derive(Parser)]
 struct Args {
-    /// Fewer values of β, for CI.
-    #[arg(long)]
-    quick: bool,
-    /// Where to write metastable.csv and metastable.png.
-    #[arg(long, default_value = "target/examples-out")]
-    out: PathBuf,
+    #[command(flatten)]
+    run: common::RunArgs,
     /// Seed of the patterns and the query.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -53,7 +49,7 @@ fn unit_rows(rng: &mut StdRng, rows: usize, d: usize, base: &[f32], noise: f32) 
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
-    let device = Device::auto()?;
+    let device = args.run.device()?;
     let d = 128;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let centre = unit_rows(&mut rng, 1, d, &[], 1.0);
@@ -65,10 +61,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let query = unit_rows(&mut rng, 1, d, group_mean.as_slice().unwrap(), 0.05);
     let query = query.mapv(|v| v * group_mean.dot(&group_mean).sqrt());
 
-    let steps = if args.quick { 9 } else { 41 };
+    let steps = if args.run.quick { 9 } else { 41 };
     let (lo, hi) = (-3.0f64, 3.0f64);
-    std::fs::create_dir_all(&args.out)?;
-    let mut csv = std::fs::File::create(args.out.join("metastable.csv"))?;
+    std::fs::create_dir_all(&args.run.out)?;
+    let mut csv = std::fs::File::create(args.run.out.join("metastable.csv"))?;
     writeln!(
         csv,
         "beta,effective_patterns,kind,distance_to_group_mean,distance_to_nearest_pattern"
@@ -112,7 +108,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         writeln!(csv, "{beta},{effective},{short},{to_group},{to_nearest}")?;
         points.push((beta.log10(), effective));
     }
-    let png = args.out.join("metastable.png");
+    let png = args.run.out.join("metastable.png");
     plot::line_chart(
         &png,
         "Effective number of patterns at the fixed point",
@@ -125,7 +121,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     println!(
         "wrote {} and {}",
-        args.out.join("metastable.csv").display(),
+        args.run.out.join("metastable.csv").display(),
         png.display()
     );
     Ok(())

@@ -1,5 +1,8 @@
 //! What the examples share: the command line every one of them takes, and progress bars.
 
+// Each example compiles this module on its own and uses a part of it.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 use hopfield::Device;
@@ -35,7 +38,7 @@ impl RunArgs {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new(len as u64);
-        let template = format!("{{bar:40}} {{pos}}/{{len}} {units} {{elapsed}}");
+        let template = format!("{{bar:40}} {{pos}}/{{len}} {units} {{msg}} {{elapsed}}");
         bar.set_style(ProgressStyle::with_template(&template).expect("a valid template"));
         bar
     }
