@@ -4,9 +4,14 @@
 // energy) and the step's convergence test (what change.wgsl does on the unfused path): the
 // largest |new − old| per row, and over the block in `flag`.
 //
-// One workgroup per query; the split weights live in workgroup memory so that each feature's
-// sum over splits costs one read per split. The workgroup reductions come from
-// reduce_shared.wgsl or reduce_subgroup.wgsl (prepended).
+// One workgroup per query and slice of 256 features (a 2-D grid): each thread owns one feature,
+// so no invocation walks a whole state of any width (a software adapter stops an invocation's
+// loops after a fixed count of iterations, and a few queries still give a GPU many
+// workgroups). Every workgroup of a row recomputes M and L from the (m, l) pairs, a read of
+// splits / 256 values per thread. The split weights live in workgroup memory so that each
+// feature's sum over splits costs one read per split. The workgroup reductions come from
+// reduce_shared.wgsl or reduce_subgroup.wgsl (prepended). Slices meet in `delta` and `flag`
+// through atomicMax on the bits of non-negative floats; the host zeroes both first.
 
 struct Params {
     rows: u32,
@@ -21,7 +26,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> old_states: array<f32>;
 @group(0) @binding(4) var<storage, read_write> new_states: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(6) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(6) var<storage, read_write> delta: array<atomic<u32>>;
 @group(0) @binding(7) var<storage, read_write> flag: atomic<u32>;
 
 const WG: u32 = 256u;
@@ -33,7 +38,8 @@ var<workgroup> w: array<f32, MAX_SPLITS>;
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, lanes: Lanes) {
-    let row = wg.x;
+    let row = wg.y;
+    let f = wg.x * WG + lanes.t;
     let t = lanes.t;
     if (row >= p.rows) {
         return;
@@ -53,7 +59,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, lanes: Lanes) {
     let l = workgroup_sum(lanes, sum);
     let inv = 1.0 / l;
     var change = 0.0;
-    for (var f = t; f < p.dim; f += WG) {
+    if (f < p.dim) {
         var o = 0.0;
         for (var s = 0u; s < p.splits; s++) {
             o = fma(w[s], part[(s * p.rows + row) * p.dim + f], o);
@@ -61,12 +67,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, lanes: Lanes) {
         o *= inv;
         let i = row * p.dim + f;
         new_states[i] = o;
-        change = max(change, abs(o - old_states[i]));
+        change = abs(o - old_states[i]);
     }
     change = workgroup_max(lanes, change);
     if (t == 0u) {
-        lse[row] = m + log(l);
-        delta[row] = change;
+        if (wg.x == 0u) {
+            lse[row] = m + log(l);
+        }
+        atomicMax(&delta[row], bitcast<u32>(change));
         atomicMax(&flag, bitcast<u32>(change));
     }
 }

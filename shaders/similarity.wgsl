@@ -7,6 +7,11 @@
 // interleaved rows/columns (ty + 16·i, tx + 16·j) so that neighbouring threads read
 // neighbouring shared-memory words and write neighbouring output columns.
 // Tiles are zero-padded at the edges: no shape needs to be a multiple of the tile.
+//
+// One dispatch consumes only the features k_begin..k_end (at most a few thousand): a software
+// adapter cuts an invocation's loops after a fixed number of iterations, so a long shared
+// dimension goes in several dispatches, each adding its raw dot products to the previous ones,
+// and the last multiplies the sum by beta. Each score is still one sum in feature order.
 
 struct Params {
     rows: u32,        // queries in this block
@@ -14,10 +19,14 @@ struct Params {
     dim: u32,         // features d
     col_tile0: u32,   // first column tile of this dispatch (dispatches are split past the
                       // per-dimension workgroup limit)
-    beta: f32,
+    scale: f32,       // beta on the last slice of features, 1 before it
     row_words: u32,   // words per stored pattern row
     ld: u32,          // row stride of the score matrix (all N patterns)
     col_offset: u32,  // this chunk's first column in the score matrix
+    k_begin: u32,     // this dispatch's features: k_begin..k_end
+    k_end: u32,
+    accumulate: u32,  // 1: add to the raw sums of earlier slices; 0: start afresh
+    _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -47,7 +56,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         }
     }
 
-    for (var k0 = 0u; k0 < p.dim; k0 += KT) {
+    for (var k0 = p.k_begin; k0 < p.k_end; k0 += KT) {
         // 256 threads load 64×16 elements of each operand: 4 each, consecutive threads on
         // consecutive k of one row, so global reads coalesce along the contiguous axis.
         for (var l = 0u; l < 4u; l++) {
@@ -56,12 +65,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             let k = idx % KT;
             let gk = k0 + k;
             var qv = 0.0;
-            if (row0 + r < p.rows && gk < p.dim) {
+            if (row0 + r < p.rows && gk < p.k_end) {
                 qv = queries[(row0 + r) * p.dim + gk];
             }
             q_tile[k][r] = qv;
             var xv = 0.0;
-            if (col0 + r < p.cols && gk < p.dim) {
+            if (col0 + r < p.cols && gk < p.k_end) {
                 xv = pattern(col0 + r, gk, p.row_words);
             }
             x_tile[k][r] = xv;
@@ -90,7 +99,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             if (r < p.rows && c < p.cols) {
                 // beta applied after the dot product: the dot stays in the patterns' own
                 // scale, so a large beta cannot overflow a partial sum.
-                scores[r * p.ld + p.col_offset + c] = p.beta * acc[i][j];
+                let at = r * p.ld + p.col_offset + c;
+                var prior = 0.0;
+                if (p.accumulate != 0u) {
+                    prior = scores[at];
+                }
+                scores[at] = p.scale * (prior + acc[i][j]);
             }
         }
     }

@@ -1,5 +1,12 @@
-// Retrieved states O = P X: each new state is the attention-weighted sum of stored patterns,
-// one chunk of patterns per dispatch; chunks after the first add to what is there.
+// Retrieved states O = P X: each new state is the attention-weighted sum of stored patterns.
+//
+// A dispatch takes `splits` consecutive runs of at most split_len patterns of one chunk (from
+// pattern `first`), one run per workgroup layer z, and writes each run's sum into its own
+// slice of `out`: split-N, so that no invocation walks all N patterns (a software adapter
+// stops an invocation's loops after a fixed count of iterations, Mesa's llvmpipe at 65,535,
+// silently) and so that a few queries still fill a GPU with workgroups. sum_splits.wgsl adds
+// the slices into the states. A dispatch of one run may write the states themselves, adding
+// to them (`accumulate`) after the first chunk.
 //
 // P (rows × n, row-major) and X (n × dim, row-major): P streams along its rows, X along its
 // columns, so the two shared tiles are loaded with different thread-to-element maps, each
@@ -13,13 +20,17 @@ struct Params {
     row_words: u32,   // words per stored pattern row
     ld: u32,          // row stride of the weight matrix (all N patterns)
     col_offset: u32,  // this chunk's first column in the weight matrix
-    accumulate: u32,  // 1: add to the states (a later chunk); 0: overwrite them
+    first: u32,       // the chunk's first pattern of this dispatch
+    split_len: u32,   // patterns per run (one run per workgroup layer z)
+    accumulate: u32,  // 1: add to what `out` holds; 0: overwrite it
     _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(3) var<storage, read_write> states: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;   // [run][row][feature]
 
 const TILE: u32 = 64u;
 const KT: u32 = 16u;
@@ -35,6 +46,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let tx = lid.x;
     let ty = lid.y;
     let flat = ty * WG + tx;
+    let start = p.first + wg.z * p.split_len;
+    let end = min(start + p.split_len, p.n);
 
     var acc: array<array<f32, 4>, 4>;
     for (var i = 0u; i < 4u; i++) {
@@ -43,14 +56,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         }
     }
 
-    for (var k0 = 0u; k0 < p.n; k0 += KT) {
+    for (var k0 = start; k0 < end; k0 += KT) {
         for (var l = 0u; l < 4u; l++) {
             let idx = flat + l * 256u;
             // weights: consecutive threads along k (contiguous in a row of P)
             let wr = idx / KT;
             let wk = idx % KT;
             var wv = 0.0;
-            if (row0 + wr < p.rows && k0 + wk < p.n) {
+            if (row0 + wr < p.rows && k0 + wk < end) {
                 wv = weights[(row0 + wr) * p.ld + p.col_offset + k0 + wk];
             }
             w_tile[wk][wr] = wv;
@@ -58,7 +71,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             let xk = idx / TILE;
             let xc = idx % TILE;
             var xv = 0.0;
-            if (k0 + xk < p.n && col0 + xc < p.dim) {
+            if (k0 + xk < end && col0 + xc < p.dim) {
                 xv = pattern(k0 + xk, col0 + xc, p.row_words);
             }
             x_tile[xk][xc] = xv;
@@ -80,16 +93,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         workgroupBarrier();
     }
 
+    let slice = wg.z * p.rows * p.dim;
     for (var i = 0u; i < 4u; i++) {
         let r = row0 + ty + i * WG;
         for (var j = 0u; j < 4u; j++) {
             let c = col0 + tx + j * WG;
             if (r < p.rows && c < p.dim) {
+                let at = slice + r * p.dim + c;
                 var prior = 0.0;
                 if (p.accumulate != 0u) {
-                    prior = states[r * p.dim + c];
+                    prior = out[at];
                 }
-                states[r * p.dim + c] = prior + acc[i][j];
+                out[at] = prior + acc[i][j];
             }
         }
     }

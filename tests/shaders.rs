@@ -52,7 +52,8 @@ fn kernels_reading_patterns_validate_for_both_precisions() {
 #[test]
 fn kernels_with_reductions_validate_with_and_without_subgroups() {
     let kernels = [
-        ("softmax", include_str!("../shaders/softmax.wgsl")),
+        ("softmax_stats", include_str!("../shaders/softmax_stats.wgsl")),
+        ("softmax_apply", include_str!("../shaders/softmax_apply.wgsl")),
         ("merge", include_str!("../shaders/merge.wgsl")),
     ];
     for (name, body) in kernels {
@@ -66,6 +67,7 @@ fn kernels_with_reductions_validate_with_and_without_subgroups() {
 #[test]
 fn standalone_kernels_validate() {
     validate("change", include_str!("../shaders/change.wgsl"), false);
+    validate("sum_splits", include_str!("../shaders/sum_splits.wgsl"), false);
     validate("mask", include_str!("../shaders/mask.wgsl"), false);
 }
 

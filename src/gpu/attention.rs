@@ -16,7 +16,10 @@
 use std::num::NonZeroU64;
 
 use super::mask::Mask;
+use super::buffers::binding;
 use super::similarity::Columns;
+use super::softmax::{Softmax, SoftmaxBuffers};
+use super::weighted_sum::{WeightedSum, WeightedSumJob};
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::storage::{row_words, Precision};
@@ -135,6 +138,10 @@ pub(crate) struct Attention<'c> {
     lses: wgpu::Buffer,
     outs: wgpu::Buffer,
     mask: Option<wgpu::Buffer>,
+    /// Softmax segment statistics and weighted-sum run partials, shared by the problems'
+    /// passes (recorded one after another, so never in use by two at once).
+    stats: wgpu::Buffer,
+    part: wgpu::Buffer,
 }
 
 impl<'c> Attention<'c> {
@@ -198,6 +205,14 @@ impl<'c> Attention<'c> {
                 keys: upload("layer keys", key, p.keys, s.dim, k_words),
                 values: upload("layer values", value, p.values, s.vdim, v_words),
                 next: ctx.storage("layer updated queries", query.bytes(n)),
+                stats: ctx.storage(
+                    "layer softmax statistics",
+                    Softmax::stats_bytes(s.rows, s.keys),
+                ),
+                part: ctx.storage(
+                    "layer weighted-sum partials",
+                    WeightedSum::part_bytes(ctx, s.rows, s.dim.max(s.vdim), s.keys),
+                ),
                 scores: ctx.storage("layer association", score.bytes(n)),
                 lses: ctx.storage("layer lse", lse.bytes(n)),
                 outs: ctx.storage("layer outputs", out.bytes(n)),
@@ -239,17 +254,20 @@ impl<'c> Attention<'c> {
                     From::Queries => &self.queries,
                     From::Update => {
                         kernels.weighted_sum.encode(
-                            &ctx.device,
+                            ctx,
                             &mut encoder,
-                            (s.rows, s.keys, s.dim, self.k_words),
-                            Columns {
-                                offset: 0,
-                                ld: s.keys,
+                            WeightedSumJob {
+                                shape: (s.rows, s.keys, s.dim, self.k_words),
+                                cols: Columns {
+                                    offset: 0,
+                                    ld: s.keys,
+                                },
+                                accumulate: false,
+                                weights: self.score.bind(&self.scores, p),
+                                chunk: self.key.bind(&self.keys, p),
+                                states: self.query.bind(&self.next, p),
+                                part: &self.part,
                             },
-                            false,
-                            self.score.bind(&self.scores, p),
-                            self.key.bind(&self.keys, p),
-                            self.query.bind(&self.next, p),
                         );
                         &self.next
                     }
@@ -277,12 +295,17 @@ impl<'c> Attention<'c> {
                         self.score.bind(mask, p),
                     );
                 }
+                let stats_bytes = Softmax::stats_bytes(s.rows, s.keys);
+                ctx.poison(&mut encoder, &self.stats, stats_bytes);
                 ctx.kernels.softmax.encode(
                     &ctx.device,
                     &mut encoder,
                     (s.rows, s.keys),
-                    self.score.bind(&self.scores, p),
-                    self.lse.bind(&self.lses, p),
+                    SoftmaxBuffers {
+                        scores: self.score.bind(&self.scores, p),
+                        stats: binding(&self.stats, stats_bytes),
+                        lse: self.lse.bind(&self.lses, p),
+                    },
                 );
             }
             let parts = if read {
@@ -309,17 +332,20 @@ impl<'c> Attention<'c> {
             ctx.poison(&mut encoder, &self.outs, self.out.bytes(s.problems));
             for p in 0..s.problems {
                 kernels.weighted_sum.encode(
-                    &ctx.device,
+                    ctx,
                     &mut encoder,
-                    (s.rows, s.keys, s.vdim, self.v_words),
-                    Columns {
-                        offset: 0,
-                        ld: s.keys,
+                    WeightedSumJob {
+                        shape: (s.rows, s.keys, s.vdim, self.v_words),
+                        cols: Columns {
+                            offset: 0,
+                            ld: s.keys,
+                        },
+                        accumulate: false,
+                        weights: self.score.bind(&self.scores, p),
+                        chunk: self.value.bind(&self.values, p),
+                        states: self.out.bind(&self.outs, p),
+                        part: &self.part,
                     },
-                    false,
-                    self.score.bind(&self.scores, p),
-                    self.value.bind(&self.values, p),
-                    self.out.bind(&self.outs, p),
                 );
             }
             let mut parts = vec![(&self.outs, self.out.bytes(s.problems))];

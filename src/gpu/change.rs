@@ -1,6 +1,9 @@
 //! `shaders/change.wgsl`: per-state largest change of one update, and its block maximum.
 
-use super::kernel::Kernel;
+use super::kernel::{groups_for, Kernel};
+
+/// Features per workgroup (the shader's `SLICE`).
+const SLICE: usize = 4096;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -22,7 +25,8 @@ impl Change {
     }
 
     /// Records `delta[r] = max_k |new[r,k] − old[r,k]|` and `flag = max(flag, max_r delta[r])`
-    /// (as f32 bits; the caller zeroes `flag` first). One workgroup per row.
+    /// (as f32 bits; the caller zeroes `delta` and `flag` first). One workgroup per slice of a
+    /// row.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn encode(
         &self,
@@ -44,7 +48,7 @@ impl Change {
             encoder,
             &params,
             &[old, new, delta, flag],
-            (rows as u32, 1, 1),
+            (groups_for(dim, SLICE), rows as u32, 1),
         );
     }
 }

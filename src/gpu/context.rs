@@ -11,7 +11,7 @@ use super::merge::Merge;
 use super::poller::Poller;
 use super::similarity::Similarity;
 use super::softmax::Softmax;
-use super::weighted_sum::WeightedSum;
+use super::weighted_sum::{SumSplits, WeightedSum};
 use crate::device::{adapter_info, wanted_features, DeviceInfo};
 use crate::error::{Error, Result};
 use crate::storage::Precision;
@@ -28,6 +28,7 @@ pub(crate) struct Kernels {
     pub softmax: Softmax,
     pub change: Change,
     pub merge: Merge,
+    pub sum_splits: SumSplits,
     pub mask: Mask,
     binary: OnceLock<BinaryKernels>,
     by_precision: [OnceLock<PatternKernels>; 2],
@@ -99,6 +100,7 @@ impl GpuContext {
             softmax: Softmax::new(&device, subgroups),
             change: Change::new(&device),
             merge: Merge::new(&device, subgroups),
+            sum_splits: SumSplits::new(&device),
             mask: Mask::new(&device),
             binary: OnceLock::new(),
             by_precision: [OnceLock::new(), OnceLock::new()],

@@ -18,6 +18,31 @@ const MANY: usize = 64;
 /// per 4 queries, but wastes no work on empty query rows.
 const FEW_UP_TO: usize = 8;
 
+/// Loop trips one invocation of a fused kernel may take, counting every trip of every loop
+/// whose count is not a small constant (those with up to 8 trips the shader compilers unroll).
+/// Mesa's llvmpipe (lavapipe, and GL's llvmpipe) stops an invocation after 65,535 trips of all
+/// its loops together (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS), without an error: a longer
+/// split would be summed silently short. A quarter of that leaves room for the unrolling
+/// assumption to be wrong.
+pub(crate) const LOOP_BUDGET: usize = 16_384;
+
+/// Trips of one tile (TILE_PATTERNS patterns) of either fused kernel at dimension `dim`, the
+/// larger of the two. fused_rows: per 64 features the tile loop and its 64-step dot product
+/// (65), two 16-step reductions, and 2 × (1 + 32) for the weighted sum. fused_tile: per 16
+/// features the tile loop and its 16-step k loop (17), two 16-step row scans, 4 × (1 + 16)
+/// for the weighted sum. Plus the tile loop's own trip.
+fn tile_trips(dim: usize) -> usize {
+    let rows = 65 * dim.div_ceil(64) + 32 + 66;
+    let tile = 17 * dim.div_ceil(16) + 32 + 68;
+    rows.max(tile) + 1
+}
+
+/// The longest split (a multiple of TILE_PATTERNS) whose walk stays within [`LOOP_BUDGET`] at
+/// dimension `dim`; 0 where not even one tile does (patterns too wide for the fused kernels).
+pub(crate) fn max_split_len(dim: usize) -> usize {
+    (LOOP_BUDGET / tile_trips(dim)) * TILE_PATTERNS
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {

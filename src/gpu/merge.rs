@@ -1,7 +1,7 @@
 //! `shaders/merge.wgsl`: the fused path's log-sum-exp merge of split partials into new states,
 //! with the step's log-sum-exp and convergence test.
 
-use super::kernel::{reduce_wgsl, Kernel};
+use super::kernel::{groups_for, reduce_wgsl, Kernel};
 
 /// The most splits one merge takes (the size of its workgroup array of split weights).
 pub(crate) const MAX_SPLITS: usize = 1024;
@@ -42,7 +42,8 @@ impl Merge {
     }
 
     /// Records the merge of `splits` partials per row into new states, lse, delta and the
-    /// block's largest delta in `flag` (which the caller zeroes first). One workgroup per row.
+    /// block's largest delta in `flag` (the caller zeroes `delta` and `flag` first). One
+    /// workgroup per row and slice of 256 features.
     pub(crate) fn encode(
         &self,
         device: &wgpu::Device,
@@ -61,7 +62,7 @@ impl Merge {
             encoder,
             &params,
             &[b.ml, b.part, b.old, b.new, b.lse, b.delta, b.flag],
-            (rows as u32, 1, 1),
+            (groups_for(dim, 256), rows as u32, 1),
         );
     }
 }

@@ -2,8 +2,9 @@
 //! it runs fused, and how the fused path splits the patterns.
 
 use super::buffers::PatternStore;
-use super::fused::{Fused, FEATURE_SLICE, TILE_PATTERNS};
+use super::fused::{max_split_len, Fused, FEATURE_SLICE, TILE_PATTERNS};
 use super::merge::MAX_SPLITS;
+use super::softmax::Softmax;
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::retrieve::{Fusion, RetrieveOptions};
@@ -43,7 +44,11 @@ pub(crate) struct Splits {
 }
 
 impl Splits {
+    /// Splits of `rows` queries over the store: as many as fill the GPU, each no longer than
+    /// the fused kernels' loop budget allows at `dim` ([`max_split_len`]; [`fused`] has
+    /// checked that the fewest splits that allows fit one merge).
     pub(crate) fn plan(ctx: &GpuContext, store: &PatternStore, rows: usize, dim: usize) -> Splits {
+        let longest = max_split_len(dim);
         let groups_per_split =
             rows.div_ceil(Fused::queries_per_group(rows)) * dim.div_ceil(FEATURE_SLICE);
         let wanted = TARGET_GROUPS.div_ceil(groups_per_split).max(1);
@@ -51,14 +56,15 @@ impl Splits {
             .len()
             .div_ceil(wanted)
             .next_multiple_of(TILE_PATTERNS)
-            .max(MIN_SPLIT);
+            .max(MIN_SPLIT)
+            .min(longest);
         loop {
             let counts: Vec<usize> = store.chunks().map(|c| c.rows.div_ceil(split_len)).collect();
             let total: usize = counts.iter().sum();
             let bytes = (total * rows * dim) as u64 * F32;
-            // One split per chunk always fits: max_block_rows saw to it.
+            // The longest splits always fit: fused and max_block_rows saw to it.
             if (total <= MAX_SPLITS && bytes <= ctx.max_binding_bytes())
-                || split_len >= store.chunk_rows()
+                || split_len >= store.chunk_rows().min(longest)
             {
                 let split0 = counts
                     .iter()
@@ -79,22 +85,47 @@ impl Splits {
                     total,
                 };
             }
-            split_len *= 2;
+            split_len = (split_len * 2).min(longest);
         }
     }
 }
 
-/// Whether this request runs the fused kernels on this memory: `Fusion::Auto` takes the
-/// unfused path for memories in more chunks than one merge takes.
-pub(crate) fn fused(store: &PatternStore, opts: &RetrieveOptions) -> bool {
-    let too_many_chunks = opts.fusion == Fusion::Auto && store.chunk_count() > MAX_SPLITS;
-    if opts.fused() && too_many_chunks {
-        log::debug!(
-            "{} chunks are more than one fused merge takes ({MAX_SPLITS}): unfused path",
-            store.chunk_count()
-        );
+/// The fewest splits the fused kernels can walk this memory in at dimension `dim`, each within
+/// the loop budget; `None` where not even one tile of patterns that wide fits it.
+fn fewest_splits(store: &PatternStore, dim: usize) -> Option<usize> {
+    let longest = max_split_len(dim);
+    (longest > 0).then(|| store.chunks().map(|c| c.rows.div_ceil(longest).max(1)).sum())
+}
+
+/// Whether this request runs the fused kernels on this memory at dimension `dim`. They walk
+/// each split of the patterns in one invocation, so a split's length is bounded by the loop
+/// budget (shorter for wider patterns), and one merge takes at most [`MAX_SPLITS`] splits:
+/// `Fusion::Auto` takes the unfused path (whose every loop is bounded for any shape) where
+/// that does not fit, and `Fusion::Fused` is refused there with the reason.
+pub(crate) fn fused(store: &PatternStore, dim: usize, opts: &RetrieveOptions) -> Result<bool> {
+    if !opts.fused() {
+        return Ok(false);
     }
-    opts.fused() && !too_many_chunks
+    let why = match fewest_splits(store, dim) {
+        None => format!(
+            "patterns of dimension {dim} are wider than the fused kernels walk within one \
+             invocation's loop budget"
+        ),
+        Some(splits) if splits > MAX_SPLITS => format!(
+            "{} patterns in {} chunks at dimension {dim} need {splits} splits, more than one \
+             fused merge takes ({MAX_SPLITS})",
+            store.len(),
+            store.chunk_count()
+        ),
+        Some(_) => return Ok(true),
+    };
+    if opts.fusion == Fusion::Fused {
+        return Err(Error::InvalidOptions(format!(
+            "{why}: retrieve with Fusion::Auto or Fusion::Unfused"
+        )));
+    }
+    log::debug!("{why}: unfused path");
+    Ok(false)
 }
 
 /// The largest block of queries one pass can take: its states, and its scores (unfused) or
@@ -117,21 +148,22 @@ pub(crate) fn max_block_rows(
             limit_name: "max_compute_workgroups_per_dimension",
         });
     }
-    let (row_bytes, what) = if fused(store, opts) {
-        let chunks = store.chunk_count();
-        if chunks > MAX_SPLITS {
-            return Err(Error::InvalidOptions(format!(
-                "the fused kernels merge at most {MAX_SPLITS} chunks, and this memory is in \
-                 {chunks} chunks of {} patterns: raise max_chunk_bytes, or retrieve with \
-                 Fusion::Unfused",
-                store.chunk_rows()
-            )));
-        }
+    let (row_bytes, what) = if fused(store, dim, opts)? {
+        let splits = fewest_splits(store, dim).unwrap_or(1);
         (
-            (chunks * dim) as u64 * F32,
-            format!("one query's partial sums over {chunks} chunks of dimension {dim}"),
+            (splits * dim) as u64 * F32,
+            format!("one query's partial sums over {splits} splits of dimension {dim}"),
         )
     } else {
+        let segments = Softmax::segments(store.len()) as u64;
+        if segments > per_dimension {
+            return Err(Error::OverLimit {
+                what: format!("a softmax over {} patterns (one workgroup per 4096)", store.len()),
+                needed: store.len() as u64,
+                limit: 4096 * per_dimension,
+                limit_name: "max_compute_workgroups_per_dimension",
+            });
+        }
         (
             store.len().max(dim) as u64 * F32,
             format!("one row of scores against {} patterns", store.len()),

@@ -15,7 +15,9 @@ use std::time::Duration;
 use super::buffers::PatternStore;
 use super::context::{Staged, Timer};
 use super::plan::{fused, Shape, Splits, F32};
+use super::softmax::Softmax;
 use super::step::{encode_energy, encode_step, Scratch, Work};
+use super::weighted_sum::WeightedSum;
 use super::GpuContext;
 use crate::error::Result;
 use crate::retrieve::{BlockOut, RetrieveOptions};
@@ -35,8 +37,9 @@ pub(crate) async fn retrieve_block(
         n: store.len(),
         dim,
     };
+    let fused = fused(store, dim, opts)?;
     let (scratch, done) = ctx.scoped("allocating retrieval buffers", || {
-        let work = if fused(store, opts) {
+        let work = if fused {
             let splits = Splits::plan(ctx, store, shape.rows, dim);
             let slots = (splits.total * shape.rows) as u64;
             Work::Fused {
@@ -47,6 +50,14 @@ pub(crate) async fn retrieve_block(
         } else {
             Work::Unfused {
                 scores: ctx.storage("scores", shape.score_bytes()),
+                stats: ctx.storage(
+                    "softmax segment statistics",
+                    Softmax::stats_bytes(shape.rows, shape.n),
+                ),
+                part: ctx.storage(
+                    "weighted-sum run partials",
+                    WeightedSum::part_bytes(ctx, shape.rows, dim, store.chunk_rows()),
+                ),
             }
         };
         let s = Scratch {
@@ -115,7 +126,7 @@ pub(crate) async fn retrieve_block(
         (&scratch.states[cur], shape.state_bytes()),
         (&scratch.delta, shape.row_bytes()),
     ];
-    if let (true, Work::Unfused { scores }) = (opts.needs_weights(), &scratch.work) {
+    if let (true, Work::Unfused { scores, .. }) = (opts.needs_weights(), &scratch.work) {
         parts.push((scores, shape.score_bytes()));
     }
     let (staged, done) = ctx.scoped("reading results back", || {

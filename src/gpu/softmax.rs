@@ -1,51 +1,88 @@
-//! `shaders/softmax.wgsl`: row-wise stable softmax in place, with each row's log-sum-exp.
+//! `shaders/softmax_stats.wgsl` then `shaders/softmax_apply.wgsl`: row-wise stable softmax in
+//! place, with each row's log-sum-exp, in segments of [`SEGMENT`] columns so that no invocation
+//! walks a whole row.
 
 use super::kernel::{reduce_wgsl, Kernel};
+
+/// Columns per workgroup in both passes (the shaders' `SEG`): 16 per thread.
+pub(crate) const SEGMENT: usize = 4096;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     rows: u32,
     cols: u32,
-    _pad: [u32; 2],
+    segments: u32,
+    _pad: u32,
 }
 
-pub(crate) struct Softmax(Kernel);
+pub(crate) struct Softmax {
+    stats: Kernel,
+    apply: Kernel,
+}
+
+/// The buffers of one softmax: the scores (normalised in place), the per-segment statistics
+/// (scratch of [`Softmax::stats_bytes`]) and the rows' log-sum-exp.
+pub(crate) struct SoftmaxBuffers<'a> {
+    pub scores: wgpu::BufferBinding<'a>,
+    pub stats: wgpu::BufferBinding<'a>,
+    pub lse: wgpu::BufferBinding<'a>,
+}
 
 impl Softmax {
     /// `subgroups`: reduce with subgroup operations (the device must have `SUBGROUP`).
     pub(crate) fn new(device: &wgpu::Device, subgroups: bool) -> Self {
-        Softmax(Kernel::new(
-            device,
-            "softmax",
-            &[
-                reduce_wgsl(subgroups),
-                include_str!("../../shaders/softmax.wgsl"),
-            ],
-        ))
+        let reduce = reduce_wgsl(subgroups);
+        Softmax {
+            stats: Kernel::new(
+                device,
+                "softmax_stats",
+                &[reduce, include_str!("../../shaders/softmax_stats.wgsl")],
+            ),
+            apply: Kernel::new(
+                device,
+                "softmax_apply",
+                &[reduce, include_str!("../../shaders/softmax_apply.wgsl")],
+            ),
+        }
+    }
+
+    /// Segments of a row of `n` scores: one workgroup each, along one dispatch dimension.
+    pub(crate) fn segments(n: usize) -> usize {
+        n.div_ceil(SEGMENT).max(1)
+    }
+
+    /// Bytes of the per-segment statistics of `rows` rows of `n` scores.
+    pub(crate) fn stats_bytes(rows: usize, n: usize) -> u64 {
+        (rows * Self::segments(n) * 8) as u64
     }
 
     /// Records `scores[r, :] ← softmax(scores[r, :])` and `lse[r] = max + ln Σ exp(· − max)`.
-    /// One workgroup per row: `rows` must not exceed the per-dimension workgroup limit.
+    /// `rows` and the segments of a row must not exceed the per-dimension workgroup limit
+    /// (`plan::max_block_rows` sees to it).
     pub(crate) fn encode(
         &self,
         device: &wgpu::Device,
         encoder: &mut wgpu::CommandEncoder,
         (rows, n): (usize, usize),
-        scores: wgpu::BufferBinding<'_>,
-        lse: wgpu::BufferBinding<'_>,
+        b: SoftmaxBuffers<'_>,
     ) {
+        let segments = Self::segments(n);
         let params = Params {
             rows: rows as u32,
             cols: n as u32,
-            _pad: [0; 2],
+            segments: segments as u32,
+            _pad: 0,
         };
-        self.0.dispatch(
+        let groups = (segments as u32, rows as u32, 1);
+        self.stats.dispatch(
             device,
             encoder,
             &params,
-            &[scores, lse],
-            (rows as u32, 1, 1),
+            &[b.scores.clone(), b.stats.clone()],
+            groups,
         );
+        self.apply
+            .dispatch(device, encoder, &params, &[b.scores, b.stats, b.lse], groups);
     }
 }

@@ -6,6 +6,8 @@ use super::fused::FusedChunk;
 use super::merge::MergeBuffers;
 use super::plan::{Shape, Splits, F32};
 use super::similarity::Columns;
+use super::softmax::{Softmax, SoftmaxBuffers};
+use super::weighted_sum::WeightedSumJob;
 use super::GpuContext;
 use crate::retrieve::RetrieveOptions;
 
@@ -27,6 +29,10 @@ pub(crate) enum Work {
     },
     Unfused {
         scores: wgpu::Buffer,
+        /// Per-segment softmax statistics.
+        stats: wgpu::Buffer,
+        /// Weighted-sum run partials.
+        part: wgpu::Buffer,
     },
 }
 
@@ -45,26 +51,34 @@ pub(crate) fn encode_step(
     let next = 1 - cur;
     match &s.work {
         Work::Fused { .. } => encode_fused(ctx, encoder, store, s, shape, opts.beta, cur, next),
-        Work::Unfused { scores } => {
-            encode_weights(ctx, encoder, store, s, scores, shape, opts.beta, cur);
+        Work::Unfused {
+            scores,
+            stats,
+            part,
+        } => {
+            encode_weights(ctx, encoder, store, s, (scores, stats), shape, opts.beta, cur);
             let k = ctx.kernels.for_patterns(&ctx.device, store.precision());
             ctx.poison(encoder, &s.states[next], shape.state_bytes());
             for (i, chunk) in store.chunks().enumerate() {
                 k.weighted_sum.encode(
-                    &ctx.device,
+                    ctx,
                     encoder,
-                    (shape.rows, chunk.rows, shape.dim, store.row_words()),
-                    Columns {
-                        offset: chunk.first,
-                        ld: shape.n,
+                    WeightedSumJob {
+                        shape: (shape.rows, chunk.rows, shape.dim, store.row_words()),
+                        cols: Columns {
+                            offset: chunk.first,
+                            ld: shape.n,
+                        },
+                        accumulate: i > 0,
+                        weights: binding(scores, shape.score_bytes()),
+                        chunk: chunk.binding,
+                        states: binding(&s.states[next], shape.state_bytes()),
+                        part,
                     },
-                    i > 0,
-                    binding(scores, shape.score_bytes()),
-                    chunk.binding,
-                    binding(&s.states[next], shape.state_bytes()),
                 );
             }
-            ctx.poison(encoder, &s.delta, shape.row_bytes());
+            // The change kernel's slices meet by atomicMax: delta starts at zero.
+            encoder.clear_buffer(&s.delta, 0, None);
             encoder.clear_buffer(&s.flag, 0, None);
             ctx.kernels.change.encode(
                 &ctx.device,
@@ -95,8 +109,8 @@ pub(crate) fn encode_energy(
 ) {
     match &s.work {
         Work::Fused { .. } => encode_fused(ctx, encoder, store, s, shape, beta, cur, 1 - cur),
-        Work::Unfused { scores } => {
-            encode_weights(ctx, encoder, store, s, scores, shape, beta, cur)
+        Work::Unfused { scores, stats, .. } => {
+            encode_weights(ctx, encoder, store, s, (scores, stats), shape, beta, cur)
         }
     }
 }
@@ -108,7 +122,7 @@ fn encode_weights(
     encoder: &mut wgpu::CommandEncoder,
     store: &PatternStore,
     s: &Scratch,
-    scores: &wgpu::Buffer,
+    (scores, stats): (&wgpu::Buffer, &wgpu::Buffer),
     shape: Shape,
     beta: f32,
     cur: usize,
@@ -132,12 +146,17 @@ fn encode_weights(
         );
     }
     ctx.poison(encoder, &s.lse, shape.row_bytes());
+    let stats_bytes = Softmax::stats_bytes(shape.rows, shape.n);
+    ctx.poison(encoder, stats, stats_bytes);
     ctx.kernels.softmax.encode(
         &ctx.device,
         encoder,
         (shape.rows, shape.n),
-        binding(scores, shape.score_bytes()),
-        binding(&s.lse, shape.row_bytes()),
+        SoftmaxBuffers {
+            scores: binding(scores, shape.score_bytes()),
+            stats: binding(stats, stats_bytes),
+            lse: binding(&s.lse, shape.row_bytes()),
+        },
     );
 }
 
@@ -181,7 +200,8 @@ fn encode_fused(
     }
     ctx.poison(encoder, &s.states[to], shape.state_bytes());
     ctx.poison(encoder, &s.lse, shape.row_bytes());
-    ctx.poison(encoder, &s.delta, shape.row_bytes());
+    // The merge's feature slices meet by atomicMax: delta starts at zero.
+    encoder.clear_buffer(&s.delta, 0, None);
     encoder.clear_buffer(&s.flag, 0, None);
     ctx.kernels.merge.encode(
         &ctx.device,

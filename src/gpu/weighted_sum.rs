@@ -1,10 +1,22 @@
-//! `shaders/weighted_sum.wgsl`: new states O = P X, one chunk of patterns per call.
+//! `shaders/weighted_sum.wgsl` and `shaders/sum_splits.wgsl`: new states O = P X, one chunk of
+//! patterns per call, split along N into runs of [`RUN`] patterns.
 
+use super::buffers::binding;
 use super::kernel::{groups_for, patterns_wgsl, Kernel};
 use super::similarity::Columns;
+use super::GpuContext;
 use crate::storage::Precision;
 
 const TILE: usize = 64;
+/// Patterns one workgroup sums: 2048 / 16 = 128 trips of the shader's tile loop, each counted
+/// with its inner loop (about 17) by a software adapter's loop limiter: far below the 65,535
+/// at which Mesa's llvmpipe silently stops a loop.
+pub(crate) const RUN: usize = 2048;
+/// Runs one sum_splits dispatch adds (its per-invocation loop).
+const MAX_RUNS: usize = 256;
+/// The run partials of one dispatch are kept below this, or one run's worth when that is more.
+const PART_BYTES: u64 = 64 << 20;
+const F32: u64 = 4;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -15,11 +27,41 @@ struct Params {
     row_words: u32,
     ld: u32,
     col_offset: u32,
+    first: u32,
+    split_len: u32,
     accumulate: u32,
-    _pad: u32,
+    _pad: [u32; 3],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SumParams {
+    elems: u32,
+    splits: u32,
+    accumulate: u32,
+    groups_x: u32,
 }
 
 pub(crate) struct WeightedSum(Kernel);
+
+/// Adds run partials into states (`shaders/sum_splits.wgsl`); precision-independent.
+pub(crate) struct SumSplits(Kernel);
+
+/// One weighted sum over a chunk of patterns.
+pub(crate) struct WeightedSumJob<'a> {
+    /// Rows of states, patterns in the chunk, features, words per stored row.
+    pub shape: (usize, usize, usize, usize),
+    /// Where the chunk's weights are in the weight matrix.
+    pub cols: Columns,
+    /// Add to the states (every chunk after the first) instead of overwriting them.
+    pub accumulate: bool,
+    pub weights: wgpu::BufferBinding<'a>,
+    pub chunk: wgpu::BufferBinding<'a>,
+    /// The `rows × dim` states.
+    pub states: wgpu::BufferBinding<'a>,
+    /// Scratch of [`WeightedSum::part_bytes`] for the run partials.
+    pub part: &'a wgpu::Buffer,
+}
 
 impl WeightedSum {
     pub(crate) fn new(device: &wgpu::Device, precision: Precision) -> Self {
@@ -33,36 +75,116 @@ impl WeightedSum {
         ))
     }
 
-    /// Records `states[rows × dim] (+)= weights[rows, cols] · chunk[n × dim]`, adding to the
-    /// states when `accumulate` (every chunk after the first).
-    #[allow(clippy::too_many_arguments)]
+    /// Runs of partials one dispatch writes for `rows × dim` states: at least one (whose
+    /// partial is the size of the states, which fit a binding).
+    fn runs_per_dispatch(ctx: &GpuContext, rows: usize, dim: usize) -> usize {
+        let per_run = (rows * dim) as u64 * F32;
+        let budget = PART_BYTES.min(ctx.max_binding_bytes());
+        ((budget / per_run.max(1)) as usize).clamp(1, MAX_RUNS)
+    }
+
+    /// Scratch bytes for the run partials of `rows × dim` states over chunks of at most
+    /// `chunk_rows` patterns (a chunk of one run writes the states directly).
+    pub(crate) fn part_bytes(ctx: &GpuContext, rows: usize, dim: usize, chunk_rows: usize) -> u64 {
+        let runs = chunk_rows.div_ceil(RUN);
+        if runs <= 1 {
+            return F32;
+        }
+        (runs.min(Self::runs_per_dispatch(ctx, rows, dim)) * rows * dim) as u64 * F32
+    }
+
+    /// Records `states (+)= weights[rows, cols] · chunk[n × dim]`: a chunk of one run in one
+    /// dispatch, a longer one in dispatches of runs whose partials `sum_splits` adds.
     pub(crate) fn encode(
         &self,
-        device: &wgpu::Device,
+        ctx: &GpuContext,
         encoder: &mut wgpu::CommandEncoder,
-        (rows, n, dim, row_words): (usize, usize, usize, usize),
-        cols: Columns,
-        accumulate: bool,
-        weights: wgpu::BufferBinding<'_>,
-        chunk: wgpu::BufferBinding<'_>,
-        states: wgpu::BufferBinding<'_>,
+        job: WeightedSumJob<'_>,
     ) {
-        let params = Params {
+        let (rows, n, dim, row_words) = job.shape;
+        let mut params = Params {
             rows: rows as u32,
             n: n as u32,
             dim: dim as u32,
             row_words: row_words as u32,
-            ld: cols.ld as u32,
-            col_offset: cols.offset as u32,
+            ld: job.cols.ld as u32,
+            col_offset: job.cols.offset as u32,
+            first: 0,
+            split_len: RUN as u32,
+            accumulate: u32::from(job.accumulate),
+            _pad: [0; 3],
+        };
+        let groups = (groups_for(dim, TILE), groups_for(rows, TILE));
+        let runs = n.div_ceil(RUN);
+        if runs <= 1 {
+            let buffers = [job.weights, job.chunk, job.states];
+            self.0
+                .dispatch(&ctx.device, encoder, &params, &buffers, (groups.0, groups.1, 1));
+            return;
+        }
+        let per_dispatch = Self::runs_per_dispatch(ctx, rows, dim);
+        let sum = &ctx.kernels.sum_splits;
+        for (i, first_run) in (0..runs).step_by(per_dispatch).enumerate() {
+            let count = (runs - first_run).min(per_dispatch);
+            let part_bytes = (count * rows * dim) as u64 * F32;
+            ctx.poison(encoder, job.part, part_bytes);
+            params.first = (first_run * RUN) as u32;
+            params.accumulate = 0;
+            let buffers = [
+                job.weights.clone(),
+                job.chunk.clone(),
+                binding(job.part, part_bytes),
+            ];
+            self.0.dispatch(
+                &ctx.device,
+                encoder,
+                &params,
+                &buffers,
+                (groups.0, groups.1, count as u32),
+            );
+            sum.encode(
+                ctx,
+                encoder,
+                (rows * dim, count, job.accumulate || i > 0),
+                binding(job.part, part_bytes),
+                job.states.clone(),
+            );
+        }
+    }
+}
+
+impl SumSplits {
+    pub(crate) fn new(device: &wgpu::Device) -> Self {
+        SumSplits(Kernel::new(
+            device,
+            "sum_splits",
+            &[include_str!("../../shaders/sum_splits.wgsl")],
+        ))
+    }
+
+    /// Records `states (+)= Σ_s part[s]` over `splits` slices of `elems` values.
+    fn encode(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        (elems, splits, accumulate): (usize, usize, bool),
+        part: wgpu::BufferBinding<'_>,
+        states: wgpu::BufferBinding<'_>,
+    ) {
+        let groups = groups_for(elems, 256);
+        let x = groups.min(ctx.limits.max_compute_workgroups_per_dimension);
+        let params = SumParams {
+            elems: elems as u32,
+            splits: splits as u32,
             accumulate: u32::from(accumulate),
-            _pad: 0,
+            groups_x: x,
         };
         self.0.dispatch(
-            device,
+            &ctx.device,
             encoder,
             &params,
-            &[weights, chunk, states],
-            (groups_for(dim, TILE), groups_for(rows, TILE), 1),
+            &[part, states],
+            (x, groups.div_ceil(x), 1),
         );
     }
 }

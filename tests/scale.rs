@@ -1,0 +1,161 @@
+//! Retrieval at scale, where the small-shape suites never go: N past 2^16 and 2^20 patterns,
+//! d in the tens of thousands, with spread weights so that every pattern counts.
+//!
+//! Why these shapes: a software adapter (Mesa's llvmpipe behind lavapipe and GL) stops every
+//! shader invocation after 65,535 loop trips in total, silently. A kernel whose invocation
+//! walked all N patterns or all d features returned a sum over only part of them, with no
+//! error: the unfused weighted sum past N ≈ 58k, the fused kernels at d = 16k. The kernels now
+//! split every long axis across workgroups or dispatches; these tests hold them to it.
+//!
+//! Spread weights: patterns and queries of norm ≈ 1 in d dimensions have overlaps of spread
+//! 1/√d, and β = 2√d makes the scores' spread 2, so the weights span a few e-folds and no
+//! pattern is negligible: a pattern left out of a sum moves the result far past the tolerance.
+//!
+//! Tolerance: ‖out − ref‖_F / ‖ref‖_F ≤ 1e-5 for one step with f32 arithmetic, against an f64
+//! evaluation of the same formula on the stored values (f16-rounded for f16 storage).
+//! GPU outputs are poisoned before kernels run, so an unwritten element fails too.
+
+mod common;
+
+use common::{normal, rel_err};
+use half::f16;
+use hopfield::{Device, Error, Fusion, Memory, MemoryOptions, Precision, RetrieveOptions};
+use ndarray::{Array2, ArrayView2};
+
+const TOLERANCE: f64 = 1e-5;
+
+/// One step `softmax(β Q Xᵀ) X` in f64, streaming over the patterns (the reference module's
+/// matrices would be B×N of f64 at N = 2^20), and each query's top-3 patterns.
+fn one_step_f64(x: ArrayView2<f32>, q: ArrayView2<f32>, beta: f64) -> (Array2<f64>, Vec<Vec<usize>>) {
+    let (b, d) = q.dim();
+    let mut out = Array2::zeros((b, d));
+    let mut top = Vec::with_capacity(b);
+    for r in 0..b {
+        let qr: Vec<f64> = q.row(r).iter().map(|&v| f64::from(v)).collect();
+        let scores: Vec<f64> = x
+            .rows()
+            .into_iter()
+            .map(|xi| beta * xi.iter().zip(&qr).map(|(&a, b)| f64::from(a) * b).sum::<f64>())
+            .collect();
+        let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let mut l = 0.0;
+        let mut acc = vec![0.0; d];
+        for (xi, s) in x.rows().into_iter().zip(&scores) {
+            let w = (s - m).exp();
+            l += w;
+            for (a, &v) in acc.iter_mut().zip(xi) {
+                *a += w * f64::from(v);
+            }
+        }
+        for (o, a) in out.row_mut(r).iter_mut().zip(acc) {
+            *o = a / l;
+        }
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&i, &j| scores[j].total_cmp(&scores[i]).then(i.cmp(&j)));
+        top.push(order[..3.min(order.len())].to_vec());
+    }
+    (out, top)
+}
+
+fn rounded_to_f16(x: &Array2<f32>) -> Array2<f32> {
+    x.mapv(|v| f16::from_f32(v).to_f32())
+}
+
+/// One shape, every path: f32 in one chunk (auto, fused, unfused with top-k) and f16 in
+/// several chunks (auto, unfused). `fused_fits`: whether the fused kernels take this shape
+/// (where they do not, `Fusion::Fused` must be refused with a typed error, never run).
+fn every_path_exact(device: &Device, (b, n, d): (usize, usize, usize), fused_fits: bool) {
+    let mut rng = common::rng(&format!("scale B={b} N={n} d={d}"));
+    let x = normal(&mut rng, n, d, 1.0);
+    let q = normal(&mut rng, b, d, 1.0);
+    let beta = 2.0 * (d as f32).sqrt();
+    let what = format!("B={b} N={n} d={d} beta={beta}");
+
+    let (expected, top) = one_step_f64(x.view(), q.view(), f64::from(beta));
+    let memory = Memory::from_array(device, x.view()).unwrap();
+    let check = |memory: &Memory, fusion: Fusion, expected: &Array2<f64>, path: &str| {
+        let opts = RetrieveOptions::new(beta).fusion(fusion);
+        match memory.retrieve(q.view(), &opts) {
+            Ok(out) => {
+                let e = rel_err(out.states.view(), expected.view());
+                assert!(e <= TOLERANCE, "{what} {path}: states rel err {e:e}");
+            }
+            Err(Error::InvalidOptions(why)) if fusion == Fusion::Fused && !fused_fits => {
+                eprintln!("{what} {path}: refused as expected: {why}");
+            }
+            Err(e) => panic!("{what} {path}: {e}"),
+        }
+    };
+    check(&memory, Fusion::Auto, &expected, "f32 auto");
+    if device.is_gpu() {
+        check(&memory, Fusion::Fused, &expected, "f32 fused");
+        if !fused_fits {
+            let refused = memory.retrieve(q.view(), &RetrieveOptions::new(beta).fusion(Fusion::Fused));
+            assert!(
+                matches!(refused, Err(Error::InvalidOptions(_))),
+                "{what}: the fused path ran a shape it cannot do"
+            );
+        }
+    }
+    let opts = RetrieveOptions::new(beta).fusion(Fusion::Unfused).with_top_k(3);
+    let out = memory.retrieve(q.view(), &opts).unwrap();
+    let e = rel_err(out.states.view(), expected.view());
+    assert!(e <= TOLERANCE, "{what} f32 unfused top-k: states rel err {e:e}");
+    let got = out.top_k.as_ref().expect("top-k was asked for");
+    for (r, want) in top.iter().enumerate() {
+        let row: Vec<usize> = got.indices.row(r).to_vec();
+        assert_eq!(&row, want, "{what}: top-3 of query {r}");
+    }
+    drop(memory);
+
+    // f16 storage, in about three chunks.
+    let x16 = rounded_to_f16(&x);
+    let (expected16, _) = one_step_f64(x16.view(), q.view(), f64::from(beta));
+    let chunk_bytes = Precision::F16.row_bytes(d) * n.div_ceil(3) as u64;
+    let options = MemoryOptions::default()
+        .precision(Precision::F16)
+        .max_chunk_bytes(chunk_bytes);
+    let mut memory = Memory::with_options(device, d, options).unwrap();
+    memory.append(x.view()).unwrap();
+    assert!(memory.chunks() >= 2 || !device.is_gpu(), "{what}: one chunk only");
+    check(&memory, Fusion::Auto, &expected16, "f16 chunked auto");
+    check(&memory, Fusion::Unfused, &expected16, "f16 chunked unfused");
+}
+
+fn many_patterns_65535(device: &Device) {
+    every_path_exact(device, (3, 65_535, 24), true);
+}
+
+fn many_patterns_65537(device: &Device) {
+    every_path_exact(device, (2, 65_537, 24), true);
+}
+
+fn many_patterns_2_17_plus_3(device: &Device) {
+    every_path_exact(device, (1, (1 << 17) + 3, 24), true);
+}
+
+fn many_patterns_2_20_plus_1(device: &Device) {
+    every_path_exact(device, (2, (1 << 20) + 1, 16), true);
+}
+
+fn wide_patterns_4096(device: &Device) {
+    every_path_exact(device, (2, 613, 4096), true);
+}
+
+fn wide_patterns_16385(device: &Device) {
+    every_path_exact(device, (2, 257, 16_385), false);
+}
+
+fn wide_patterns_65536(device: &Device) {
+    every_path_exact(device, (1, 97, 65_536), false);
+}
+
+on_every_backend!(
+    many_patterns_65535,
+    many_patterns_65537,
+    many_patterns_2_17_plus_3,
+    many_patterns_2_20_plus_1,
+    wide_patterns_4096,
+    wide_patterns_16385,
+    wide_patterns_65536,
+);
