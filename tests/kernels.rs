@@ -235,7 +235,10 @@ fn more_chunks_than_one_merge(device: &Device) {
     assert!(e <= 1e-5, "rel err {e:e}");
     let fused = RetrieveOptions::new(3.0).fusion(Fusion::Fused);
     match memory.retrieve(q.view(), &fused) {
-        Err(hopfield::Error::InvalidOptions(why)) => assert!(why.contains("1024 chunks"), "{why}"),
+        Err(hopfield::Error::InvalidOptions(why)) => assert!(
+            why.contains("1030 chunks") && why.contains("(1024)"),
+            "{why}"
+        ),
         other if !device.is_gpu() => assert!(other.is_ok()),
         other => panic!("expected InvalidOptions, got {other:?}"),
     }

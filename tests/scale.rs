@@ -26,7 +26,11 @@ const TOLERANCE: f64 = 1e-5;
 
 /// One step `softmax(β Q Xᵀ) X` in f64, streaming over the patterns (the reference module's
 /// matrices would be B×N of f64 at N = 2^20), and each query's top-3 patterns.
-fn one_step_f64(x: ArrayView2<f32>, q: ArrayView2<f32>, beta: f64) -> (Array2<f64>, Vec<Vec<usize>>) {
+fn one_step_f64(
+    x: ArrayView2<f32>,
+    q: ArrayView2<f32>,
+    beta: f64,
+) -> (Array2<f64>, Vec<Vec<usize>>) {
     let (b, d) = q.dim();
     let mut out = Array2::zeros((b, d));
     let mut top = Vec::with_capacity(b);
@@ -35,7 +39,13 @@ fn one_step_f64(x: ArrayView2<f32>, q: ArrayView2<f32>, beta: f64) -> (Array2<f6
         let scores: Vec<f64> = x
             .rows()
             .into_iter()
-            .map(|xi| beta * xi.iter().zip(&qr).map(|(&a, b)| f64::from(a) * b).sum::<f64>())
+            .map(|xi| {
+                beta * xi
+                    .iter()
+                    .zip(&qr)
+                    .map(|(&a, b)| f64::from(a) * b)
+                    .sum::<f64>()
+            })
             .collect();
         let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let mut l = 0.0;
@@ -90,17 +100,23 @@ fn every_path_exact(device: &Device, (b, n, d): (usize, usize, usize), fused_fit
     if device.is_gpu() {
         check(&memory, Fusion::Fused, &expected, "f32 fused");
         if !fused_fits {
-            let refused = memory.retrieve(q.view(), &RetrieveOptions::new(beta).fusion(Fusion::Fused));
+            let refused =
+                memory.retrieve(q.view(), &RetrieveOptions::new(beta).fusion(Fusion::Fused));
             assert!(
                 matches!(refused, Err(Error::InvalidOptions(_))),
                 "{what}: the fused path ran a shape it cannot do"
             );
         }
     }
-    let opts = RetrieveOptions::new(beta).fusion(Fusion::Unfused).with_top_k(3);
+    let opts = RetrieveOptions::new(beta)
+        .fusion(Fusion::Unfused)
+        .with_top_k(3);
     let out = memory.retrieve(q.view(), &opts).unwrap();
     let e = rel_err(out.states.view(), expected.view());
-    assert!(e <= TOLERANCE, "{what} f32 unfused top-k: states rel err {e:e}");
+    assert!(
+        e <= TOLERANCE,
+        "{what} f32 unfused top-k: states rel err {e:e}"
+    );
     let got = out.top_k.as_ref().expect("top-k was asked for");
     for (r, want) in top.iter().enumerate() {
         let row: Vec<usize> = got.indices.row(r).to_vec();
@@ -117,7 +133,10 @@ fn every_path_exact(device: &Device, (b, n, d): (usize, usize, usize), fused_fit
         .max_chunk_bytes(chunk_bytes);
     let mut memory = Memory::with_options(device, d, options).unwrap();
     memory.append(x.view()).unwrap();
-    assert!(memory.chunks() >= 2 || !device.is_gpu(), "{what}: one chunk only");
+    assert!(
+        memory.chunks() >= 2 || !device.is_gpu(),
+        "{what}: one chunk only"
+    );
     check(&memory, Fusion::Auto, &expected16, "f16 chunked auto");
     check(&memory, Fusion::Unfused, &expected16, "f16 chunked unfused");
 }
@@ -159,3 +178,54 @@ on_every_backend!(
     wide_patterns_16385,
     wide_patterns_65536,
 );
+
+/// The command line at scale: `hopfield retrieve` on the CPU path and on the GPU, states and
+/// top-k written to .npy, against the same f64 evaluation.
+fn cli_at_scale(device: &str) {
+    use ndarray_npy::{read_npy, write_npy};
+    let (b, n, d) = (2, 65_537, 24);
+    let mut rng = common::rng("cli_at_scale");
+    let x = normal(&mut rng, n, d, 1.0);
+    let q = normal(&mut rng, b, d, 1.0);
+    let beta = 2.0 * (d as f32).sqrt();
+    let (expected, top) = one_step_f64(x.view(), q.view(), f64::from(beta));
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    write_npy(path("x.npy"), &x).unwrap();
+    write_npy(path("q.npy"), &q).unwrap();
+    let beta_arg = beta.to_string();
+    let (xs, qs, out_path, top_path) = (path("x.npy"), path("q.npy"), path("o.npy"), path("t.npy"));
+    for extra in [&[][..], &["--topk", "3", "--topk-out", &top_path][..]] {
+        let mut args = vec!["retrieve", "--device", device, "--patterns", &xs];
+        args.extend(["--queries", &qs, "--beta", &beta_arg, "--out", &out_path]);
+        args.extend(extra);
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_hopfield"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{args:?}: {err}");
+        let states: Array2<f32> = read_npy(&out_path).unwrap();
+        let e = rel_err(states.view(), expected.view());
+        assert!(e <= TOLERANCE, "{device} {extra:?}: states rel err {e:e}");
+        if !extra.is_empty() {
+            let t: Array2<i64> = read_npy(&top_path).unwrap();
+            for (r, want) in top.iter().enumerate() {
+                let got: Vec<usize> = t.row(r).iter().map(|&i| i as usize).collect();
+                assert_eq!(&got, want, "{device}: top-3 of query {r}");
+            }
+        }
+    }
+}
+
+#[test]
+fn cli_at_scale_cpu() {
+    cli_at_scale("cpu");
+}
+
+#[test]
+fn cli_at_scale_gpu() {
+    if common::gpu().is_some() {
+        cli_at_scale("gpu");
+    }
+}

@@ -52,8 +52,14 @@ fn kernels_reading_patterns_validate_for_both_precisions() {
 #[test]
 fn kernels_with_reductions_validate_with_and_without_subgroups() {
     let kernels = [
-        ("softmax_stats", include_str!("../shaders/softmax_stats.wgsl")),
-        ("softmax_apply", include_str!("../shaders/softmax_apply.wgsl")),
+        (
+            "softmax_stats",
+            include_str!("../shaders/softmax_stats.wgsl"),
+        ),
+        (
+            "softmax_apply",
+            include_str!("../shaders/softmax_apply.wgsl"),
+        ),
         ("merge", include_str!("../shaders/merge.wgsl")),
     ];
     for (name, body) in kernels {
@@ -67,7 +73,11 @@ fn kernels_with_reductions_validate_with_and_without_subgroups() {
 #[test]
 fn standalone_kernels_validate() {
     validate("change", include_str!("../shaders/change.wgsl"), false);
-    validate("sum_splits", include_str!("../shaders/sum_splits.wgsl"), false);
+    validate(
+        "sum_splits",
+        include_str!("../shaders/sum_splits.wgsl"),
+        false,
+    );
     validate("mask", include_str!("../shaders/mask.wgsl"), false);
 }
 

@@ -15,8 +15,8 @@
 
 use std::num::NonZeroU64;
 
-use super::mask::Mask;
 use super::buffers::binding;
+use super::mask::Mask;
 use super::similarity::Columns;
 use super::softmax::{Softmax, SoftmaxBuffers};
 use super::weighted_sum::{WeightedSum, WeightedSumJob};

@@ -94,7 +94,12 @@ impl Splits {
 /// the loop budget; `None` where not even one tile of patterns that wide fits it.
 fn fewest_splits(store: &PatternStore, dim: usize) -> Option<usize> {
     let longest = max_split_len(dim);
-    (longest > 0).then(|| store.chunks().map(|c| c.rows.div_ceil(longest).max(1)).sum())
+    (longest > 0).then(|| {
+        store
+            .chunks()
+            .map(|c| c.rows.div_ceil(longest).max(1))
+            .sum()
+    })
 }
 
 /// Whether this request runs the fused kernels on this memory at dimension `dim`. They walk
@@ -158,7 +163,10 @@ pub(crate) fn max_block_rows(
         let segments = Softmax::segments(store.len()) as u64;
         if segments > per_dimension {
             return Err(Error::OverLimit {
-                what: format!("a softmax over {} patterns (one workgroup per 4096)", store.len()),
+                what: format!(
+                    "a softmax over {} patterns (one workgroup per 4096)",
+                    store.len()
+                ),
                 needed: store.len() as u64,
                 limit: 4096 * per_dimension,
                 limit_name: "max_compute_workgroups_per_dimension",

@@ -82,7 +82,12 @@ impl Softmax {
             &[b.scores.clone(), b.stats.clone()],
             groups,
         );
-        self.apply
-            .dispatch(device, encoder, &params, &[b.scores, b.stats, b.lse], groups);
+        self.apply.dispatch(
+            device,
+            encoder,
+            &params,
+            &[b.scores, b.stats, b.lse],
+            groups,
+        );
     }
 }

@@ -56,7 +56,16 @@ pub(crate) fn encode_step(
             stats,
             part,
         } => {
-            encode_weights(ctx, encoder, store, s, (scores, stats), shape, opts.beta, cur);
+            encode_weights(
+                ctx,
+                encoder,
+                store,
+                s,
+                (scores, stats),
+                shape,
+                opts.beta,
+                cur,
+            );
             let k = ctx.kernels.for_patterns(&ctx.device, store.precision());
             ctx.poison(encoder, &s.states[next], shape.state_bytes());
             for (i, chunk) in store.chunks().enumerate() {

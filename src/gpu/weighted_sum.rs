@@ -118,8 +118,13 @@ impl WeightedSum {
         let runs = n.div_ceil(RUN);
         if runs <= 1 {
             let buffers = [job.weights, job.chunk, job.states];
-            self.0
-                .dispatch(&ctx.device, encoder, &params, &buffers, (groups.0, groups.1, 1));
+            self.0.dispatch(
+                &ctx.device,
+                encoder,
+                &params,
+                &buffers,
+                (groups.0, groups.1, 1),
+            );
             return;
         }
         let per_dispatch = Self::runs_per_dispatch(ctx, rows, dim);
