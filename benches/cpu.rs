@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
-/// (B, N, d): one query against a big memory, a large batch (DESIGN.md's CPU row), latency.
+/// (B, N, d): one query against a big memory, a large batch (the CPU row of docs/workloads.md), latency.
 const SHAPES: &[(usize, usize, usize)] = &[(1, 1 << 16, 128), (256, 1 << 14, 128), (1, 1024, 64)];
 const BETA: f32 = 4.0;
 

@@ -2,7 +2,7 @@
 //! and the host CPU path.
 //!
 //! `cargo bench --bench retrieval` runs the small workloads S1–S4, which a software adapter
-//! (lavapipe) finishes in minutes; `HOPFIELD_BENCH_FULL=1` adds DESIGN.md's W1–W4. The adapter
+//! (lavapipe) finishes in minutes; `HOPFIELD_BENCH_FULL=1` adds W1–W4 (docs/workloads.md). The adapter
 //! is the one `Device::gpu()` picks (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME` narrow it); without
 //! one the GPU groups are skipped with a note. Each GPU workload is timed twice: end to end
 //! (wall clock of `Memory::retrieve`, query upload and readback included) and, where the adapter

@@ -12,6 +12,7 @@
 //! ```
 //! writes `DIR/capacity.csv` and `DIR/capacity.png` (default DIR: target/examples-out).
 
+#[macro_use]
 mod common;
 #[path = "common/plot.rs"]
 mod plot;
@@ -162,7 +163,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         ("fraction recalled exactly", 0.0..1.05),
         &series,
     )?;
-    println!(
+    say!(
         "wrote {} and {}",
         args.run.out.join("capacity.csv").display(),
         png.display()

@@ -17,6 +17,7 @@
 //! Writes `image_completion.png` and `image_completion.csv` (accuracy per retriever and
 //! corruption) to `--out`.
 
+#[macro_use]
 mod common;
 
 use std::io::Write;
@@ -216,7 +217,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let glyphs = if args.run.quick { 6 } else { FONT.len() };
     let trials = if args.run.quick { 4 } else { 400 };
     let device = args.run.device()?;
-    println!("device: {}", device.info());
+    say!("device: {}", device.info());
     let mut rng = StdRng::seed_from_u64(args.seed);
     let stored: Vec<f32> = FONT[..glyphs].iter().flat_map(|(_, g)| draw(g)).collect();
     let x = Array2::from_shape_vec((glyphs, PIXELS), stored)?;
@@ -261,7 +262,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .chain(retrievers.iter().map(|(name, _)| *name))
         .collect();
-    println!(
+    say!(
         "wrote {} (columns: {}; rows: {glyphs} glyphs x {})",
         png.display(),
         columns.join(" | "),
@@ -311,9 +312,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     bar.finish_and_clear();
-    println!("over {trials} random corruptions of each of {glyphs} glyphs:");
+    say!("over {trials} random corruptions of each of {glyphs} glyphs:");
     for line in lines {
-        println!("{line}");
+        say!("{line}");
     }
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! prints a table and writes `DIR/metastable.csv` and `DIR/metastable.png` (the effective
 //! number of patterns, exp(entropy of the weights), against log₁₀ β).
 
+#[macro_use]
 mod common;
 #[path = "common/plot.rs"]
 mod plot;
@@ -69,14 +70,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         csv,
         "beta,effective_patterns,kind,distance_to_group_mean,distance_to_nearest_pattern"
     )?;
-    println!(
+    say!(
         "{} patterns (0..4 the group), d = {d}, on {}",
         x.nrows(),
         device.info()
     );
-    println!(
+    say!(
         "{:>10} {:>10}  {:<24} {:>12} {:>12}",
-        "beta", "effective", "fixed point", "to group", "to nearest"
+        "beta",
+        "effective",
+        "fixed point",
+        "to group",
+        "to nearest"
     );
     let mut points = Vec::new();
     for s in 0..steps {
@@ -104,7 +109,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             FixedPoint::Metastable { .. } => "metastable",
             FixedPoint::Global => "global",
         };
-        println!("{beta:>10.4} {effective:>10.3}  {label:<24} {to_group:>12.4} {to_nearest:>12.4}");
+        say!("{beta:>10.4} {effective:>10.3}  {label:<24} {to_group:>12.4} {to_nearest:>12.4}");
         writeln!(csv, "{beta},{effective},{short},{to_group},{to_nearest}")?;
         points.push((beta.log10(), effective));
     }
@@ -119,7 +124,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             points,
         }],
     )?;
-    println!(
+    say!(
         "wrote {} and {}",
         args.run.out.join("metastable.csv").display(),
         png.display()

@@ -12,6 +12,9 @@
 //! `hflayers.HopfieldPooling(input_size=…, num_heads=…, quantity=…)`; without it, a layer with
 //! random weights of the right shapes shows the mechanics. Runs on the GPU where there is one.
 
+#[macro_use]
+mod common;
+
 use std::time::Instant;
 
 use clap::Parser;
@@ -98,7 +101,7 @@ fn main() -> hopfield::Result<()> {
     } else {
         Device::auto()?
     };
-    println!("device: {}", device.info());
+    say!("device: {}", device.info());
     let (d, q) = (args.input_size, args.quantity);
     let config = HopfieldConfig::new(d).num_heads(args.heads);
     let mut rng = StdRng::seed_from_u64(7);
@@ -129,7 +132,7 @@ fn main() -> hopfield::Result<()> {
     let start = Instant::now();
     let pooled = layer.forward_with(instances.view(), instances.view(), &options)?;
     let took = start.elapsed();
-    println!(
+    say!(
         "pooled {bags} bags of {:?} instances ({d} features) into {:?} in {took:.2?}",
         sizes,
         pooled.out.dim()
@@ -142,7 +145,7 @@ fn main() -> hopfield::Result<()> {
                 row.iter()
                     .enumerate()
                     .fold((0, 0.0f32), |m, (i, &w)| if w > m.1 { (i, w) } else { m });
-            println!("bag {b}: {n} instances, most attended: #{best} (weight {w:.3})");
+            say!("bag {b}: {n} instances, most attended: #{best} (weight {w:.3})");
         }
     }
     Ok(())

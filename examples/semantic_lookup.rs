@@ -17,6 +17,7 @@
 //! ```
 //! Writes `semantic_lookup.csv` (one row per noise level) to `--out`.
 
+#[macro_use]
 mod common;
 
 use std::io::Write;
@@ -101,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let device = args.run.device()?;
-    println!("device: {}", device.info());
+    say!("device: {}", device.info());
     let mut rng = StdRng::seed_from_u64(args.seed);
     let (x, topics, ids, labels) = keys(&mut rng, &sizes);
 
@@ -115,7 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let saved = args.run.out.join("semantic_lookup.safetensors");
     memory.save(&saved)?;
     let memory = Memory::load(&device, &saved)?;
-    println!(
+    say!(
         "stored {} keys of d={} in {} topics (saved to and loaded from {})",
         memory.len(),
         memory.dim(),
@@ -176,7 +177,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if !shown && item < targets.len() {
             shown = true;
             bar.suspend(|| {
-                println!("\nnoise {noise}: the first three queries");
+                say!("\nnoise {noise}: the first three queries");
                 for (i, &target) in targets.iter().enumerate().take(3) {
                     let hits: Vec<String> = (0..top.ids.ncols())
                         .map(|c| {
@@ -189,7 +190,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             )
                         })
                         .collect();
-                    println!(
+                    say!(
                         "  query near {} -> {} [{}]",
                         memory.label_of(target).unwrap_or("-"),
                         hits.join(", "),
@@ -202,17 +203,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     bar.finish_and_clear();
 
-    println!(
+    say!(
         "\n noise | item found | topic found | top-1 weight | steps | fixed points: single / metastable / global"
     );
     for (noise, item, topic, weight, steps, [single, metastable, global]) in table {
-        println!(
+        say!(
             " {noise:5.2} | {:9.1}% | {:10.1}% | {weight:12.3} | {steps:5.1} | {single} / {metastable} / {global}",
             100.0 * item as f64 / sizes.queries as f64,
             100.0 * topic as f64 / sizes.queries as f64,
         );
     }
-    println!(
+    say!(
         "\nwrote {}",
         args.run.out.join("semantic_lookup.csv").display()
     );

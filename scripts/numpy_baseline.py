@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-# (B, N, d): one query against a big memory, a large batch (DESIGN.md's CPU row), latency.
+# (B, N, d): one query against a big memory, a large batch (the CPU row of docs/workloads.md), latency.
 WORKLOADS = [(1, 1 << 16, 128), (256, 1 << 14, 128), (1, 1024, 64)]
 BETA = 4.0
 

@@ -142,7 +142,10 @@ fn yes_no(b: bool) -> &'static str {
 /// (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`), then to "any".
 #[derive(Clone, Debug, Default)]
 pub struct GpuOptions {
-    /// Comma-separated backends: "vulkan", "metal", "dx12", "gl".
+    /// Comma-separated backends: "vulkan", "metal", "dx12", "gl" (and wgpu's other names:
+    /// "vk", "mtl", "d3d12", "gles", "opengl", "webgpu", "noop"), any case. A name outside
+    /// these is [`Error::InvalidOptions`]; so is a `WGPU_BACKEND` holding one, while a
+    /// `WGPU_BACKEND` that is set but empty counts as unset.
     pub backends: Option<String>,
     /// Case-insensitive substring of the adapter name.
     pub adapter_name: Option<String>,
@@ -153,10 +156,13 @@ pub struct GpuOptions {
 }
 
 impl GpuOptions {
-    fn backends(&self) -> wgpu::Backends {
-        match &self.backends {
-            Some(list) => wgpu::Backends::from_comma_list(list),
-            None => wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()),
+    /// The backends asked for: the field, else `WGPU_BACKEND` (set but empty counts as unset),
+    /// else all. A name wgpu does not know is an error, not a silent "no adapter".
+    fn backends(&self) -> Result<wgpu::Backends> {
+        match (&self.backends, env_backends()) {
+            (Some(list), _) => parse_backends(list, "GpuOptions::backends"),
+            (None, Some(list)) => parse_backends(&list, "WGPU_BACKEND"),
+            (None, None) => Ok(wgpu::Backends::all()),
         }
     }
 
@@ -169,10 +175,57 @@ impl GpuOptions {
 
     /// Whether the caller (or the environment) narrowed the choice of adapter.
     fn is_explicit(&self) -> bool {
-        self.backends.is_some()
-            || self.adapter_name().is_some()
-            || std::env::var_os("WGPU_BACKEND").is_some()
+        self.backends.is_some() || self.adapter_name().is_some() || env_backends().is_some()
     }
+}
+
+/// The names wgpu's own parser (`Backends::from_comma_list`) accepts, with what they select.
+const BACKEND_NAMES: [(&str, wgpu::Backends); 11] = [
+    ("vulkan", wgpu::Backends::VULKAN),
+    ("vk", wgpu::Backends::VULKAN),
+    ("metal", wgpu::Backends::METAL),
+    ("mtl", wgpu::Backends::METAL),
+    ("dx12", wgpu::Backends::DX12),
+    ("d3d12", wgpu::Backends::DX12),
+    ("gl", wgpu::Backends::GL),
+    ("gles", wgpu::Backends::GL),
+    ("opengl", wgpu::Backends::GL),
+    ("webgpu", wgpu::Backends::BROWSER_WEBGPU),
+    ("noop", wgpu::Backends::NOOP),
+];
+
+/// `WGPU_BACKEND` when it holds something: an empty or blank value means "not set", as a shell
+/// line `WGPU_BACKEND= hopfield …` intends.
+fn env_backends() -> Option<String> {
+    std::env::var("WGPU_BACKEND")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// A comma-separated list of backend names (any case; empty entries skipped). wgpu's parser
+/// skips a name it does not know with a log line and may return no backend at all, which
+/// would surface later as a misleading "no adapter"; here an unknown name is the error.
+fn parse_backends(list: &str, source: &str) -> Result<wgpu::Backends> {
+    let mut backends = wgpu::Backends::empty();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let lower = name.to_lowercase();
+        let known = BACKEND_NAMES.iter().find(|(n, _)| *n == lower);
+        match known {
+            Some((_, b)) => backends |= *b,
+            None => {
+                return Err(Error::InvalidOptions(format!(
+                    "{source}={list:?}: unknown backend {name:?}; accepted (comma-separated, any case): \
+                     vulkan (vk), metal (mtl), dx12 (d3d12), gl (gles, opengl), webgpu, noop"
+                )))
+            }
+        }
+    }
+    if backends.is_empty() {
+        return Err(Error::InvalidOptions(format!(
+            "{source}={list:?} names no backend; accepted: vulkan, metal, dx12, gl, webgpu, noop"
+        )));
+    }
+    Ok(backends)
 }
 
 impl Device {
@@ -291,7 +344,7 @@ fn kind_rank(t: wgpu::DeviceType) -> u8 {
 }
 
 fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
-    let backends = options.backends();
+    let backends = options.backends()?;
     let name = options.adapter_name().map(|s| s.to_lowercase());
     let adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
     let seen: Vec<String> = adapters

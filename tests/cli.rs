@@ -13,10 +13,16 @@ use ndarray_npy::{read_npy, write_npy};
 /// Runs the binary. Mesa's EGL probe prints its own "error:" line when it finds no runtime
 /// directory; a private one keeps stderr to what the tool says.
 fn hopfield(args: &[&str]) -> Output {
+    hopfield_env(args, &[])
+}
+
+/// Runs the binary with `env` added to its environment.
+fn hopfield_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let runtime = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_hopfield"))
         .args(args)
         .env("XDG_RUNTIME_DIR", runtime.path())
+        .envs(env.iter().copied())
         .output()
         .expect("the binary runs")
 }
@@ -128,9 +134,10 @@ impl Files {
     }
 }
 
-/// Two steps at β = 3 with every output, against the f64 reference.
-fn round_trip_on(device: &str) {
-    let (n, d, b, k, beta, steps) = (37, 13, 11, 4, 3.0, 2);
+/// `steps` steps at β = 3 with every output, against the f64 reference.
+fn round_trip_on(device: &str, steps: usize) {
+    let (n, d, b, k, beta) = (37, 13, 11, 4, 3.0);
+    let steps_arg = steps.to_string();
     let f = Files::new(n, d, b);
     let (out, w, t, tw, e) = (
         f.path("out.npy"),
@@ -148,7 +155,7 @@ fn round_trip_on(device: &str) {
         "--beta",
         "3",
         "--steps",
-        "2",
+        &steps_arg,
         "--out",
         s(&out),
         "--weights",
@@ -166,8 +173,10 @@ fn round_trip_on(device: &str) {
     ]);
     succeeds(&run);
     let summary = stderr(&run);
+    // Many steps may end early at a fixed point, where the states are the reference's too.
     assert!(
-        summary.contains(&format!("B={b} N={n} d={d}")) && summary.contains("2 steps"),
+        summary.contains(&format!("B={b} N={n} d={d}"))
+            && (summary.contains(&format!("{steps} steps")) || summary.contains("a fixed point")),
         "{summary}"
     );
 
@@ -224,13 +233,20 @@ fn round_trip_on(device: &str) {
 
 #[test]
 fn round_trip_cpu() {
-    round_trip_on("cpu");
+    round_trip_on("cpu", 2);
+}
+
+/// More steps than one slice: the energy before is still the queries', the weights and top-k
+/// the last step's.
+#[test]
+fn round_trip_many_steps_cpu() {
+    round_trip_on("cpu", 70);
 }
 
 #[test]
 fn round_trip_gpu() {
     if gpu_available() {
-        round_trip_on("gpu");
+        round_trip_on("gpu", 2);
     }
 }
 
@@ -415,7 +431,7 @@ fn bad_counts() {
 fn unknown_adapter() {
     let f = Files::new(5, 3, 2);
     let run = f.retrieve("x.npy", "q.npy", "1", &["--device", "no-such-adapter-77"]);
-    fails_with(&run, 1, "no-such-adapter-77");
+    fails_with(&run, 2, "--device no-such-adapter-77");
     f.no_output();
 }
 
@@ -436,7 +452,12 @@ fn unwritable_output() {
         "--device",
         "cpu",
     ]);
-    fails_with(&run, 1, "no-such-dir");
+    fails_with(&run, 2, "--out");
+    assert!(
+        stderr(&run).contains("no such directory"),
+        "{}",
+        stderr(&run)
+    );
 }
 
 #[test]
@@ -720,7 +741,7 @@ fn bench_rejects_bad_input() {
     );
     fails_with(
         &hopfield(&["bench", "--device", "no-such-adapter-77"]),
-        1,
+        2,
         "no-such-adapter-77",
     );
 }
@@ -872,7 +893,7 @@ fn bad_memory_files() {
             "--out",
             s(&nowhere),
         ]),
-        1,
+        2,
         "no-such-dir",
     );
     assert!(!f.path("new.safetensors").exists());
@@ -893,4 +914,251 @@ fn verbose_logs_the_device_choice() {
         "{}",
         stderr(&loud)
     );
+}
+
+/// Every output path is checked before anything runs: an output that is an input (by name,
+/// through `..`, or through a link), two outputs on one file, a directory, or a directory that
+/// is not there are exit code 2 naming the flag, and the inputs stay as they were.
+#[test]
+fn outputs_are_checked_before_computing() {
+    let f = Files::new(6, 3, 2);
+    let q_bytes = std::fs::read(f.path("q.npy")).unwrap();
+    let (x, q, w) = (f.path("x.npy"), f.path("q.npy"), f.path("w.npy"));
+    std::fs::create_dir(f.path("sub")).unwrap();
+    let through_dotdot = f.path("sub").join("..").join("q.npy");
+    let (sub, no_dir, out) = (f.path("sub"), f.path("none/e.npy"), f.path("out.npy"));
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--out", s(&q)], "--queries"),
+        (vec!["--out", s(&through_dotdot)], "--queries"),
+        (vec!["--weights", s(&x)], "--patterns"),
+        (vec!["--weights", s(&w), "--energy-out", s(&w)], "--weights"),
+        (vec!["--out", s(&sub)], "is a directory"),
+        (vec!["--energy-out", s(&no_dir)], "no such directory"),
+    ];
+    for (extra, hint) in cases {
+        let mut args = vec!["retrieve", "--patterns", s(&x), "--queries", s(&q)];
+        args.extend(["--beta", "1", "--device", "cpu"]);
+        if !extra.contains(&"--out") {
+            args.extend(["--out", s(&out)]);
+        }
+        args.extend(&extra);
+        let run = hopfield(&args);
+        fails_with(&run, 2, hint);
+        let flag = extra.iter().rev().find(|a| a.starts_with("--")).unwrap();
+        assert!(stderr(&run).contains(flag), "{flag}: {}", stderr(&run));
+        assert_eq!(std::fs::read(&q).unwrap(), q_bytes, "{extra:?}");
+    }
+    #[cfg(unix)]
+    {
+        let link = f.path("link.npy");
+        std::os::unix::fs::symlink(&x, &link).unwrap();
+        let run = f.retrieve("x.npy", "q.npy", "1", &["--weights", s(&link)]);
+        fails_with(&run, 2, "same file as --patterns");
+        let hard = f.path("hard.npy");
+        std::fs::hard_link(&q, &hard).unwrap();
+        let run = f.retrieve("x.npy", "q.npy", "1", &["--energy-out", s(&hard)]);
+        fails_with(&run, 2, "same file as --queries");
+    }
+    f.no_output();
+    assert_no_leftovers(f.dir.path());
+    // `store` checks its output too.
+    let run = hopfield(&["store", "--patterns", s(&x), "--out", s(&x)]);
+    fails_with(&run, 2, "--out");
+}
+
+/// No temporary file is left in `dir`.
+fn assert_no_leftovers(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name();
+        let name = name.to_string_lossy();
+        assert!(!name.ends_with(".partial"), "left behind: {name}");
+    }
+}
+
+/// A run that fails after its outputs were reserved writes none of them, leaves an existing
+/// output as it was, and removes its temporary files.
+#[test]
+fn a_failed_run_leaves_every_output_as_it_was() {
+    let f = Files::new(5, 3, 2);
+    std::fs::write(f.path("out.npy"), b"an older result").unwrap();
+    let (w, e, t) = (f.path("w.npy"), f.path("e.npy"), f.path("t.npy"));
+    // k > N fails in the library, after every output passed its checks.
+    let extra = [
+        "--weights",
+        s(&w),
+        "--energy-out",
+        s(&e),
+        "--topk",
+        "6",
+        "--topk-out",
+        s(&t),
+    ];
+    fails_with(&f.retrieve("x.npy", "q.npy", "1", &extra), 2, "top-k");
+    assert_eq!(
+        std::fs::read(f.path("out.npy")).unwrap(),
+        b"an older result"
+    );
+    for path in [&w, &e, &t] {
+        assert!(!path.exists(), "{} was written", path.display());
+    }
+    assert_no_leftovers(f.dir.path());
+    // The same run with a k that fits writes all of them and nothing else.
+    let extra = [
+        "--weights",
+        s(&w),
+        "--energy-out",
+        s(&e),
+        "--topk",
+        "2",
+        "--topk-out",
+        s(&t),
+    ];
+    succeeds(&f.retrieve("x.npy", "q.npy", "1", &extra));
+    for path in [&w, &e, &t] {
+        assert!(path.exists(), "{} is missing", path.display());
+    }
+    let _: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+    assert_no_leftovers(f.dir.path());
+}
+
+/// A directory the tool may not write into is the user's to fix (2), found before computing.
+#[cfg(unix)]
+#[test]
+fn unwritable_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Files::new(5, 3, 2);
+    let locked = f.path("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    if std::fs::write(locked.join("probe"), b"").is_ok() {
+        eprintln!("skipped: permissions do not bind this user (root)");
+        return;
+    }
+    let out = locked.join("out.npy");
+    let run = f.retrieve("x.npy", "q.npy", "1", &["--weights", s(&out)]);
+    fails_with(&run, 2, "--weights");
+    f.no_output();
+}
+
+/// `store` of no pattern at all is refused, and writes nothing.
+#[test]
+fn store_of_zero_patterns() {
+    let f = Files::new(5, 3, 2);
+    write_npy(f.path("none.npy"), &Array2::<f32>::zeros((0, 3))).unwrap();
+    let mem = f.path("m.safetensors");
+    let run = hopfield(&[
+        "store",
+        "--patterns",
+        s(&f.path("none.npy")),
+        "--out",
+        s(&mem),
+    ]);
+    fails_with(&run, 2, "holds no pattern");
+    assert!(!mem.exists());
+    assert_no_leftovers(f.dir.path());
+}
+
+/// `WGPU_BACKEND` set but empty means unset; a misspelt one is exit 2 naming the accepted
+/// values, on every path that reads it.
+#[test]
+fn wgpu_backend_from_the_environment() {
+    let f = Files::new(5, 3, 2);
+    let (x, q, out) = (f.path("x.npy"), f.path("q.npy"), f.path("out.npy"));
+    let args = |device| {
+        vec![
+            "retrieve",
+            "--patterns",
+            s(&x),
+            "--queries",
+            s(&q),
+            "--beta",
+            "1",
+            "--out",
+            s(&out),
+            "--device",
+            device,
+        ]
+    };
+    for device in ["auto", "gpu"] {
+        let run = hopfield_env(&args(device), &[("WGPU_BACKEND", "vulkn")]);
+        fails_with(&run, 2, "WGPU_BACKEND=\"vulkn\"");
+        let err = stderr(&run);
+        for name in ["vulkan", "metal", "dx12", "gl"] {
+            assert!(err.contains(name), "{name} missing: {err}");
+        }
+        assert!(!err.contains("install a Vulkan driver"), "{err}");
+        f.no_output();
+    }
+    let run = hopfield_env(&args("auto"), &[("WGPU_BACKEND", "")]);
+    succeeds(&run);
+    let run = hopfield_env(&["info"], &[("WGPU_BACKEND", "vulkn")]);
+    fails_with(&run, 2, "unknown backend");
+}
+
+/// Patterns and queries of a near-tie: pattern 1 is pattern 0 tilted by 1e-8 rad, closer to
+/// the queries than f32 resolves at these scores; pattern 2 is far.
+fn near_tie() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let x = ndarray::array![[1.0f32, 0.0], [1.0, 1e-8], [0.0, 1.0]];
+    let q = ndarray::array![[1.0f32, 1.0], [1.0, 0.25]];
+    let (xp, qp) = (dir.path().join("x.npy"), dir.path().join("q.npy"));
+    write_npy(&xp, &x).unwrap();
+    write_npy(&qp, &q).unwrap();
+    (dir, xp, qp)
+}
+
+/// Scores so large that f32 cannot order the two strongest patterns: a warning on stderr, and
+/// the top-k the user asked for (k = 1) unchanged by the check, which needs two.
+#[test]
+fn warns_when_f32_cannot_tell_the_top_two_apart() {
+    let (dir, x, q) = near_tie();
+    let (out, t) = (dir.path().join("out.npy"), dir.path().join("t.npy"));
+    let run = |beta: &str, extra: &[&str]| {
+        let mut args = vec!["retrieve", "--patterns", s(&x), "--queries", s(&q)];
+        args.extend(["--beta", beta, "--out", s(&out), "--device", "cpu"]);
+        args.extend_from_slice(extra);
+        hopfield(&args)
+    };
+    let loud = run("1e6", &["--topk", "1", "--topk-out", s(&t)]);
+    succeeds(&loud);
+    let err = stderr(&loud);
+    assert!(
+        err.contains("warning: for 2 of 2 queries") && err.contains("f32's rounding"),
+        "{err}"
+    );
+    let top: Array2<i64> = read_npy(&t).unwrap();
+    assert_eq!(top.dim(), (2, 1));
+    // The same check without any top-k asked for, over several steps.
+    let loud = run("1e6", &["--steps", "3"]);
+    succeeds(&loud);
+    assert!(stderr(&loud).contains("warning: "), "{}", stderr(&loud));
+    // At a β where a near-tie cannot move a weight by more than 0.1%, nothing to say.
+    let quiet = run("1", &[]);
+    succeeds(&quiet);
+    assert!(!stderr(&quiet).contains("warning"), "{}", stderr(&quiet));
+}
+
+/// A huge `--steps` stops at the first fixed point it sees and says how many steps it took;
+/// `-v` logs it.
+#[test]
+fn many_steps_stop_at_a_fixed_point() {
+    let f = Files::new(9, 4, 3);
+    let run = f.retrieve("x.npy", "q.npy", "8", &["--steps", "100000000", "-v"]);
+    succeeds(&run);
+    let err = stderr(&run);
+    assert!(err.contains("a fixed point"), "{err}");
+    let taken: usize = err
+        .split(" steps (a fixed point")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no step count: {err}"));
+    assert!(taken < 1000, "{taken} steps");
+    assert!(err.contains("hopfield::steps"), "-v logs the stop: {err}");
+    // The state is the reference's after as many steps.
+    let (x, q) = (common::to64(f.x.view()), common::to64(f.q.view()));
+    let (want, _, _) = reference::retrieve(x.view(), q.view(), 8.0, taken);
+    let got: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+    let err = common::rel_err(got.view(), want.view());
+    assert!(err <= 1e-5, "relative error {err:e}");
 }

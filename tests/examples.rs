@@ -153,3 +153,39 @@ fn pooling_pools_every_bag() {
     assert!(stdout.contains("into (3, 64)"), "{stdout}");
     assert_eq!(stdout.matches("most attended").count(), 3, "{stdout}");
 }
+
+/// With stdout closed before it prints anything (`… | head -0`), each example stops quietly,
+/// with success, instead of panicking on "Broken pipe".
+#[test]
+fn examples_stop_quietly_on_a_closed_pipe() {
+    for name in [
+        "semantic_lookup",
+        "pooling",
+        "metastable",
+        "image_completion",
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let runtime = tempfile::tempdir().unwrap();
+        let mut command = Command::new(example(name));
+        command.arg("--quick");
+        // pooling writes no files.
+        if name != "pooling" {
+            command.arg("--out").arg(out.path());
+        }
+        let mut child = command
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the example starts");
+        // The reader is gone before the first line: every write meets a closed pipe.
+        drop(child.stdout.take());
+        let run = child.wait_with_output().expect("the example runs");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            run.status.success() && !stderr.contains("panicked"),
+            "{name}: {:?}, {stderr}",
+            run.status
+        );
+    }
+}

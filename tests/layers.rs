@@ -1,8 +1,8 @@
 //! Hopfield layers against hflayers itself: every case of the reference fixtures
-//! (`../shared/fixtures/hflayers`, or the folder in `HOPFIELD_HFLAYERS_FIXTURES`), on the CPU
+//! (`tests/fixtures/hflayers`, or the folder in `HOPFIELD_HFLAYERS_FIXTURES`), on the CPU
 //! path and on the GPU.
 //!
-//! Tolerances (the fixtures' README): the output within `max|out − ref| / max|ref| ≤ 1e-5` of
+//! Tolerances (the fixtures' README, `tests/fixtures/hflayers/README.md`): the output within `max|out − ref| / max|ref| ≤ 1e-5` of
 //! the float64 reference, the association matrix within 1e-5 absolute (probabilities), and the
 //! same number of softmaxes as hflayers took (`derived.softmax_iterations`; every stopping
 //! decision there is at least 10 % of ε from the threshold). A case this crate cannot express
@@ -37,7 +37,7 @@ const RANDOM_TOL: f64 = 1e-4;
 fn fixtures_dir() -> PathBuf {
     match std::env::var_os("HOPFIELD_HFLAYERS_FIXTURES") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/hflayers"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hflayers"),
     }
 }
 

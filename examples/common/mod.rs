@@ -1,12 +1,39 @@
-//! What the examples share: the command line every one of them takes, and progress bars.
+//! What the examples share: the command line every one of them takes, progress bars, and
+//! printing that stops quietly when the reader goes away.
 
 // Each example compiles this module on its own and uses a part of it.
 #![allow(dead_code)]
 
+use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 
 use hopfield::Device;
 use indicatif::{ProgressBar, ProgressStyle};
+
+/// `println!` that ends the program quietly when stdout is closed (`… | head -1`), as the
+/// `hopfield` tool does, where `println!` would panic with "Broken pipe".
+macro_rules! say {
+    () => {
+        $crate::common::say_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::common::say_line(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line to stdout. Whoever reads it having stopped, nothing is left to say: the
+/// program exits with success, the files written so far as they are.
+pub fn say_line(args: std::fmt::Arguments) {
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: writing to stdout: {e}");
+            std::process::exit(1)
+        }
+    }
+}
 
 /// Options every example takes.
 #[derive(clap::Args)]

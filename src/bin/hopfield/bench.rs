@@ -1,9 +1,9 @@
-//! `hopfield bench`: the DESIGN.md workloads (W1–W4) and small ones a software adapter finishes
+//! `hopfield bench`: the workloads of docs/workloads.md (W1–W4) and small ones a software adapter finishes
 //! in seconds (S1–S4), timed on the device (timestamp queries) and end to end, with the
 //! throughput and the error against the f64 reference beside every time.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
@@ -17,6 +17,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use serde_json::{json, Value};
 
+use crate::outputs::Outputs;
 use crate::{open, DeviceArg, Failure};
 
 #[derive(Args)]
@@ -454,6 +455,13 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         return Err(Error::InvalidBeta(args.beta).into());
     }
     let requested = args.workloads.as_deref().map(parse_workloads).transpose()?;
+    let json: Vec<_> = args
+        .json
+        .as_deref()
+        .map(|p| ("--json", p))
+        .into_iter()
+        .collect();
+    let outputs = Outputs::reserve(&json, &[])?;
     let device = open(&args.device.device)?;
     let info = device.info();
     let (workloads, set) = match requested {
@@ -560,8 +568,9 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         say!("notes: {}", notes.join("; "));
     }
 
-    if let Some(path) = &args.json {
-        write_json(path, &info, &cfg, kernels(&device, fusion), &set, &rows)?;
+    if args.json.is_some() {
+        let text = json_report(&info, &cfg, kernels(&device, fusion), &set, &rows);
+        outputs.bytes("--json", text.as_bytes())?;
     }
     // Every row failing means the settings, not the workloads, are at fault.
     if rows.iter().all(|r| r.outcome.is_err()) {
@@ -572,7 +581,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
             return Err(e.into());
         }
     }
-    Ok(())
+    outputs.commit()
 }
 
 fn table_line(row: &Row, precision: Precision) -> String {
@@ -602,14 +611,8 @@ fn table_line(row: &Row, precision: Precision) -> String {
     }
 }
 
-fn write_json(
-    path: &Path,
-    info: &DeviceInfo,
-    cfg: &Config,
-    kernels: &str,
-    set: &str,
-    rows: &[Row],
-) -> Result<(), Failure> {
+/// The results as the JSON document `--json` writes.
+fn json_report(info: &DeviceInfo, cfg: &Config, kernels: &str, set: &str, rows: &[Row]) -> String {
     let (unix, date) = now();
     let l = &info.limits;
     let f = &info.features;
@@ -694,8 +697,7 @@ fn write_json(
         "workloads": workloads,
     });
     let text = serde_json::to_string_pretty(&doc).expect("a JSON value serialises");
-    std::fs::write(path, text + "\n")
-        .map_err(|e| Failure(1, format!("writing {}: {e}", path.display())))
+    text + "\n"
 }
 
 /// Seconds since the epoch and the UTC date-time in RFC 3339, without a date crate.

@@ -1,6 +1,6 @@
 //! `hopfield`: the adapters this machine has, storing patterns in a memory file, retrieval on
 //! .npy files or a memory file, a demo that stores random patterns and recovers corrupted
-//! copies of them on a device and on the CPU, and the benchmark of DESIGN.md's workloads.
+//! copies of them on a device and on the CPU, and the benchmark of the workloads in docs/workloads.md.
 //!
 //! `-v` logs what the library decides (adapter, chunking, fallbacks) to stderr, `-vv` more;
 //! `RUST_LOG` (env_logger's syntax) overrides both.
@@ -19,7 +19,7 @@ use hopfield::{
     RetrieveOptions,
 };
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
-use ndarray_npy::{read_npy, write_npy, ReadNpyError, WritableElement};
+use ndarray_npy::{read_npy, ReadNpyError};
 use rand::rngs::StdRng;
 use rand::seq::index;
 use rand::{RngExt, SeedableRng};
@@ -48,10 +48,19 @@ enum Command {
     /// retrieve from later with `retrieve --memory`.
     Store(StoreArgs),
     /// Retrieve from stored patterns for a batch of queries (float32 .npy in, .npy out).
+    ///
+    /// Every output path is checked before anything is computed, and the outputs appear only
+    /// when the whole run succeeded. --steps K runs in slices, shows the step it is at on a
+    /// terminal, and stops early at a fixed point (a step that changed nothing).
+    ///
+    /// Scores are f32, known to about beta·|x|·|state|·2^-24. When the two strongest patterns
+    /// of a query score closer than that, f32 cannot tell them apart: which leads, and their
+    /// weights, are rounding. Where that bound reaches 2^-10, the last step is checked and a
+    /// warning printed; a lower --beta shrinks it.
     Retrieve(RetrieveArgs),
     /// Store random patterns, corrupt copies of some, retrieve them on a device and on the CPU.
     Demo(DemoArgs),
-    /// Time retrieval on DESIGN.md's workloads (W1-W4) or small ones (S1-S4): device and
+    /// Time retrieval on the workloads of docs/workloads.md (W1-W4) or small ones (S1-S4): device and
     /// end-to-end time, GB/s, TFLOP/s and the error against the f64 reference.
     Bench(bench::BenchArgs),
 }
@@ -197,6 +206,10 @@ macro_rules! say {
 
 // After `say!`, which it uses.
 mod bench;
+mod outputs;
+mod steps;
+
+use outputs::Outputs;
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
@@ -262,9 +275,14 @@ fn open(device: &str) -> Result<Device, Failure> {
         "cpu" => Device::cpu(),
         "gpu" => Device::gpu()?,
         "" => return Err(Failure(2, "--device must not be empty".into())),
+        // A name that matches no adapter is the user's to fix, like any other bad argument.
         _ => Device::gpu_with(&GpuOptions {
             adapter_name: Some(device.to_string()),
             ..Default::default()
+        })
+        .map_err(|e| match e {
+            Error::NoAdapter(why) => Failure(2, format!("--device {device}: {why}")),
+            e => e.into(),
         })?,
     })
 }
@@ -303,10 +321,6 @@ fn load_ids(path: &Path) -> Result<Array1<u64>, Failure> {
     })
 }
 
-fn save<A: WritableElement>(path: &Path, array: &Array2<A>) -> Result<(), Failure> {
-    write_npy(path, array).map_err(|e| Failure(1, format!("writing {}: {e}", path.display())))
-}
-
 /// Storage options from `--precision` and `--max-chunk-bytes`.
 fn storage(
     precision: Option<&str>,
@@ -322,7 +336,21 @@ fn storage(
 
 fn store(args: &StoreArgs) -> Result<(), Failure> {
     let options = storage(Some(&args.precision), args.max_chunk_bytes)?;
+    let mut inputs = vec![("--patterns", args.patterns.as_path())];
+    inputs.extend(args.ids.as_deref().map(|p| ("--ids", p)));
+    let outputs = Outputs::reserve(&[("--out", &args.out)], &inputs)?;
     let patterns = load(&args.patterns, "patterns")?;
+    if patterns.nrows() == 0 {
+        // An empty memory file would only fail later, at `retrieve`, far from the cause.
+        return Err(Failure(
+            2,
+            format!(
+                "patterns {} holds no pattern (shape (0, {})): store needs at least one",
+                args.patterns.display(),
+                patterns.ncols()
+            ),
+        ));
+    }
     // Storing is bookkeeping: the host CPU path rounds to f16 exactly as a GPU would.
     let mut memory = Memory::with_options(&Device::cpu(), patterns.ncols(), options)?;
     match &args.ids {
@@ -334,8 +362,10 @@ fn store(args: &StoreArgs) -> Result<(), Failure> {
     }
     // As for the other outputs: a file that cannot be written is the machine's fault.
     memory
-        .save(&args.out)
+        .save(outputs.temp("--out"))
         .map_err(|e| Failure(1, e.to_string()))?;
+    outputs.written("--out");
+    outputs.commit()?;
     let _ = writeln!(
         std::io::stderr(),
         "stored N={} patterns of d={} as {} in {}",
@@ -347,8 +377,53 @@ fn store(args: &StoreArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Checks and reserves every output `retrieve` was asked for.
+fn retrieve_outputs(args: &RetrieveArgs) -> Result<Outputs, Failure> {
+    let mut outputs = vec![("--out", args.out.as_path())];
+    for (flag, path) in [
+        ("--weights", &args.weights),
+        ("--topk-out", &args.topk_out),
+        ("--topk-weights-out", &args.topk_weights_out),
+        ("--topk-ids-out", &args.topk_ids_out),
+        ("--energy-out", &args.energy_out),
+    ] {
+        outputs.extend(path.as_deref().map(|p| (flag, p)));
+    }
+    let mut inputs = vec![("--queries", args.queries.as_path())];
+    inputs.extend(args.patterns.as_deref().map(|p| ("--patterns", p)));
+    inputs.extend(args.memory.as_deref().map(|p| ("--memory", p)));
+    Outputs::reserve(&outputs, &inputs)
+}
+
+/// Writes what `out` holds to the outputs reserved for it.
+fn write_retrieval(outputs: &Outputs, args: &RetrieveArgs, out: &Retrieval) -> Result<(), Failure> {
+    outputs.npy("--out", &out.states)?;
+    if let (Some(_), Some(w)) = (&args.weights, &out.weights) {
+        outputs.npy("--weights", w)?;
+    }
+    if let Some(top) = &out.top_k {
+        if args.topk_out.is_some() {
+            outputs.npy("--topk-out", &top.indices.mapv(|i| i as i64))?;
+        }
+        if args.topk_weights_out.is_some() {
+            outputs.npy("--topk-weights-out", &top.weights)?;
+        }
+        if args.topk_ids_out.is_some() {
+            outputs.npy("--topk-ids-out", &top.ids)?;
+        }
+    }
+    if let (Some(_), Some(e)) = (&args.energy_out, &out.energy) {
+        let table = Array2::from_shape_fn((e.before.len(), 2), |(r, c)| {
+            (if c == 0 { e.before[r] } else { e.after[r] }) as f32
+        });
+        outputs.npy("--energy-out", &table)?;
+    }
+    Ok(())
+}
+
 fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
     let storage = storage(args.precision.as_deref(), args.max_chunk_bytes)?;
+    let outputs = retrieve_outputs(args)?;
     let patterns = args
         .patterns
         .as_ref()
@@ -382,31 +457,12 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
         })?
     };
     let precision = memory.options().precision;
-    let out = memory.retrieve(queries.view(), &opts)?;
+    let run = steps::run(&memory, queries.view(), &opts)?;
     let seconds = start.elapsed().as_secs_f64();
+    write_retrieval(&outputs, args, &run.out)?;
+    outputs.commit()?;
 
-    save(&args.out, &out.states)?;
-    if let (Some(path), Some(w)) = (&args.weights, &out.weights) {
-        save(path, w)?;
-    }
-    if let Some(top) = &out.top_k {
-        if let Some(path) = &args.topk_out {
-            save(path, &top.indices.mapv(|i| i as i64))?;
-        }
-        if let Some(path) = &args.topk_weights_out {
-            save(path, &top.weights)?;
-        }
-        if let Some(path) = &args.topk_ids_out {
-            save(path, &top.ids)?;
-        }
-    }
-    if let (Some(path), Some(e)) = (&args.energy_out, &out.energy) {
-        let table = Array2::from_shape_fn((e.before.len(), 2), |(r, c)| {
-            (if c == 0 { e.before[r] } else { e.after[r] }) as f32
-        });
-        save(path, &table)?;
-    }
-
+    let out = &run.out;
     let converged = out
         .converged
         .as_ref()
@@ -419,31 +475,36 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
             )
         })
         .unwrap_or_default();
+    let fixed = if run.fixed_point {
+        format!(
+            " (a fixed point: the last steps changed nothing, {} asked for)",
+            opts.max_steps()
+        )
+    } else {
+        String::new()
+    };
+    let mut err = std::io::stderr();
     let _ = writeln!(
-        std::io::stderr(),
-        "{}: B={} N={} d={}, {precision} in {} chunk{}, {}{converged}, {:.1} ms",
+        err,
+        "{}: B={} N={} d={}, {precision} in {} chunk{}, {}{fixed}{converged}, {:.1} ms",
         device.info(),
         queries.nrows(),
         memory.len(),
         memory.dim(),
         memory.chunks(),
         if memory.chunks() == 1 { "" } else { "s" },
-        steps_taken(&out),
+        steps::steps_taken(out),
         seconds * 1e3,
     );
-    Ok(())
-}
-
-/// "3 steps", or "2-5 steps" when blocks of queries stopped at different counts.
-fn steps_taken(out: &Retrieval) -> String {
-    let lo = out.steps.iter().min().copied().unwrap_or(0);
-    let hi = out.steps.iter().max().copied().unwrap_or(0);
-    let unit = if hi == 1 { "step" } else { "steps" };
-    if lo == hi {
-        format!("{hi} {unit}")
-    } else {
-        format!("{lo}-{hi} {unit}")
+    if let Some(&(first, bound)) = run.unresolved.first() {
+        let _ = writeln!(
+            err,
+            "warning: for {} of {} queries (the first: row {first}) the two strongest patterns of the last step score within f32's rounding of each other ({bound:.3e} at this scale: beta x |pattern| x |state| x 2^-24), so which of them leads, and their weights, are rounding; a lower --beta shrinks the rounding",
+            run.unresolved.len(),
+            queries.nrows()
+        );
     }
+    Ok(())
 }
 
 /// Random ±1/√d patterns: unit norm, nearly orthogonal.
@@ -593,7 +654,7 @@ fn demo(args: &DemoArgs) -> Result<(), Failure> {
             recovered[0],
             recovered[1],
             b - flipped,
-            steps_taken(&r.out),
+            steps::steps_taken(&r.out),
             energy.before.mean().unwrap_or(0.0),
             energy.after.mean().unwrap_or(0.0),
         );
