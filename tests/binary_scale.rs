@@ -178,3 +178,19 @@ fn integer_recalls_are_identical_on_gpu_and_cpu() {
         }
     }
 }
+
+/// An asynchronous dense sweep whose per-neuron field would pass the loop budget in one
+/// workgroup is refused before it runs; the synchronous sweep splits it and runs.
+#[test]
+fn dense_async_past_the_loop_budget_is_a_typed_error() {
+    let Some(gpu) = common::gpu() else { return };
+    let mut rng = common::rng("dense_async_past_the_loop_budget_is_a_typed_error");
+    let patterns = signs(&mut rng, 100_003, 3);
+    let net = Dense::new(&gpu, patterns.view(), Interaction::Polynomial(2)).unwrap();
+    let q = queries(&mut rng, &patterns, 1);
+    let update = Update::Asynchronous { seed: 1 };
+    let err = net.recall(q.view(), &one_sweep(update)).unwrap_err();
+    assert!(matches!(err, hopfield::Error::InvalidOptions(_)), "{err}");
+    net.recall(q.view(), &one_sweep(Update::Synchronous))
+        .unwrap();
+}
