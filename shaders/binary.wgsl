@@ -10,7 +10,13 @@ struct Params {
     kind: u32,   // dense interaction: 0 polynomial, 1 rectified polynomial, 2 exponential
     power: u32,  // n of the polynomials
     beta: f32,   // β of the exponential
-    _pad: u32,
+    // The range of the walked axis this dispatch covers: the host splits every long loop
+    // (over d or N) into dispatches of bounded trip count, because Mesa's llvmpipe silently
+    // ends an invocation after 65,535 loop iterations in total.
+    begin: u32,
+    end: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

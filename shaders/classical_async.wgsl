@@ -6,7 +6,8 @@
 // each neuron: the 64 invocations split the dot product Σ_j C[l, j] σ[j] (a contiguous row of
 // C, read coalesced), reduce it in workgroup memory, and invocation 0 decides and writes σ[l].
 // The state stays in storage (d is not bounded by workgroup memory); storageBarrier makes the
-// write visible before the next neuron's dot product.
+// write visible before the next neuron's dot product. A dispatch visits the positions
+// [begin, end) of the order; the state persists in storage to the next dispatch.
 
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
 @group(0) @binding(2) var<storage, read> thresholds: array<f32>;
@@ -28,7 +29,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     let base = q * p.dim;
     var flipped = false;
-    for (var k = 0u; k < p.dim; k++) {
+    for (var k = p.begin; k < p.end; k++) {
         let l = order[k];
         var h = 0.0;
         for (var j = t; j < p.dim; j += WG) {

@@ -4,7 +4,8 @@
 //
 // One workgroup per query; its 64 invocations split the N patterns for each neuron's field,
 // merge their partial fields in workgroup memory, and invocation 0 decides. Overlaps are sums
-// of ±1 and stay exact integers in f32 through the incremental updates.
+// of ±1 and stay exact integers in f32 through the incremental updates. A dispatch visits the
+// positions [begin, end) of the order; states and overlaps persist in storage to the next.
 
 @group(0) @binding(1) var<storage, read> patterns_t: array<f32>;
 @group(0) @binding(2) var<storage, read> order: array<u32>;
@@ -28,7 +29,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     let m0 = q * p.n;
     var flipped = false;
-    for (var k = 0u; k < p.dim; k++) {
+    for (var k = p.begin; k < p.end; k++) {
         let l = order[k];
         let current = states[q * p.dim + l];
         var f = field_zero();

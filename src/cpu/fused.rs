@@ -4,6 +4,10 @@
 //! memory traffic of the GEMM path, which is what bounds it. Threads take pieces of X, and their
 //! partial (max, sum, accumulator) are merged by log-sum-exp. Batches of `simd::use_tiles` size
 //! hand each piece to the tiled kernels (`tiles`) instead of the per-query loops here.
+//!
+//! A running f32 sum over all N patterns drifts in proportion to N (3e-4 relative at N = 2M),
+//! so each block of [`BLOCK_ROWS`] patterns starts its own partial, and partials merge pairwise
+//! (`Tree`), like the GPU's splits: the error grows with the block size and log N only.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -15,6 +19,9 @@ const CHUNK_FLOATS: usize = 4096;
 const MAX_CHUNK_ROWS: usize = 256;
 /// Pieces of X per thread: enough to even out threads that run at different speeds.
 const PIECES_PER_THREAD: usize = 4;
+/// Patterns per block with its own running sums: long enough that starting and merging a
+/// partial costs nothing next to the block's B×d×rows multiply-adds.
+pub(super) const BLOCK_ROWS: usize = 4096;
 
 /// The softmax of B queries over some patterns, not yet normalised.
 pub(super) struct Partial {
@@ -37,12 +44,11 @@ pub(super) fn step(
     out: Option<&mut [f32]>,
     lse: &mut [f32],
 ) {
-    let b = states.len() / d;
     let accumulate = out.is_some();
     let parts: Vec<Partial> = if threads <= 1 {
-        let mut p = Partial::new(b, d, accumulate);
-        p.add(x, states, d, beta);
-        vec![p]
+        let mut tree = Tree::default();
+        tree.add(x, states, d, beta, accumulate);
+        tree.parts()
     } else {
         // Threads take pieces as they finish, so one slowed by other load on its core does not
         // hold the step back; the online softmax does not mind in which order pieces come.
@@ -53,23 +59,22 @@ pub(super) fn step(
             * d;
         let next = AtomicUsize::new(0);
         let work = || {
-            let mut p = Partial::new(b, d, accumulate);
+            let mut tree = Tree::default();
             loop {
                 let start = next.fetch_add(1, Ordering::Relaxed) * piece;
                 if start >= x.len() {
-                    return p;
+                    return tree.parts();
                 }
-                p.add(&x[start..x.len().min(start + piece)], states, d, beta);
+                let rows = &x[start..x.len().min(start + piece)];
+                tree.add(rows, states, d, beta, accumulate);
             }
         };
         std::thread::scope(|s| {
             let others: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-            let mut parts = vec![work()];
-            parts.extend(
-                others
-                    .into_iter()
-                    .map(|h| h.join().expect("worker panicked")),
-            );
+            let mut parts = work();
+            for h in others {
+                parts.extend(h.join().expect("worker panicked"));
+            }
             parts
         })
     };
@@ -104,6 +109,66 @@ impl Partial {
         } else {
             accumulate_into(x, states, d, beta, self);
         }
+    }
+}
+
+/// Partials of consecutive blocks merged like a binary counter: a stack whose entry at level k
+/// covers 2^k blocks, so each pattern's terms pass through at most log2(blocks) merges.
+#[derive(Default)]
+struct Tree {
+    stack: Vec<(u32, Partial)>,
+}
+
+impl Tree {
+    /// Takes the patterns `x` in blocks of [`BLOCK_ROWS`].
+    fn add(&mut self, x: &[f32], states: &[f32], d: usize, beta: f32, accumulate: bool) {
+        let b = states.len() / d;
+        for block in x.chunks(BLOCK_ROWS * d) {
+            let mut p = Partial::new(b, d, accumulate);
+            p.add(block, states, d, beta);
+            self.push(p);
+        }
+    }
+
+    fn push(&mut self, mut p: Partial) {
+        let mut level = 0;
+        while let Some((top, _)) = self.stack.last() {
+            if *top != level {
+                break;
+            }
+            let (_, q) = self.stack.pop().expect("just seen");
+            p = q.merged(p);
+            level += 1;
+        }
+        self.stack.push((level, p));
+    }
+
+    /// The partials left on the stack (at most log2 of the blocks, plus one).
+    fn parts(self) -> Vec<Partial> {
+        self.stack.into_iter().map(|(_, p)| p).collect()
+    }
+}
+
+impl Partial {
+    /// The softmax over the patterns of both, rescaled to the larger max (log-sum-exp).
+    fn merged(mut self, other: Partial) -> Partial {
+        let d = self.acc.len() / self.max.len().max(1);
+        for i in 0..self.max.len() {
+            let m = self.max[i].max(other.max[i]);
+            if m == f32::NEG_INFINITY {
+                continue;
+            }
+            let (ka, kb) = ((self.max[i] - m).exp(), (other.max[i] - m).exp());
+            self.max[i] = m;
+            self.sum[i] = ka * self.sum[i] + kb * other.sum[i];
+            if d > 0 {
+                let row = &mut self.acc[i * d..(i + 1) * d];
+                for (a, o) in row.iter_mut().zip(&other.acc[i * d..(i + 1) * d]) {
+                    *a = ka * *a + kb * o;
+                }
+            }
+        }
+        self
     }
 }
 

@@ -38,6 +38,7 @@ pub(crate) fn retrieve_block(
     let xs = x.as_slice().expect("standard layout is contiguous");
     let fused = !opts.needs_weights() && (b <= FUSED_MAX_BATCH || simd::use_tiles(b));
     let threads = threads_for(b * n * d, MIN_MACS_PER_THREAD);
+    log_decision(fused, b, n, threads);
     let mut scores = Vec::new();
     let step = |scores: &mut Vec<f32>, states: &[f32], out: Option<&mut [f32]>, lse: &mut [f32]| {
         if fused {
@@ -95,6 +96,29 @@ pub(crate) fn retrieve_block(
         max_change,
         steps,
         device_time: None,
+    }
+}
+
+/// What the GPU path logs of its plan, for the CPU: which kernels, threads and blocks.
+fn log_decision(fused: bool, b: usize, n: usize, threads: usize) {
+    let kernels = simd::kernel_name();
+    if fused {
+        let shape = if simd::use_tiles(b) {
+            "tiled"
+        } else {
+            "per-query"
+        };
+        log::debug!(
+            "CPU step for {b} queries: fused, {shape} {kernels} kernels, {threads} thread(s), \
+             {} blocks of up to {} patterns merged pairwise",
+            n.div_ceil(fused::BLOCK_ROWS),
+            fused::BLOCK_ROWS
+        );
+    } else {
+        log::debug!(
+            "CPU step for {b} queries: unfused (GEMM, softmax with {kernels} kernels, weights \
+             kept), {n} patterns"
+        );
     }
 }
 

@@ -28,6 +28,15 @@ fn avx2_fma() -> bool {
     false
 }
 
+/// Which version of the kernels runs, for the log.
+pub(super) fn kernel_name() -> &'static str {
+    if avx2_fma() {
+        "AVX2+FMA"
+    } else {
+        "portable"
+    }
+}
+
 /// Smallest batch for the tiled kernels: below it, packing each chunk costs more than it saves.
 const TILES_MIN_BATCH: usize = 4;
 

@@ -26,7 +26,26 @@ pub(crate) struct Params {
     pub kind: u32,
     pub power: u32,
     pub beta: f32,
-    pub _pad: u32,
+    /// The range of the walked axis one dispatch covers.
+    pub begin: u32,
+    pub end: u32,
+    pub _pad: [u32; 2],
+}
+
+/// Loop iterations one invocation may run, every loop counted (constant-count ones too). Mesa's
+/// llvmpipe/lavapipe ends an invocation after 65,535 in total, silently, so every kernel here
+/// walks a long axis over several dispatches of at most this many iterations each.
+pub(crate) const LOOP_BUDGET: usize = 8192;
+
+/// Iterations of the workgroup-memory reduction tree over [`WG`] invocations.
+pub(crate) const TREE_STEPS: usize = WG.trailing_zeros() as usize;
+
+/// The `[begin, end)` ranges that cover `0..total`, `per` (at least 1) at a time.
+pub(crate) fn ranges(total: usize, per: usize) -> impl Iterator<Item = (u32, u32)> {
+    let per = per.max(1);
+    (0..total)
+        .step_by(per)
+        .map(move |b| (b as u32, (b + per).min(total) as u32))
 }
 
 pub(crate) struct BinaryKernels {

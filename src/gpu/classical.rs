@@ -1,14 +1,15 @@
 //! The classical network on the GPU: C = d·W and d·θ in device buffers, and one sweep as
 //! `shaders/classical_sync.wgsl` (a batched mat-vec and sign) or
-//! `shaders/classical_async.wgsl` (one workgroup per query walking the visiting order).
+//! `shaders/classical_async.wgsl` (one workgroup per query walking the visiting order), each
+//! recorded as several dispatches whose loops stay within [`LOOP_BUDGET`].
 
 use std::sync::Arc;
 
-use super::binary::{run_sweeps, Params};
+use super::binary::{ranges, run_sweeps, Params, Sweep, LOOP_BUDGET, TREE_STEPS, WG};
 use super::buffers::binding;
 use super::GpuContext;
 use crate::binary::{RecallOptions, Update};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 const WORD: u64 = 4;
 
@@ -28,8 +29,17 @@ impl ClassicalGpu {
     ) -> Result<ClassicalGpu> {
         ctx.check_alive()?;
         let dim = thresholds.len();
+        let bytes = scaled.len() as u64 * WORD;
+        if bytes > ctx.max_binding_bytes() {
+            return Err(Error::OverLimit {
+                what: format!("the {dim}×{dim} weights of a classical network"),
+                needed: bytes,
+                limit: ctx.max_binding_bytes(),
+                limit_name: "max_storage_buffer_binding_size",
+            });
+        }
         let ((weights, t), done) = ctx.scoped("uploading weights", || {
-            let w = ctx.storage("classical weights", scaled.len() as u64 * WORD);
+            let w = ctx.storage("classical weights", bytes);
             let t = ctx.storage("classical thresholds", dim as u64 * WORD);
             ctx.queue.write_buffer(&w, 0, bytemuck::cast_slice(scaled));
             ctx.queue
@@ -63,53 +73,93 @@ impl ClassicalGpu {
         opts: &RecallOptions,
     ) -> Result<(Vec<f32>, Vec<usize>, Vec<bool>)> {
         let ctx = &*self.ctx;
-        let kernels = ctx.kernels.binary(&ctx.device);
         let max_rows = (ctx.max_binding_bytes() / (dim as u64 * WORD)) as usize;
-        let matrix = binding(&self.weights, (dim * dim) as u64 * WORD);
-        let thresholds = binding(&self.thresholds, dim as u64 * WORD);
-        run_sweeps(ctx, queries, dim, max_rows, opts, |encoder, sweep| {
-            let params = Params {
-                rows: sweep.rows as u32,
-                dim: self.dim as u32,
-                sweep: sweep.number,
-                ..Params::default()
-            };
-            let bytes = sweep.state_bytes(dim);
-            let [last, changed] = sweep.tail();
-            match opts.update {
-                Update::Synchronous => {
-                    ctx.poison(encoder, sweep.next, bytes);
-                    kernels.classical_sync.dispatch(
-                        &ctx.device,
-                        encoder,
-                        &params,
-                        &[
-                            matrix.clone(),
-                            thresholds.clone(),
-                            binding(sweep.current, bytes),
-                            binding(sweep.next, bytes),
-                            last,
-                            changed,
-                        ],
-                        sweep.grid(dim),
-                    );
-                }
-                Update::Asynchronous { .. } => kernels.classical_async.dispatch(
-                    &ctx.device,
-                    encoder,
-                    &params,
-                    &[
-                        matrix.clone(),
-                        thresholds.clone(),
-                        binding(sweep.order, dim as u64 * WORD),
-                        binding(sweep.current, bytes),
-                        last,
-                        changed,
-                    ],
-                    (sweep.rows as u32, 1, 1),
-                ),
-            }
-        })
+        let (fields, done) = ctx.scoped("allocating fields", || {
+            let rows = max_rows.min(queries.len() / dim) as u64;
+            ctx.storage("classical fields", rows * dim as u64 * WORD)
+        });
+        done.await?;
+        run_sweeps(
+            ctx,
+            queries,
+            dim,
+            max_rows,
+            opts,
+            |encoder, sweep| match opts.update {
+                Update::Synchronous => self.record_sync(encoder, sweep, &fields),
+                Update::Asynchronous { .. } => self.record_async(encoder, sweep),
+            },
+        )
         .await
+    }
+
+    fn params(&self, sweep: &Sweep<'_>, (begin, end): (u32, u32)) -> Params {
+        Params {
+            rows: sweep.rows as u32,
+            dim: self.dim as u32,
+            sweep: sweep.number,
+            begin,
+            end,
+            ..Params::default()
+        }
+    }
+
+    /// Every field as a sum over slices of [`LOOP_BUDGET`] columns, one dispatch each.
+    fn record_sync(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        sweep: &Sweep<'_>,
+        fields: &wgpu::Buffer,
+    ) {
+        let ctx = &*self.ctx;
+        let kernels = ctx.kernels.binary(&ctx.device);
+        let bytes = sweep.state_bytes(self.dim);
+        ctx.poison(encoder, sweep.next, bytes);
+        ctx.poison(encoder, fields, bytes);
+        for range in ranges(self.dim, LOOP_BUDGET) {
+            let [last, changed] = sweep.tail();
+            kernels.classical_sync.dispatch(
+                &ctx.device,
+                encoder,
+                &self.params(sweep, range),
+                &[
+                    binding(&self.weights, (self.dim * self.dim) as u64 * WORD),
+                    binding(&self.thresholds, self.dim as u64 * WORD),
+                    binding(sweep.current, bytes),
+                    binding(sweep.next, bytes),
+                    binding(fields, bytes),
+                    last,
+                    changed,
+                ],
+                sweep.grid(self.dim),
+            );
+        }
+    }
+
+    /// The visiting order in runs of as many neurons as keep a dispatch within
+    /// [`LOOP_BUDGET`]: each neuron costs its share of the dot product, the reduction tree and
+    /// the visit itself.
+    fn record_async(&self, encoder: &mut wgpu::CommandEncoder, sweep: &Sweep<'_>) {
+        let ctx = &*self.ctx;
+        let kernels = ctx.kernels.binary(&ctx.device);
+        let bytes = sweep.state_bytes(self.dim);
+        let per_neuron = self.dim.div_ceil(WG) + TREE_STEPS + 1;
+        for range in ranges(self.dim, LOOP_BUDGET / per_neuron) {
+            let [last, changed] = sweep.tail();
+            kernels.classical_async.dispatch(
+                &ctx.device,
+                encoder,
+                &self.params(sweep, range),
+                &[
+                    binding(&self.weights, (self.dim * self.dim) as u64 * WORD),
+                    binding(&self.thresholds, self.dim as u64 * WORD),
+                    binding(sweep.order, self.dim as u64 * WORD),
+                    binding(sweep.current, bytes),
+                    last,
+                    changed,
+                ],
+                (sweep.rows as u32, 1, 1),
+            );
+        }
     }
 }

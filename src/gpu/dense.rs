@@ -1,13 +1,14 @@
 //! The dense network on the GPU: the patterns transposed (d×N) in one buffer, the B×N overlaps
 //! of a block beside the states. A sweep is `shaders/dense_overlaps.wgsl` then
 //! `shaders/dense_sync.wgsl` (every neuron from the old overlaps) or `shaders/dense_async.wgsl`
-//! (one workgroup per query, overlaps moved on every flip).
+//! (one workgroup per query, overlaps moved on every flip), each recorded as several dispatches
+//! whose loops stay within [`LOOP_BUDGET`].
 
 use std::sync::Arc;
 
 use ndarray::ArrayView2;
 
-use super::binary::{run_sweeps, Params};
+use super::binary::{ranges, run_sweeps, Params, Sweep, LOOP_BUDGET, TREE_STEPS, WG};
 use super::buffers::binding;
 use super::GpuContext;
 use crate::binary::{RecallOptions, Update};
@@ -61,76 +62,161 @@ impl DenseGpu {
     ) -> Result<(Vec<f32>, Vec<usize>, Vec<bool>)> {
         let ctx = &*self.ctx;
         let (n, dim) = (self.n, self.dim);
-        let kernels = ctx.kernels.binary(&ctx.device);
-        // A block's states (rows×d) and overlaps (rows×N) must each fit one binding.
-        let max_rows = (ctx.max_binding_bytes() / (n.max(dim) as u64 * WORD)) as usize;
-        let (kind, power, beta) = interaction.code();
-        let patterns = binding(&self.patterns_t, (n * dim) as u64 * WORD);
-        let (overlaps, done) = ctx.scoped("allocating overlaps", || {
-            let rows = max_rows.min(queries.len() / dim) as u64;
-            ctx.storage("overlaps", rows * n as u64 * WORD)
+        let asynchronous = matches!(opts.update, Update::Asynchronous { .. });
+        let per_pattern = pattern_cost(interaction);
+        let per_neuron = n.div_ceil(WG) * (per_pattern + 1) + TREE_STEPS + 1;
+        if asynchronous && per_neuron > LOOP_BUDGET {
+            return Err(Error::InvalidOptions(format!(
+                "asynchronous sweeps on the GPU take each neuron's field over the {n} patterns \
+                 in one workgroup: {per_neuron} loop iterations per invocation, over the \
+                 {LOOP_BUDGET} this crate keeps to (Mesa's llvmpipe silently stops a shader \
+                 after 65,535); use synchronous updates or the CPU device"
+            )));
+        }
+        // A block's states (rows×d), overlaps (rows×N) and partial fields (rows×d×2) must each
+        // fit one binding.
+        let widest = n.max(2 * dim) as u64 * WORD;
+        let max_rows = (ctx.max_binding_bytes() / widest) as usize;
+        let rows = max_rows.min(queries.len() / dim) as u64;
+        let (buffers, done) = ctx.scoped("allocating overlaps", || {
+            [
+                ctx.storage("overlaps", rows * n as u64 * WORD),
+                ctx.storage("dense partial fields", rows * 2 * dim as u64 * WORD),
+            ]
         });
         done.await?;
-        run_sweeps(ctx, queries, dim, max_rows, opts, |encoder, sweep| {
-            let params = Params {
-                rows: sweep.rows as u32,
-                dim: dim as u32,
-                n: n as u32,
-                sweep: sweep.number,
-                kind,
-                power,
-                beta,
-                _pad: 0,
+        let [overlaps, fields] = &buffers;
+        let run = |encoder: &mut wgpu::CommandEncoder, sweep: &Sweep<'_>| {
+            let params = |(begin, end)| {
+                let (kind, power, beta) = interaction.code();
+                Params {
+                    rows: sweep.rows as u32,
+                    dim: dim as u32,
+                    n: n as u32,
+                    sweep: sweep.number,
+                    kind,
+                    power,
+                    beta,
+                    begin,
+                    end,
+                    _pad: [0; 2],
+                }
             };
-            let bytes = sweep.state_bytes(dim);
-            let overlap_bytes = (sweep.rows * n) as u64 * WORD;
-            ctx.poison(encoder, &overlaps, overlap_bytes);
+            self.record_overlaps(encoder, sweep, overlaps, &params);
+            if asynchronous {
+                let per = LOOP_BUDGET / per_neuron;
+                self.record_async(encoder, sweep, overlaps, ranges(dim, per).map(&params));
+            } else {
+                let per = LOOP_BUDGET / per_pattern;
+                let ranges = ranges(n, per).map(&params);
+                self.record_sync(encoder, sweep, overlaps, fields, ranges);
+            }
+        };
+        run_sweeps(ctx, queries, dim, max_rows, opts, run).await
+    }
+
+    fn patterns(&self) -> wgpu::BufferBinding<'_> {
+        binding(&self.patterns_t, (self.n * self.dim) as u64 * WORD)
+    }
+
+    /// m = X σ, over slices of [`LOOP_BUDGET`] neurons.
+    fn record_overlaps(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        sweep: &Sweep<'_>,
+        overlaps: &wgpu::Buffer,
+        params: &impl Fn((u32, u32)) -> Params,
+    ) {
+        let ctx = &*self.ctx;
+        let kernels = ctx.kernels.binary(&ctx.device);
+        let bytes = sweep.state_bytes(self.dim);
+        let overlap_bytes = (sweep.rows * self.n) as u64 * WORD;
+        ctx.poison(encoder, overlaps, overlap_bytes);
+        for range in ranges(self.dim, LOOP_BUDGET) {
             kernels.dense_overlaps.dispatch(
+                &ctx.device,
+                encoder,
+                &params(range),
+                &[
+                    self.patterns(),
+                    binding(sweep.current, bytes),
+                    binding(overlaps, overlap_bytes),
+                ],
+                sweep.grid(self.n),
+            );
+        }
+    }
+
+    fn record_sync(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        sweep: &Sweep<'_>,
+        overlaps: &wgpu::Buffer,
+        fields: &wgpu::Buffer,
+        slices: impl Iterator<Item = Params>,
+    ) {
+        let ctx = &*self.ctx;
+        let kernels = ctx.kernels.binary(&ctx.device);
+        let bytes = sweep.state_bytes(self.dim);
+        let overlap_bytes = (sweep.rows * self.n) as u64 * WORD;
+        ctx.poison(encoder, sweep.next, bytes);
+        ctx.poison(encoder, fields, 2 * bytes);
+        for params in slices {
+            let [last, changed] = sweep.tail();
+            kernels.dense_sync.dispatch(
                 &ctx.device,
                 encoder,
                 &params,
                 &[
-                    patterns.clone(),
+                    self.patterns(),
+                    binding(overlaps, overlap_bytes),
                     binding(sweep.current, bytes),
-                    binding(&overlaps, overlap_bytes),
+                    binding(sweep.next, bytes),
+                    binding(fields, 2 * bytes),
+                    last,
+                    changed,
                 ],
-                sweep.grid(n),
+                sweep.grid(self.dim),
             );
+        }
+    }
+
+    fn record_async(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        sweep: &Sweep<'_>,
+        overlaps: &wgpu::Buffer,
+        runs: impl Iterator<Item = Params>,
+    ) {
+        let ctx = &*self.ctx;
+        let kernels = ctx.kernels.binary(&ctx.device);
+        let bytes = sweep.state_bytes(self.dim);
+        let overlap_bytes = (sweep.rows * self.n) as u64 * WORD;
+        for params in runs {
             let [last, changed] = sweep.tail();
-            match opts.update {
-                Update::Synchronous => {
-                    ctx.poison(encoder, sweep.next, bytes);
-                    kernels.dense_sync.dispatch(
-                        &ctx.device,
-                        encoder,
-                        &params,
-                        &[
-                            patterns.clone(),
-                            binding(&overlaps, overlap_bytes),
-                            binding(sweep.current, bytes),
-                            binding(sweep.next, bytes),
-                            last,
-                            changed,
-                        ],
-                        sweep.grid(dim),
-                    );
-                }
-                Update::Asynchronous { .. } => kernels.dense_async.dispatch(
-                    &ctx.device,
-                    encoder,
-                    &params,
-                    &[
-                        patterns.clone(),
-                        binding(sweep.order, dim as u64 * WORD),
-                        binding(&overlaps, overlap_bytes),
-                        binding(sweep.current, bytes),
-                        last,
-                        changed,
-                    ],
-                    (sweep.rows as u32, 1, 1),
-                ),
-            }
-        })
-        .await
+            kernels.dense_async.dispatch(
+                &ctx.device,
+                encoder,
+                &params,
+                &[
+                    self.patterns(),
+                    binding(sweep.order, self.dim as u64 * WORD),
+                    binding(overlaps, overlap_bytes),
+                    binding(sweep.current, bytes),
+                    last,
+                    changed,
+                ],
+                (sweep.rows as u32, 1, 1),
+            );
+        }
+    }
+}
+
+/// Loop iterations of one pattern's term of a field: the pattern loop's own, and the two
+/// products of z^n (`power` in shaders/dense_field.wgsl) for the polynomials.
+fn pattern_cost(interaction: Interaction) -> usize {
+    match interaction {
+        Interaction::Polynomial(p) | Interaction::RectifiedPolynomial(p) => 1 + 2 * p as usize,
+        Interaction::Exponential { .. } => 1,
     }
 }
