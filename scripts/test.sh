@@ -43,3 +43,7 @@ WGPU_BACKEND=gl cargo test --test parity --test theory gpu:: -- --test-threads=1
 WGPU_BACKEND=gl cargo test --test layers gpu:: -- --test-threads=1
 WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test kernels -- --test-threads=1 \
   gpu::every_path_on_awkward_shapes gpu::chunking_is_invisible gpu::timing_is_reported
+# At scale on GL: one case past 2^16 patterns and one past the fused kernels' widest d take
+# every path (all seven cases take 11 minutes on llvmpipe GL; Vulkan runs them all above).
+WGPU_BACKEND=gl cargo test --test scale -- --test-threads=1 \
+  gpu::many_patterns_65537 gpu::wide_patterns_16385
