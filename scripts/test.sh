@@ -41,6 +41,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 echo "== GPU parity, theory and kernel tests on the GL backend"
 WGPU_BACKEND=gl cargo test --test parity --test theory gpu:: -- --test-threads=1
 WGPU_BACKEND=gl cargo test --test layers gpu:: -- --test-threads=1
+# Concurrency: a call holding GL's one context past wgpu's 6 s lock timeout beside others.
+WGPU_BACKEND=gl cargo test --test concurrency gpu:: -- --test-threads=1
 WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test kernels -- --test-threads=1 \
   gpu::every_path_on_awkward_shapes gpu::chunking_is_invisible gpu::timing_is_reported
 # At scale on GL: one case past 2^16 patterns and one past the fused kernels' widest d take

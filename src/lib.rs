@@ -77,6 +77,7 @@ pub mod persist;
 pub mod reference;
 mod retrieve;
 mod storage;
+mod worker;
 
 pub use device::{Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions};
 pub use error::{Error, Result};

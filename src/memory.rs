@@ -13,6 +13,7 @@ use crate::retrieve::{
     self, check_score_range, row_sq_norms, BlockOut, Retrieval, RetrieveOptions,
 };
 use crate::storage::{encode_rows, round_to, MemoryOptions};
+use crate::worker;
 
 /// Score blocks on the CPU are kept to this many f32 (64 MiB) so memory use stays bounded
 /// however many queries arrive at once.
@@ -40,19 +41,29 @@ const CPU_BLOCK_SCORES: usize = 16 << 20;
 /// assert!((out.states[[0, 0]] - 1.0).abs() < 1e-3);
 /// # Ok::<(), hopfield::Error>(())
 /// ```
+///
+/// # Many callers
+///
+/// A `Memory` is `Send + Sync`: any number of threads may retrieve from one `&Memory` at once,
+/// on every device (calls to a GL device take turns inside the crate, as GL has one context).
+/// A writer needs `&mut Memory`; [`snapshot`](Self::snapshot) (or `clone`) gives readers their
+/// own copy in O(chunks) time, so a writer never waits for them.
+#[derive(Clone)]
 pub struct Memory {
     device: Device,
     dim: usize,
     options: MemoryOptions,
     /// Squared norm of each pattern, kept on the host for M = max ‖x_i‖ (energy, range checks).
-    sq_norms: Vec<f64>,
+    /// Shared with clones until either side mutates (as are `ids` and the stored rows).
+    sq_norms: Arc<Vec<f64>>,
     /// Ids and labels, in row order.
-    ids: PatternIds,
+    ids: Arc<PatternIds>,
     store: Store,
 }
 
+#[derive(Clone)]
 enum Store {
-    Cpu(Vec<f32>),
+    Cpu(Arc<Vec<f32>>),
     Gpu(Arc<GpuContext>, PatternStore),
 }
 
@@ -77,7 +88,7 @@ impl Memory {
                         options.precision
                     )));
                 }
-                Store::Cpu(Vec::new())
+                Store::Cpu(Arc::default())
             }
             Backend::Gpu(ctx) => {
                 Store::Gpu(Arc::clone(ctx), PatternStore::new(ctx, dim, &options)?)
@@ -87,8 +98,8 @@ impl Memory {
             device: device.clone(),
             dim,
             options,
-            sq_norms: Vec::new(),
-            ids: PatternIds::default(),
+            sq_norms: Arc::default(),
+            ids: Arc::default(),
             store,
         })
     }
@@ -216,13 +227,14 @@ impl Memory {
         }
         let data = round_to(self.options.precision, data, self.dim)?;
         match &mut self.store {
-            Store::Cpu(rows) => rows.extend_from_slice(&data),
+            Store::Cpu(rows) => Arc::make_mut(rows).extend_from_slice(&data),
             Store::Gpu(ctx, store) => {
+                let _serial = ctx.exclusive();
                 store.append(ctx, &encode_rows(store.precision(), &data, self.dim))?
             }
         }
-        self.sq_norms.extend(row_sq_norms(&data, self.dim));
-        self.ids.push(&ids);
+        Arc::make_mut(&mut self.sq_norms).extend(row_sq_norms(&data, self.dim));
+        Arc::make_mut(&mut self.ids).push(&ids);
         Ok(())
     }
 
@@ -238,16 +250,18 @@ impl Memory {
         check_finite("patterns", pattern, self.dim)?;
         let pattern = round_to(self.options.precision, pattern, self.dim)?;
         match &mut self.store {
-            Store::Cpu(rows) => {
-                rows[index * self.dim..(index + 1) * self.dim].copy_from_slice(&pattern)
+            Store::Cpu(rows) => Arc::make_mut(rows)[index * self.dim..(index + 1) * self.dim]
+                .copy_from_slice(&pattern),
+            Store::Gpu(ctx, store) => {
+                let _serial = ctx.exclusive();
+                store.replace(
+                    ctx,
+                    index,
+                    &encode_rows(store.precision(), &pattern, self.dim),
+                )?
             }
-            Store::Gpu(ctx, store) => store.replace(
-                ctx,
-                index,
-                &encode_rows(store.precision(), &pattern, self.dim),
-            )?,
         }
-        self.sq_norms[index] = row_sq_norms(&pattern, self.dim)[0];
+        Arc::make_mut(&mut self.sq_norms)[index] = row_sq_norms(&pattern, self.dim)[0];
         Ok(())
     }
 
@@ -271,18 +285,21 @@ impl Memory {
                 let dim = self.dim;
                 let mut gone = sorted.iter().peekable();
                 let mut i = 0;
-                rows.retain(|_| {
+                Arc::make_mut(rows).retain(|_| {
                     let row = i / dim;
                     i += 1;
                     while gone.next_if(|&&g| g < row).is_some() {}
                     gone.peek().is_none_or(|&&g| g != row)
                 });
             }
-            Store::Gpu(ctx, buf) => buf.remove(ctx, &sorted)?,
+            Store::Gpu(ctx, buf) => {
+                let _serial = ctx.exclusive();
+                buf.remove(ctx, &sorted)?
+            }
         }
         let mut gone = sorted.iter().peekable();
         let mut row = 0;
-        self.sq_norms.retain(|_| {
+        Arc::make_mut(&mut self.sq_norms).retain(|_| {
             let keep = gone.peek().is_none_or(|&&g| g != row);
             if !keep {
                 gone.next();
@@ -290,7 +307,7 @@ impl Memory {
             row += 1;
             keep
         });
-        self.ids.remove(&sorted);
+        Arc::make_mut(&mut self.ids).remove(&sorted);
         Ok(())
     }
 
@@ -308,11 +325,14 @@ impl Memory {
     /// again.
     pub fn clear(&mut self) {
         match &mut self.store {
-            Store::Cpu(rows) => rows.clear(),
-            Store::Gpu(_, buf) => buf.clear(),
+            Store::Cpu(rows) => *rows = Arc::default(),
+            Store::Gpu(ctx, buf) => {
+                let _serial = ctx.exclusive();
+                buf.clear()
+            }
         }
-        self.sq_norms.clear();
-        self.ids.clear();
+        self.sq_norms = Arc::default();
+        Arc::make_mut(&mut self.ids).clear();
     }
 
     /// The id of each stored pattern, in index order.
@@ -344,7 +364,7 @@ impl Memory {
                 len: self.len(),
             });
         }
-        self.ids.set_label(index, label);
+        Arc::make_mut(&mut self.ids).set_label(index, label);
         Ok(())
     }
 
@@ -364,7 +384,7 @@ impl Memory {
     ) -> Result<Memory> {
         let mut memory = Memory::with_options(device, dim, options)?;
         memory.push_rows(rows, Some(ids.ids()))?;
-        memory.ids = ids;
+        memory.ids = Arc::new(ids);
         Ok(memory)
     }
 
@@ -372,8 +392,11 @@ impl Memory {
     /// hold).
     pub fn patterns(&self) -> Result<Array2<f32>> {
         let data = match &self.store {
-            Store::Cpu(rows) => rows.clone(),
-            Store::Gpu(ctx, buf) => pollster::block_on(buf.read(ctx))?,
+            Store::Cpu(rows) => rows.to_vec(),
+            Store::Gpu(ctx, buf) => {
+                let _serial = ctx.exclusive();
+                pollster::block_on(buf.read(ctx))?
+            }
         };
         Ok(Array2::from_shape_vec((self.len(), self.dim), data).expect("N×d rows"))
     }
@@ -383,17 +406,6 @@ impl Memory {
     pub fn retrieve(
         &self,
         queries: ArrayView2<f32>,
-        options: &RetrieveOptions,
-    ) -> Result<Retrieval> {
-        pollster::block_on(self.retrieve_async(queries, options))
-    }
-
-    /// The asynchronous form of [`retrieve`](Self::retrieve). On a GPU the future waits for the
-    /// device without blocking the executor (a poller thread drives wgpu); on the CPU path the
-    /// work runs on the thread that polls the future.
-    pub async fn retrieve_async(
-        &self,
-        queries: ArrayView2<'_, f32>,
         options: &RetrieveOptions,
     ) -> Result<Retrieval> {
         options.validate(self.len())?;
@@ -406,34 +418,13 @@ impl Memory {
             .fold(0.0, f64::max)
             .sqrt();
         check_score_range(options.beta, query_norm, self.max_norm())?;
-
-        let b = queries.nrows();
-        let mut blocks: Vec<(usize, BlockOut)> = Vec::new();
-        match &self.store {
-            Store::Cpu(rows) => {
-                let x = ArrayView2::from_shape((self.len(), self.dim), rows).expect("N×d rows");
-                let per_block = (CPU_BLOCK_SCORES / self.len()).max(1);
-                if per_block < b {
-                    log::debug!("{b} queries retrieved in blocks of {per_block} on the CPU");
-                }
-                for start in (0..b).step_by(per_block) {
-                    let rows = per_block.min(b - start);
-                    let block = queries.slice(ndarray::s![start..start + rows, ..]);
-                    blocks.push((rows, cpu::retrieve_block(x, block, options)));
-                }
-            }
+        let blocks = match &self.store {
+            Store::Cpu(rows) => self.cpu_blocks(rows, queries, options),
             Store::Gpu(ctx, store) => {
-                let per_block = retrieval::max_block_rows(ctx, store, self.dim, options)?;
-                if per_block < b {
-                    log::debug!("{b} queries retrieved in blocks of {per_block}");
-                }
-                for chunk in q.chunks(per_block * self.dim) {
-                    let out =
-                        retrieval::retrieve_block(ctx, store, chunk, self.dim, options).await?;
-                    blocks.push((chunk.len() / self.dim, out));
-                }
+                let _serial = ctx.exclusive();
+                self.gpu_blocks(ctx, store, q, options)?
             }
-        }
+        };
         let max_sq = self.sq_norms.iter().copied().fold(0.0, f64::max);
         Ok(retrieve::assemble(
             options,
@@ -442,6 +433,100 @@ impl Memory {
             self.ids(),
             max_sq,
         ))
+    }
+
+    /// The asynchronous form of [`retrieve`](Self::retrieve): the future never blocks the
+    /// executor, on any device. It hands a [`snapshot`](Self::snapshot) and a copy of the
+    /// queries to a worker thread, which records, submits and waits for the device (or runs
+    /// the CPU path), and only awaits that thread's answer. Dropping the future abandons the
+    /// result; the worker still finishes the retrieval.
+    pub async fn retrieve_async(
+        &self,
+        queries: ArrayView2<'_, f32>,
+        options: &RetrieveOptions,
+    ) -> Result<Retrieval> {
+        let memory = self.snapshot();
+        let queries = queries.to_owned();
+        let options = options.clone();
+        worker::run(move || memory.retrieve(queries.view(), &options)).await
+    }
+
+    /// A copy of this memory that later mutations of either do not affect, made in
+    /// O(chunks) time without copying any pattern: a reader retrieves from its snapshot while
+    /// the writer goes on mutating the original through `&mut`, so the writer never waits for
+    /// readers. Ids, labels and options are the original's.
+    ///
+    /// The design is copy-on-write: the host-side rows, norms and ids sit behind `Arc`s, and so
+    /// does each device chunk. A mutation copies what is still shared first — the host data
+    /// whole, on the device only the chunk it writes (appending into a shared last chunk copies
+    /// that chunk; removal already builds fresh chunks). So a snapshot costs nothing until the
+    /// writer touches shared data, and then at most one copy of what it touches, instead of a
+    /// full copy per snapshot or a lock that makes the writer wait for every reader. It is the
+    /// same as `clone`; the snapshot may be mutated too, without affecting the original.
+    ///
+    /// ```
+    /// use hopfield::{Device, Memory, RetrieveOptions};
+    /// use ndarray::array;
+    ///
+    /// let mut memory = Memory::from_array(&Device::cpu(), array![[1.0, 0.0], [0.0, 1.0]].view())?;
+    /// let reader = memory.snapshot();
+    /// memory.remove(&[0])?;                           // does not wait for, nor change, `reader`
+    /// let out = reader.retrieve(array![[1.0, 0.0]].view(), &RetrieveOptions::new(8.0))?;
+    /// assert_eq!((reader.len(), memory.len()), (2, 1));
+    /// assert!(out.states[[0, 0]] > 0.99);
+    /// # Ok::<(), hopfield::Error>(())
+    /// ```
+    pub fn snapshot(&self) -> Memory {
+        self.clone()
+    }
+
+    /// The CPU path's blocks, each small enough to keep the score matrix bounded.
+    fn cpu_blocks(
+        &self,
+        rows: &[f32],
+        queries: ArrayView2<f32>,
+        options: &RetrieveOptions,
+    ) -> Vec<(usize, BlockOut)> {
+        let b = queries.nrows();
+        let x = ArrayView2::from_shape((self.len(), self.dim), rows).expect("N×d rows");
+        let per_block = (CPU_BLOCK_SCORES / self.len()).max(1);
+        if per_block < b {
+            log::debug!("{b} queries retrieved in blocks of {per_block} on the CPU");
+        }
+        (0..b)
+            .step_by(per_block)
+            .map(|start| {
+                let rows = per_block.min(b - start);
+                let block = queries.slice(ndarray::s![start..start + rows, ..]);
+                (rows, cpu::retrieve_block(x, block, options))
+            })
+            .collect()
+    }
+
+    /// The GPU's blocks, as many queries each as the device's limits allow; blocks until the
+    /// device is done.
+    fn gpu_blocks(
+        &self,
+        ctx: &GpuContext,
+        store: &PatternStore,
+        q: &[f32],
+        options: &RetrieveOptions,
+    ) -> Result<Vec<(usize, BlockOut)>> {
+        let per_block = retrieval::max_block_rows(ctx, store, self.dim, options)?;
+        if per_block * self.dim < q.len() {
+            log::debug!(
+                "{} queries retrieved in blocks of {per_block}",
+                q.len() / self.dim
+            );
+        }
+        q.chunks(per_block * self.dim)
+            .map(|chunk| {
+                let out = pollster::block_on(retrieval::retrieve_block(
+                    ctx, store, chunk, self.dim, options,
+                ))?;
+                Ok((chunk.len() / self.dim, out))
+            })
+            .collect()
     }
 
     fn check_dim(&self, what: &'static str, got: usize) -> Result<()> {
@@ -453,6 +538,18 @@ impl Memory {
             });
         }
         Ok(())
+    }
+}
+
+impl Drop for Memory {
+    /// On GL even dropping a buffer takes the device's context, so the chunks go under the
+    /// device lock (see `GpuContext::exclusive`), not while another thread's call holds it.
+    fn drop(&mut self) {
+        if let Store::Gpu(ctx, _) = &self.store {
+            let ctx = Arc::clone(ctx);
+            let _serial = ctx.exclusive();
+            self.store = Store::Cpu(Arc::default());
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! only once the device reported no error, so a failed call leaves the patterns as they were.
 
 use std::num::NonZeroU64;
+use std::sync::Arc;
 
 use super::GpuContext;
 use crate::error::{Error, Result};
@@ -23,10 +24,19 @@ pub(crate) fn binding(buffer: &wgpu::Buffer, bytes: u64) -> wgpu::BufferBinding<
     }
 }
 
+/// A chunk's buffer is shared by every clone of its memory (see
+/// [`Memory::snapshot`](crate::Memory::snapshot)); one whose `Arc` is shared is never written,
+/// so a mutation copies it to a fresh buffer first.
 #[derive(Clone)]
 struct Chunk {
-    buffer: wgpu::Buffer,
+    buffer: Arc<wgpu::Buffer>,
     capacity: usize,
+}
+
+impl Chunk {
+    fn shared(&self) -> bool {
+        Arc::strong_count(&self.buffer) > 1
+    }
 }
 
 /// One chunk as the kernels see it.
@@ -38,6 +48,7 @@ pub(crate) struct ChunkView<'a> {
     pub binding: wgpu::BufferBinding<'a>,
 }
 
+#[derive(Clone)]
 pub(crate) struct PatternStore {
     chunks: Vec<Chunk>,
     len: usize,
@@ -152,7 +163,7 @@ impl PatternStore {
             rows.max(16).min(self.chunk_rows)
         };
         Chunk {
-            buffer: ctx.storage("patterns", capacity as u64 * self.row_bytes()),
+            buffer: Arc::new(ctx.storage("patterns", capacity as u64 * self.row_bytes())),
             capacity,
         }
     }
@@ -162,6 +173,8 @@ impl PatternStore {
         ctx.check_alive()?;
         let per_row = self.row_words();
         let added = words.len() / per_row;
+        // Taken before `chunks` below clones every Arc once more.
+        let shared: Vec<bool> = self.chunks.iter().map(Chunk::shared).collect();
         let (chunks, done) = ctx.scoped("storing patterns", || {
             let mut chunks = self.chunks.clone();
             let mut encoder = ctx.encoder("append");
@@ -172,18 +185,23 @@ impl PatternStore {
                 let take = (added - src).min(self.chunk_rows - local);
                 if ci == chunks.len() {
                     chunks.push(self.new_chunk(ctx, take));
-                } else if local + take > chunks[ci].capacity {
-                    // Doubling keeps appends amortised O(1) per row; the chunk size caps it.
-                    let capacity = (local + take)
-                        .max(chunks[ci].capacity * 2)
-                        .min(self.chunk_rows);
+                } else if local + take > chunks[ci].capacity || shared[ci] {
+                    // Doubling keeps appends amortised O(1) per row; the chunk size caps it. A
+                    // shared chunk that has room is copied at its size.
+                    let capacity = if local + take > chunks[ci].capacity {
+                        (local + take)
+                            .max(chunks[ci].capacity * 2)
+                            .min(self.chunk_rows)
+                    } else {
+                        chunks[ci].capacity
+                    };
                     let grown = ctx.storage("patterns", capacity as u64 * self.row_bytes());
                     if local > 0 {
                         let kept = local as u64 * self.row_bytes();
                         encoder.copy_buffer_to_buffer(&chunks[ci].buffer, 0, &grown, 0, kept);
                     }
                     chunks[ci] = Chunk {
-                        buffer: grown,
+                        buffer: Arc::new(grown),
                         capacity,
                     };
                 }
@@ -206,19 +224,44 @@ impl PatternStore {
         Ok(())
     }
 
-    /// Overwrites row `index` (< len, validated by the caller) with one encoded row.
+    /// Overwrites row `index` (< len, validated by the caller) with one encoded row; a shared
+    /// chunk is copied to a fresh buffer first.
     pub(crate) fn replace(&mut self, ctx: &GpuContext, index: usize, words: &[u32]) -> Result<()> {
         ctx.check_alive()?;
-        let chunk = &self.chunks[index / self.chunk_rows];
-        let ((), done) = ctx.scoped("replacing a pattern", || {
+        let ci = index / self.chunk_rows;
+        let old = &self.chunks[ci];
+        let (chunk, done) = ctx.scoped("replacing a pattern", || {
+            let mut encoder = ctx.encoder("replace");
+            let chunk = if old.shared() {
+                let rows = self.chunk_rows.min(self.len - ci * self.chunk_rows);
+                let copy = ctx.storage("patterns", old.capacity as u64 * self.row_bytes());
+                encoder.copy_buffer_to_buffer(
+                    &old.buffer,
+                    0,
+                    &copy,
+                    0,
+                    rows as u64 * self.row_bytes(),
+                );
+                Chunk {
+                    buffer: Arc::new(copy),
+                    capacity: old.capacity,
+                }
+            } else {
+                old.clone()
+            };
+            // `write_buffer` lands before the submitted copy, so the row goes in afterwards.
+            ctx.queue.submit([encoder.finish()]);
             ctx.queue.write_buffer(
                 &chunk.buffer,
                 (index % self.chunk_rows) as u64 * self.row_bytes(),
                 bytemuck::cast_slice(words),
             );
             ctx.queue.submit([]);
+            chunk
         });
-        pollster::block_on(done)
+        pollster::block_on(done)?;
+        self.chunks[ci] = chunk;
+        Ok(())
     }
 
     /// Removes the rows in `sorted` (ascending, unique, < len) by copying the kept runs into
@@ -268,9 +311,10 @@ impl PatternStore {
         Ok(())
     }
 
-    /// Forgets every row; the first chunk is kept for reuse.
+    /// Forgets every row; the first chunk is kept for reuse unless a clone still reads it.
     pub(crate) fn clear(&mut self) {
         self.chunks.truncate(1);
+        self.chunks.retain(|c| !c.shared());
         self.len = 0;
     }
 

@@ -1,7 +1,7 @@
 //! One opened wgpu device: queue, compiled kernels, error capture, readback and poisoning.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::binary::BinaryKernels;
 use super::change::Change;
@@ -66,6 +66,8 @@ pub(crate) struct GpuContext {
     staging: Mutex<Vec<wgpu::Buffer>>,
     timers: Mutex<Vec<Timer>>,
     poison: Option<Mutex<Option<wgpu::Buffer>>>,
+    /// `Some` on GL (see [`exclusive`](Self::exclusive)).
+    serial: Option<Mutex<()>>,
 }
 
 const POISON: f32 = f32::NAN;
@@ -106,9 +108,10 @@ impl GpuContext {
             by_precision: [OnceLock::new(), OnceLock::new()],
         };
         let info = adapter_info(&adapter, &limits, features);
+        let gl = adapter.get_info().backend == wgpu::Backend::Gl;
         Ok(GpuContext {
-            poller: (adapter.get_info().backend != wgpu::Backend::Gl)
-                .then(|| Poller::new(device.clone())),
+            poller: (!gl).then(|| Poller::new(device.clone())),
+            serial: gl.then(|| Mutex::new(())),
             device,
             queue,
             info,
@@ -119,6 +122,19 @@ impl GpuContext {
             timers: Mutex::new(Vec::new()),
             poison: poison.then(|| Mutex::new(None)),
         })
+    }
+
+    /// Held for the whole of every operation that touches a GL device (creating or dropping
+    /// buffers, writing, recording, submitting, polling, mapping); `None` elsewhere.
+    ///
+    /// wgpu's GL backend has one context per adapter and gives up waiting for it after a few
+    /// seconds with a panic ("Could not lock adapter context"), while llvmpipe holds it for as
+    /// long as a submission executes. Waiting here instead has no such limit. Not re-entrant:
+    /// take it only at the outermost call that reaches the device.
+    pub(crate) fn exclusive(&self) -> Option<MutexGuard<'_, ()>> {
+        self.serial
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The largest storage binding and buffer this device allows, whichever is smaller.

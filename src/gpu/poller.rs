@@ -1,6 +1,5 @@
 //! A thread that drives the device while a readback is pending, so `map_async` callbacks fire
-//! and the futures of [`Memory::retrieve_async`](crate::Memory::retrieve_async) resolve without
-//! the caller's executor blocking on `device.poll`.
+//! while the reading thread only awaits them (not on GL: see `GpuContext::exclusive`).
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
