@@ -57,26 +57,39 @@ pub(super) fn step(
             .div_ceil(pieces)
             .next_multiple_of(chunk_rows(d))
             * d;
+        // Threads take pieces as they come free, but each piece's partials are its own and
+        // are merged in piece order, so the result does not depend on which thread ran what:
+        // the same call gives the same bits every time.
         let next = AtomicUsize::new(0);
         let work = || {
-            let mut tree = Tree::default();
+            let mut done = Vec::new();
             loop {
-                let start = next.fetch_add(1, Ordering::Relaxed) * piece;
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let start = i * piece;
                 if start >= x.len() {
-                    return tree.parts();
+                    return done;
                 }
-                let rows = &x[start..x.len().min(start + piece)];
-                tree.add(rows, states, d, beta, accumulate);
+                let mut tree = Tree::default();
+                tree.add(
+                    &x[start..x.len().min(start + piece)],
+                    states,
+                    d,
+                    beta,
+                    accumulate,
+                );
+                done.push((i, tree.parts()));
             }
         };
-        std::thread::scope(|s| {
+        let mut pieces = std::thread::scope(|s| {
             let others: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-            let mut parts = work();
+            let mut pieces = work();
             for h in others {
-                parts.extend(h.join().expect("worker panicked"));
+                pieces.extend(h.join().expect("worker panicked"));
             }
-            parts
-        })
+            pieces
+        });
+        pieces.sort_unstable_by_key(|(i, _)| *i);
+        pieces.into_iter().flat_map(|(_, parts)| parts).collect()
     };
     merge(&parts, d, out, lse);
 }

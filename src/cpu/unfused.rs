@@ -82,7 +82,9 @@ fn softmax_rows(s: &mut [f32], n: usize, normalise: bool, lse: &mut [f32], sums:
     for ((row, l), sum) in s.chunks_exact_mut(n).zip(lse).zip(sums) {
         let m = simd::max(row);
         let blocks = row.chunks_mut(BLOCK);
-        *sum = blocks.map(|c| f64::from(simd::exp_shifted(c, m))).sum::<f64>() as f32;
+        *sum = blocks
+            .map(|c| f64::from(simd::exp_shifted(c, m)))
+            .sum::<f64>() as f32;
         if normalise {
             simd::scale(row, 1.0 / *sum);
         }

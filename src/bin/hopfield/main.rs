@@ -163,7 +163,8 @@ struct RetrieveArgs {
     #[arg(long, value_name = "P")]
     precision: Option<String>,
     /// Largest device buffer one chunk of patterns may take, in bytes [default: the device's
-    /// storage-binding limit]. The result does not depend on it.
+    /// storage-binding limit]. The result does not depend on it. GPU devices only: the CPU
+    /// path keeps the patterns in one allocation, and refuses the flag.
     #[arg(long, value_name = "N")]
     max_chunk_bytes: Option<u64>,
     #[command(flatten)]
@@ -431,6 +432,18 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
         .transpose()?;
     let queries = load(&args.queries, "queries")?;
     let device = open(&args.device.device)?;
+    if let (Some(bytes), false) = (args.max_chunk_bytes, device.is_gpu()) {
+        // Chunks are GPU buffers; the CPU path has none, so the flag would mean nothing there.
+        return Err(Failure(
+            2,
+            format!(
+                "--max-chunk-bytes {bytes} sets the size of GPU buffers, and this retrieval runs \
+                 on the CPU path ({}), which keeps the patterns in one allocation: drop the flag, \
+                 or choose a GPU with --device",
+                device.info()
+            ),
+        ));
+    }
     let mut opts = RetrieveOptions::new(args.beta);
     opts = if args.until_converged {
         opts.until_converged(args.eps, args.max_steps)
@@ -475,13 +488,17 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
             )
         })
         .unwrap_or_default();
-    let fixed = if run.fixed_point {
-        format!(
+    let fixed = match run.early {
+        Some(steps::Early::FixedPoint) => format!(
             " (a fixed point: the last steps changed nothing, {} asked for)",
             opts.max_steps()
-        )
-    } else {
-        String::new()
+        ),
+        Some(steps::Early::Cycle(period)) => format!(
+            " (a cycle: the states repeat every {period} steps in f32's rounding, {} asked \
+             for)",
+            opts.max_steps()
+        ),
+        None => String::new(),
     };
     let mut err = std::io::stderr();
     let _ = writeln!(

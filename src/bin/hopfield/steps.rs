@@ -6,7 +6,12 @@
 //! each, every call starting from the states the previous one returned (exact: the states are
 //! f32 on both sides). Between calls the tool can report progress and see each state's last
 //! change; when no component of any state moved in a step, every further step would compute
-//! the same states again, so the run skips to its last step. The last step is a call of its
+//! the same states again, so the run skips to its last step. f32 iteration need not settle on
+//! a fixed point: it can cycle through states that differ in the last bits. The run keeps the
+//! states of a checkpoint whose step count doubles (Brent's cycle detection, at slice ends),
+//! so a cycle of any period is found once the checkpoint is past the cycle's start and its
+//! distance to the present is a multiple of the period; the run then skips ahead by whole
+//! periods, landing on the same states K steps would. The last step is a call of its
 //! own, carrying whatever the user asked for besides the states (weights, top-k, energies), so
 //! that those describe the last step as they do in one call of K steps.
 
@@ -14,7 +19,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use hopfield::{Memory, Retrieval, RetrieveOptions, Stop};
-use ndarray::{s, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayView2, Axis};
 
 use crate::Failure;
 
@@ -33,11 +38,21 @@ const CHECK_FROM: f64 = 1.0 / 1024.0;
 pub struct Run {
     /// The retrieval as one call of the steps taken would have returned it.
     pub out: Retrieval,
-    /// Whether the run stopped early because a step changed nothing.
-    pub fixed_point: bool,
+    /// Why the run stopped before the steps asked for, if it did.
+    pub early: Option<Early>,
     /// Queries whose two strongest scores in the last step lie within f32's rounding of
     /// each other, with that rounding bound (score units).
     pub unresolved: Vec<(usize, f64)>,
+}
+
+/// Why a run of slices skipped the rest of its steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Early {
+    /// A step changed no state.
+    FixedPoint,
+    /// The states came back to where they were this many steps before: a cycle of f32
+    /// rounding whose period divides it.
+    Cycle(usize),
 }
 
 /// Runs `opts` on `queries`: a fixed number of steps in slices, or (until converged) one call.
@@ -59,7 +74,9 @@ pub fn run(
     let mut states = queries.to_owned();
     let mut before = None;
     let mut done = 0;
-    let mut fixed_point = false;
+    let mut early = None;
+    // The states at step `.0`; moved to the present each time the step count doubles.
+    let mut checkpoint: Option<(usize, Array2<f32>)> = None;
     while done + 1 < total {
         let slice = done.clamp(1, MAX_SLICE).min(total - 1 - done);
         let mut step = plain.clone().steps(slice);
@@ -71,11 +88,28 @@ pub fn run(
         done += slice;
         progress.at(done);
         if out.max_change.iter().all(|&c| c == 0.0) {
-            fixed_point = true;
+            early = Some(Early::FixedPoint);
             break;
         }
+        match &checkpoint {
+            Some((at, seen)) if *seen == states => {
+                // The states repeat every `period` steps (a multiple of the cycle's own), so
+                // the state after total − 1 steps is the one (total − 1 − done) mod period on.
+                let period = done - at;
+                let rest = (total - 1 - done) % period;
+                if rest > 0 {
+                    let more = plain.clone().steps(rest);
+                    states = memory.retrieve(states.view(), &more)?.states;
+                    done += rest;
+                }
+                early = Some(Early::Cycle(period));
+                break;
+            }
+            Some((at, _)) if done < 2 * at => {}
+            _ => checkpoint = Some((done, states.clone())),
+        }
     }
-    progress.finish(done, fixed_point);
+    progress.finish(done, early);
     let last = with_check(memory, states.view(), opts.clone().steps(1));
     let mut out = memory.retrieve(states.view(), &last.opts)?;
     done += 1;
@@ -86,7 +120,7 @@ pub fn run(
     let unresolved = last.unresolved(&mut out);
     Ok(Run {
         out,
-        fixed_point,
+        early,
         unresolved,
     })
 }
@@ -109,7 +143,7 @@ fn run_once(
     let unresolved = check.unresolved(&mut out);
     Ok(Run {
         out,
-        fixed_point: false,
+        early: None,
         unresolved,
     })
 }
@@ -217,15 +251,20 @@ impl Progress {
     }
 
     /// Ends the slices, `done` steps in; the last step is still to run.
-    fn finish(&self, done: usize, fixed_point: bool) {
+    fn finish(&self, done: usize, early: Option<Early>) {
         if self.tty && done > 0 {
             // Clears the progress line, so the summary starts on a clean one.
             let _ = write!(std::io::stderr(), "\r\x1b[K");
         }
-        if fixed_point {
+        let skipped = self.total - done - 1;
+        if early == Some(Early::FixedPoint) {
             log::info!(
-                "step {done} changed no state: a fixed point; one more step gives the outputs, {} of {} steps skipped",
-                self.total - done - 1,
+                "step {done} changed no state: a fixed point; one more step gives the outputs, {skipped} of {} steps skipped",
+                self.total
+            );
+        } else if let Some(Early::Cycle(period)) = early {
+            log::info!(
+                "the states repeat every {period} steps (f32 rounding); one more step gives the outputs, {skipped} of {} steps skipped",
                 self.total
             );
         } else if done > 0 {
