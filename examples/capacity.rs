@@ -2,14 +2,15 @@
 //! crate: classical Hopfield with Hebb's and Storkey's rules, dense associative memory with
 //! F(z) = z³ and F(z) = exp(z), and the continuous modern network.
 //!
-//! Each stored pattern, with 10 % of its bits (rounded) flipped, is a query; a recall counts when the
-//! network returns the pattern exactly (the continuous network: the sign of its state). The
-//! number of patterns grows geometrically (a log axis) until every network has failed: the
-//! classical network near 0.14·d (Amit–Gutfreund–Sompolinsky), Storkey's rule near
-//! d/√(2 ln d), the cubic memory near d²/(6 ln d) (Krotov–Hopfield), and the exponential and
-//! continuous memories only when the count is exponential in d. The picture draws those
-//! predictions as dashed lines in each network's colour. A network is not run at heavier loads
-//! once it recalled nothing at two loads in a row, so its CSV rows stop there.
+//! Each stored pattern, with 10 % of its bits (rounded) flipped, is a query; a recall counts
+//! when the network returns the pattern exactly (the continuous network: the sign of its
+//! state). In d = 20 dimensions (16 with `--quick`), the number of patterns grows
+//! geometrically, drawn on a log axis, until every network has failed: the classical network
+//! near 0.14·d (Amit–Gutfreund–Sompolinsky), Storkey's rule near d/√(2 ln d), the cubic
+//! memory near d²/(6 ln d) (Krotov–Hopfield), and the exponential and continuous memories
+//! only when the count is exponential in d. The picture draws those predictions as dashed
+//! lines in each network's colour. A network is not run at heavier loads once it recalled
+//! nothing at two loads in a row, so its CSV rows stop there.
 //!
 //! ```text
 //! cargo run --release --example capacity -- [--quick] [--out DIR] [--device auto|cpu|gpu]

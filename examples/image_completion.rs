@@ -1,8 +1,10 @@
 //! Pattern completion on small binary pictures: glyphs drawn from a 5×7 bitmap font into
 //! 16×16 images (±1 pixels, nothing downloaded) are stored, corrupted — pixels flipped at
-//! random, or the lower half masked to 0 — and retrieved. The result is a PNG grid, one row
-//! per corrupted glyph: original | corrupted | classical Hopfield (Hebbian) | classical
-//! (Storkey) | dense associative memory (exponential) | continuous modern network.
+//! random, or the lower half masked to 0 — and retrieved. The result is a PNG grid with a
+//! header over each column: original | corrupted | Hebbian (classical Hopfield, Hebb's rule) |
+//! Storkey (classical, Storkey's rule) | dense (dense associative memory, exponential) |
+//! modern (continuous modern network); one row per glyph, in two groups titled by their
+//! corruption (noise, masked).
 //!
 //! The glyphs are strongly correlated (they share most of their background), which is what
 //! the classical network handles worst: Hebb's rule mixes them into spurious states, Storkey's
@@ -14,8 +16,9 @@
 //! cargo run --release --example image_completion              # all glyphs, accuracy over many trials
 //! cargo run --release --example image_completion -- --quick   # a small run (CI)
 //! ```
-//! Writes `image_completion.png` and `image_completion.csv` (accuracy per retriever and
-//! corruption) to `--out`.
+//! Writes `image_completion.png` and `image_completion.csv` (retriever, corruption, trials,
+//! pixel_accuracy, exact: the fractions of pixels and of whole images right) to `--out`.
+//! `--device auto|cpu|gpu` as every example.
 
 #[macro_use]
 mod common;

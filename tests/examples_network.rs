@@ -162,5 +162,18 @@ fn metastable_example_moves_through_the_three_fixed_points() {
     for k in ["global", "metastable", "single"] {
         assert!(kinds.contains(&k), "{k} never reached: {kinds:?}");
     }
-    check_png(&out.path().join("metastable.png"));
+    // The three regimes are shaded: three tints (not gray, not white) each fill a large area
+    // of the plot, far more than any line.
+    let png = check_png(&out.path().join("metastable.png"));
+    let mut counts = std::collections::HashMap::new();
+    for p in png.pixels() {
+        if !(p[0] == p[1] && p[1] == p[2]) {
+            *counts.entry(p.0).or_insert(0usize) += 1;
+        }
+    }
+    let tints = counts.values().filter(|&&n| n >= 10_000).count();
+    assert!(
+        tints >= 3,
+        "shaded regimes: {tints} large tinted areas: {counts:?}"
+    );
 }
