@@ -1,8 +1,10 @@
 //! Pattern completion on small binary pictures: glyphs drawn from a 5×7 bitmap font into
 //! 16×16 images (±1 pixels, nothing downloaded) are stored, corrupted — pixels flipped at
-//! random, or the lower half masked to 0 — and retrieved. The result is a PNG grid, one row
-//! per corrupted glyph: original | corrupted | classical Hopfield (Hebbian) | classical
-//! (Storkey) | dense associative memory (exponential) | continuous modern network.
+//! random, or the lower half masked to 0 — and retrieved. The result is a PNG grid with a
+//! header over each column: original | corrupted | Hebbian (classical Hopfield, Hebb's rule) |
+//! Storkey (classical, Storkey's rule) | dense (dense associative memory, exponential) |
+//! modern (continuous modern network); one row per glyph, in two groups titled by their
+//! corruption (noise, masked).
 //!
 //! The glyphs are strongly correlated (they share most of their background), which is what
 //! the classical network handles worst: Hebb's rule mixes them into spurious states, Storkey's
@@ -14,11 +16,14 @@
 //! cargo run --release --example image_completion              # all glyphs, accuracy over many trials
 //! cargo run --release --example image_completion -- --quick   # a small run (CI)
 //! ```
-//! Writes `image_completion.png` and `image_completion.csv` (accuracy per retriever and
-//! corruption) to `--out`.
+//! Writes `image_completion.png` and `image_completion.csv` (retriever, corruption, trials,
+//! pixel_accuracy, exact: the fractions of pixels and of whole images right) to `--out`.
+//! `--device auto|cpu|gpu` as every example.
 
 #[macro_use]
 mod common;
+#[path = "common/plot.rs"]
+mod plot;
 
 use std::io::Write;
 
@@ -48,8 +53,15 @@ struct Args {
 const SIDE: usize = 16;
 const PIXELS: usize = SIDE * SIDE;
 /// Screen pixels per image pixel in the PNG.
-const ZOOM: u32 = 4;
+const ZOOM: u32 = 5;
+/// Pixels between tiles, and around them.
 const GAP: u32 = 4;
+/// A tile: one image, zoomed; a cell: a tile and the gap after it.
+const TILE: u32 = SIDE as u32 * ZOOM;
+const CELL: u32 = TILE + GAP;
+/// Heights of the strip of column headers and of each corruption's title strip.
+const HEADER: u32 = 30;
+const TITLE: u32 = 28;
 
 /// A 5×7 bitmap font: each glyph is seven rows of five bits, most significant bit left.
 const FONT: [(char, [u8; 7]); 20] = [
@@ -108,6 +120,14 @@ impl Corruption {
         }
     }
 
+    /// The title of its rows in the picture.
+    fn title(self) -> String {
+        match self {
+            Corruption::Noise(p) => format!("noise: {:.0}% of the pixels flipped", p * 100.0),
+            Corruption::MaskedHalf => "masked: the lower half unknown (0, gray)".into(),
+        }
+    }
+
     fn apply(self, rng: &mut StdRng, image: &mut [f32]) {
         match self {
             Corruption::Noise(p) => image.iter_mut().for_each(|v| {
@@ -123,6 +143,14 @@ impl Corruption {
 /// Maps a batch of corrupted images (B×256) to retrieved ones.
 type Retriever<'a> = Box<dyn Fn(ArrayView2<f32>) -> Array2<f32> + 'a>;
 
+/// A network compared: its name in the CSV, its column's header in the picture, and how it
+/// retrieves.
+struct Network<'a> {
+    name: &'static str,
+    header: &'static str,
+    retrieve: Retriever<'a>,
+}
+
 /// The networks compared, by name: the classical network with both learning rules, a dense
 /// associative memory, and the continuous modern network, all on the same device.
 fn retrievers<'a>(
@@ -131,7 +159,7 @@ fn retrievers<'a>(
     storkey: &'a Classical,
     dense: &'a Dense,
     seed: u64,
-) -> Vec<(&'static str, Retriever<'a>)> {
+) -> Vec<Network<'a>> {
     // ±1 patterns of 256 pixels: scores differ by multiples of 2 per pixel, so β = 0.1 makes
     // a few pixels' difference decisive.
     let opts = RetrieveOptions::new(0.1).until_converged(1e-4, 20);
@@ -147,42 +175,46 @@ fn retrievers<'a>(
         })
     };
     vec![
-        (
-            "classical (Hebbian)",
-            Box::new(move |q| {
+        Network {
+            name: "classical (Hebbian)",
+            header: "Hebbian",
+            retrieve: Box::new(move |q| {
                 let q = binary(q);
                 hebbian
                     .recall(q.view(), &sweeps)
                     .expect("±1 queries")
                     .states
             }),
-        ),
-        (
-            "classical (Storkey)",
-            Box::new(move |q| {
+        },
+        Network {
+            name: "classical (Storkey)",
+            header: "Storkey",
+            retrieve: Box::new(move |q| {
                 let q = binary(q);
                 storkey
                     .recall(q.view(), &sweeps)
                     .expect("±1 queries")
                     .states
             }),
-        ),
-        (
-            "dense (exponential)",
-            Box::new(move |q| {
+        },
+        Network {
+            name: "dense (exponential)",
+            header: "dense",
+            retrieve: Box::new(move |q| {
                 let q = binary(q);
                 dense.recall(q.view(), &sweeps).expect("±1 queries").states
             }),
-        ),
-        (
-            "modern (continuous)",
-            Box::new(move |q| {
+        },
+        Network {
+            name: "modern (continuous)",
+            header: "modern",
+            retrieve: Box::new(move |q| {
                 memory
                     .retrieve(q, &opts)
                     .expect("the queries are valid")
                     .states
             }),
-        ),
+        },
     ]
 }
 
@@ -196,20 +228,150 @@ fn accuracy(got: &[f32], want: &[f32]) -> f64 {
     same as f64 / want.len() as f64
 }
 
-/// One image as a gray tile at `(col, row)` of the grid: -1 black, +1 white, 0 mid-gray.
-fn paint(grid: &mut GrayImage, col: u32, row: u32, image: &[f32]) {
-    let cell = SIDE as u32 * ZOOM + GAP;
+/// Where the picture puts things: under the column headers, one group of rows per
+/// corruption, each under its title, one row per glyph.
+struct Layout {
+    glyphs: u32,
+    groups: u32,
+    cols: u32,
+}
+
+impl Layout {
+    fn group_height(&self) -> u32 {
+        TITLE + self.glyphs * CELL
+    }
+
+    fn size(&self) -> (u32, u32) {
+        (
+            GAP + self.cols * CELL,
+            HEADER + self.groups * self.group_height(),
+        )
+    }
+
+    /// The top-left pixel of column `col`'s tile for glyph `glyph` under corruption `group`.
+    fn tile(&self, col: u32, group: u32, glyph: u32) -> (u32, u32) {
+        let top = HEADER + group * self.group_height() + TITLE;
+        (GAP + col * CELL, top + glyph * CELL)
+    }
+
+    /// Each column's header centred over it, each group's title at its top left.
+    fn labels(&self, headers: &[&str], titles: &[String]) -> Vec<plot::Label> {
+        let column = headers.iter().enumerate().map(|(c, &h)| plot::Label {
+            text: h.into(),
+            at: (
+                (GAP + c as u32 * CELL + TILE / 2) as i32,
+                (HEADER / 2) as i32,
+            ),
+            centred: true,
+            size: 16,
+        });
+        let group = titles.iter().enumerate().map(|(k, t)| plot::Label {
+            text: t.clone(),
+            at: (
+                GAP as i32,
+                (HEADER + k as u32 * self.group_height() + TITLE / 2) as i32,
+            ),
+            centred: false,
+            size: 16,
+        });
+        column.chain(group).collect()
+    }
+}
+
+/// One image as a gray tile with its top-left pixel at `at`: -1 black, +1 white, 0 mid-gray.
+fn paint(grid: &mut GrayImage, at: (u32, u32), image: &[f32]) {
     for (i, &v) in image.iter().enumerate() {
         let shade = ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
         let (x, y) = ((i % SIDE) as u32, (i / SIDE) as u32);
         for (dx, dy) in (0..ZOOM).flat_map(|a| (0..ZOOM).map(move |b| (a, b))) {
-            grid.put_pixel(
-                GAP + col * cell + x * ZOOM + dx,
-                GAP + row * cell + y * ZOOM + dy,
-                Luma([shade]),
-            );
+            grid.put_pixel(at.0 + x * ZOOM + dx, at.1 + y * ZOOM + dy, Luma([shade]));
         }
     }
+}
+
+/// Every glyph under every corruption, and what each network makes of it, as a labelled grid.
+fn picture(
+    path: &std::path::Path,
+    x: &Array2<f32>,
+    networks: &[Network],
+    corruptions: &[Corruption],
+    rng: &mut StdRng,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let layout = Layout {
+        glyphs: x.nrows() as u32,
+        groups: corruptions.len() as u32,
+        cols: 2 + networks.len() as u32,
+    };
+    let (width, height) = layout.size();
+    let mut grid = GrayImage::from_pixel(width, height, Luma([200]));
+    for (k, &corruption) in corruptions.iter().enumerate() {
+        let mut q = x.clone();
+        for mut row in q.axis_iter_mut(Axis(0)) {
+            corruption.apply(rng, row.as_slice_mut().expect("rows are contiguous"));
+        }
+        let outputs: Vec<Array2<f32>> = networks.iter().map(|n| (n.retrieve)(q.view())).collect();
+        let columns = [x, &q].into_iter().chain(&outputs);
+        for (c, images) in columns.enumerate() {
+            for (g, image) in images.rows().into_iter().enumerate() {
+                let at = layout.tile(c as u32, k as u32, g as u32);
+                paint(&mut grid, at, &image.to_vec());
+            }
+        }
+    }
+    let headers: Vec<&str> = ["original", "corrupted"]
+        .into_iter()
+        .chain(networks.iter().map(|n| n.header))
+        .collect();
+    let titles: Vec<String> = corruptions.iter().map(|c| c.title()).collect();
+    let mut rgb = image::DynamicImage::ImageLuma8(grid).to_rgb8();
+    plot::label_picture(&mut rgb, (width, height), &layout.labels(&headers, &titles))?;
+    rgb.save(path)?;
+    Ok(())
+}
+
+/// Pixel accuracy and exact recalls of every network over `trials` random corruptions of
+/// every glyph, written to `csv`; the lines to print.
+fn accuracy_table(
+    x: &Array2<f32>,
+    networks: &[Network],
+    corruptions: &[Corruption],
+    (trials, bar): (usize, &indicatif::ProgressBar),
+    rng: &mut StdRng,
+    csv: &mut impl Write,
+) -> std::io::Result<Vec<String>> {
+    let glyphs = x.nrows();
+    writeln!(csv, "retriever,corruption,trials,pixel_accuracy,exact")?;
+    let mut lines = Vec::new();
+    for &corruption in corruptions {
+        let mut sums = vec![(0.0, 0usize); networks.len()];
+        for _ in 0..trials {
+            let mut q = x.clone();
+            for mut row in q.axis_iter_mut(Axis(0)) {
+                corruption.apply(rng, row.as_slice_mut().expect("rows are contiguous"));
+            }
+            for (network, sum) in networks.iter().zip(&mut sums) {
+                let out = (network.retrieve)(q.view());
+                for (got, want) in out.rows().into_iter().zip(x.rows()) {
+                    let a = accuracy(&got.to_vec(), &want.to_vec());
+                    sum.0 += a;
+                    sum.1 += usize::from(a == 1.0);
+                }
+            }
+            bar.inc(1);
+        }
+        for (network, (acc, exact)) in networks.iter().zip(sums) {
+            let (name, n) = (network.name, (trials * glyphs) as f64);
+            let (acc, exact) = (acc / n, exact as f64 / n);
+            writeln!(csv, "{name},{},{trials},{acc},{exact}", corruption.name())?;
+            lines.push(format!(
+                "  {name:20} {:18} pixels right {:6.2}%, images exact {:6.2}%",
+                corruption.name(),
+                100.0 * acc,
+                100.0 * exact
+            ));
+        }
+    }
+    Ok(lines)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -231,90 +393,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // exp(β·overlap) with β = 0.5: two glyphs whose overlaps with a state differ by a few
     // pixels (4 per pixel) already differ by a factor e² in weight.
     let dense = Dense::new(&device, x.view(), Interaction::Exponential { beta: 0.5 })?;
-    let retrievers = retrievers(&memory, &hebbian, &storkey, &dense, args.seed);
+    let networks = retrievers(&memory, &hebbian, &storkey, &dense, args.seed);
     let corruptions = [Corruption::Noise(args.flip), Corruption::MaskedHalf];
 
-    // The picture: every glyph under every corruption.
-    let rows = (glyphs * corruptions.len()) as u32;
-    let cols = 2 + retrievers.len() as u32;
-    let cell = SIDE as u32 * ZOOM + GAP;
-    let mut grid = GrayImage::from_pixel(GAP + cols * cell, GAP + rows * cell, Luma([200]));
-    for (k, &corruption) in corruptions.iter().enumerate() {
-        let mut q = x.clone();
-        for mut row in q.axis_iter_mut(Axis(0)) {
-            corruption.apply(&mut rng, row.as_slice_mut().expect("rows are contiguous"));
-        }
-        let outputs: Vec<Array2<f32>> = retrievers.iter().map(|(_, f)| f(q.view())).collect();
-        for g in 0..glyphs {
-            let row = (k * glyphs + g) as u32;
-            paint(&mut grid, 0, row, x.row(g).as_slice().expect("contiguous"));
-            paint(&mut grid, 1, row, q.row(g).as_slice().expect("contiguous"));
-            for (c, out) in outputs.iter().enumerate() {
-                let state = out.row(g).to_vec();
-                paint(&mut grid, 2 + c as u32, row, &state);
-            }
-        }
-    }
     std::fs::create_dir_all(&args.run.out)?;
     let png = args.run.out.join("image_completion.png");
-    grid.save(&png)?;
-    let columns: Vec<&str> = ["original", "corrupted"]
-        .into_iter()
-        .chain(retrievers.iter().map(|(name, _)| *name))
-        .collect();
+    picture(&png, &x, &networks, &corruptions, &mut rng)?;
     say!(
-        "wrote {} (columns: {}; rows: {glyphs} glyphs x {})",
+        "wrote {} ({glyphs} glyphs under each corruption: {})",
         png.display(),
-        columns.join(" | "),
         corruptions.map(Corruption::name).join(", then ")
     );
 
-    // Accuracy over many random corruptions of every glyph.
     let bar = args.run.progress(trials * corruptions.len(), "trials");
-    let mut csv = std::fs::File::create(args.run.out.join("image_completion.csv"))?;
-    writeln!(csv, "retriever,corruption,trials,pixel_accuracy,exact")?;
-    let mut lines = Vec::new();
-    for &corruption in &corruptions {
-        let mut sums = vec![(0.0, 0usize); retrievers.len()];
-        for _ in 0..trials {
-            let mut q = x.clone();
-            for mut row in q.axis_iter_mut(Axis(0)) {
-                corruption.apply(&mut rng, row.as_slice_mut().expect("rows are contiguous"));
-            }
-            for ((_, f), sum) in retrievers.iter().zip(&mut sums) {
-                let out = f(q.view());
-                for g in 0..glyphs {
-                    let a = accuracy(
-                        out.row(g).as_slice().expect("contiguous"),
-                        x.row(g).as_slice().expect("contiguous"),
-                    );
-                    sum.0 += a;
-                    sum.1 += usize::from(a == 1.0);
-                }
-            }
-            bar.inc(1);
-        }
-        for ((name, _), (acc, exact)) in retrievers.iter().zip(sums) {
-            let n = (trials * glyphs) as f64;
-            writeln!(
-                csv,
-                "{name},{},{trials},{},{}",
-                corruption.name(),
-                acc / n,
-                exact as f64 / n
-            )?;
-            lines.push(format!(
-                "  {name:20} {:18} pixels right {:6.2}%, images exact {:6.2}%",
-                corruption.name(),
-                100.0 * acc / n,
-                100.0 * exact as f64 / n
-            ));
-        }
-    }
+    let csv_path = args.run.out.join("image_completion.csv");
+    let mut csv = std::fs::File::create(&csv_path)?;
+    let lines = accuracy_table(
+        &x,
+        &networks,
+        &corruptions,
+        (trials, &bar),
+        &mut rng,
+        &mut csv,
+    )?;
     bar.finish_and_clear();
     say!("over {trials} random corruptions of each of {glyphs} glyphs:");
     for line in lines {
         say!("{line}");
     }
+    say!("wrote {}", csv_path.display());
     Ok(())
 }

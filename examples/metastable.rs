@@ -5,10 +5,13 @@
 //! mean); for large β one pattern wins.
 //!
 //! ```text
-//! cargo run --release --example metastable -- [--quick] [--out DIR]
+//! cargo run --release --example metastable -- [--quick] [--out DIR] [--device auto|cpu|gpu]
 //! ```
-//! prints a table and writes `DIR/metastable.csv` and `DIR/metastable.png` (the effective
-//! number of patterns, exp(entropy of the weights), against log₁₀ β).
+//! prints a table and writes `DIR/metastable.csv` (beta, effective_patterns, kind,
+//! distance_to_group_mean, distance_to_nearest_pattern) and `DIR/metastable.png`: the
+//! effective number of patterns, exp(entropy of the weights), against β on a log axis, over
+//! three shaded bands, one per kind of fixed point, whose edges lie halfway (in log β) between
+//! the last β of one kind and the first of the next.
 
 #[macro_use]
 mod common;
@@ -17,6 +20,7 @@ mod plot;
 
 use std::error::Error;
 use std::io::Write;
+use std::ops::Range;
 
 use clap::Parser;
 use hopfield::diagnostics::{effective_patterns, FixedPoint};
@@ -46,6 +50,35 @@ fn unit_rows(rng: &mut StdRng, rows: usize, d: usize, base: &[f32], noise: f32) 
         r.mapv_inplace(|v| v / n);
     }
     x
+}
+
+/// One shaded band per run of β with the same kind of fixed point, its edges halfway (in
+/// log β) between neighbouring samples of different kinds, the outer ones at the axis's ends.
+fn regimes(points: &[(f64, f64)], kinds: &[&str], axis: Range<f64>) -> Vec<plot::Band> {
+    let mut bands: Vec<plot::Band> = Vec::new();
+    for (i, &kind) in kinds.iter().enumerate() {
+        if i > 0 && kinds[i - 1] == kind {
+            continue;
+        }
+        let edge = match i {
+            0 => axis.start,
+            _ => (points[i - 1].0 * points[i].0).sqrt(),
+        };
+        if let Some(last) = bands.last_mut() {
+            last.x.end = edge;
+        }
+        let (label, color) = match kind {
+            "global" => ("global average", plot::color(5)),
+            "metastable" => ("metastable", plot::color(4)),
+            _ => ("single pattern", plot::color(2)),
+        };
+        bands.push(plot::Band {
+            label: label.into(),
+            x: edge..axis.end,
+            color,
+        });
+    }
+    bands
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -84,6 +117,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "to nearest"
     );
     let mut points = Vec::new();
+    let mut kinds = Vec::new();
     for s in 0..steps {
         let beta = 10f64.powf(lo + (hi - lo) * s as f64 / (steps - 1) as f64);
         let out = memory.retrieve(
@@ -111,18 +145,35 @@ fn main() -> Result<(), Box<dyn Error>> {
         };
         say!("{beta:>10.4} {effective:>10.3}  {label:<24} {to_group:>12.4} {to_nearest:>12.4}");
         writeln!(csv, "{beta},{effective},{short},{to_group},{to_nearest}")?;
-        points.push((beta.log10(), effective));
+        points.push((beta, effective));
+        kinds.push(short);
     }
     let png = args.run.out.join("metastable.png");
-    plot::line_chart(
+    let (lo, hi) = (10f64.powf(lo), 10f64.powf(hi));
+    let bands = regimes(&points, &kinds, lo..hi);
+    plot::draw(
         &png,
-        "Effective number of patterns at the fixed point",
-        ("log10 beta", lo..hi),
-        ("exp(entropy of the weights)", 0.0..(x.nrows() as f64 + 0.5)),
-        &[plot::Series {
-            name: "query near the group's mean".into(),
-            points,
-        }],
+        &plot::Chart {
+            title: "Effective number of patterns at the fixed point",
+            x: plot::Axis {
+                label: "β (inverse temperature)",
+                range: lo..hi,
+                log: true,
+            },
+            y: plot::Axis {
+                label: "exp(entropy of the weights)",
+                range: 0.0..(x.nrows() as f64 + 2.0),
+                log: false,
+            },
+            series: &[plot::Series {
+                name: "query near the group's mean".into(),
+                points,
+                marker: plot::Marker::Dot,
+                dashed: false,
+            }],
+            references: &[],
+            bands: &bands,
+        },
     )?;
     say!(
         "wrote {} and {}",

@@ -10,16 +10,20 @@
 //! With `--weights`, the layer is one trained in PyTorch and exported with
 //! `safetensors.torch.save_file(layer.state_dict(), "layer.safetensors")` from
 //! `hflayers.HopfieldPooling(input_size=…, num_heads=…, quantity=…)`; without it, a layer with
-//! random weights of the right shapes shows the mechanics. Runs on the GPU where there is one.
+//! random weights of the right shapes shows the mechanics. `--device auto|cpu|gpu` as every
+//! example (auto: a hardware GPU where there is one).
+//!
+//! Writes `pooling.csv` to `--out`: one row per bag (bag, instances, the instance its first
+//! pooling state attends to most in head 0, that weight, and the norm of the pooled vector).
 
 #[macro_use]
 mod common;
 
+use std::io::Write;
 use std::time::Instant;
 
 use clap::Parser;
 use hopfield::layers::{ForwardOptions, HopfieldConfig, HopfieldPooling, Weights};
-use hopfield::Device;
 use ndarray::{Array2, Array3};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -27,9 +31,8 @@ use rand_distr::StandardNormal;
 
 #[derive(Parser)]
 struct Args {
-    /// A tiny batch, for a quick check.
-    #[arg(long)]
-    quick: bool,
+    #[command(flatten)]
+    run: common::RunArgs,
     /// hflayers HopfieldPooling weights (safetensors); random weights if not given.
     #[arg(long)]
     weights: Option<String>,
@@ -42,12 +45,6 @@ struct Args {
     /// Pooling states (outputs per bag: quantity × input_size).
     #[arg(long, default_value_t = 2)]
     quantity: usize,
-    /// Use the CPU even where there is a GPU.
-    #[arg(long)]
-    cpu: bool,
-    /// Use a GPU adapter, a software one (lavapipe) included.
-    #[arg(long, conflicts_with = "cpu")]
-    gpu: bool,
 }
 
 /// Weights of the shapes hflayers gives `HopfieldPooling(input_size=d, num_heads=h,
@@ -92,27 +89,14 @@ fn random_weights(d: usize, q: usize, rng: &mut StdRng) -> hopfield::Result<Weig
     Ok(w)
 }
 
-fn main() -> hopfield::Result<()> {
-    let args = Args::parse();
-    let device = if args.cpu {
-        Device::cpu()
-    } else if args.gpu {
-        Device::gpu()?
-    } else {
-        Device::auto()?
-    };
-    say!("device: {}", device.info());
-    let (d, q) = (args.input_size, args.quantity);
-    let config = HopfieldConfig::new(d).num_heads(args.heads);
-    let mut rng = StdRng::seed_from_u64(7);
-    let weights = match &args.weights {
-        Some(path) => Weights::load(path)?,
-        None => random_weights(d, q, &mut rng)?,
-    };
-    let layer = HopfieldPooling::new(&device, config, q, &weights)?;
-
-    // Bags of 5..=max instances, padded to the longest; the padding is masked out.
-    let (bags, longest) = if args.quick { (3, 7) } else { (16, 200) };
+/// `bags` bags of 5..=`longest` Gaussian instances of `d` features, padded to the longest:
+/// their sizes, the instances, and the padding mask (true where there is no instance).
+fn random_bags(
+    rng: &mut StdRng,
+    bags: usize,
+    longest: usize,
+    d: usize,
+) -> (Vec<usize>, Array3<f32>, Array2<bool>) {
     let sizes: Vec<usize> = (0..bags).map(|_| rng.random_range(5..=longest)).collect();
     let s = sizes.iter().copied().max().unwrap_or(1);
     let mut instances = Array3::<f32>::zeros((bags, s, d));
@@ -125,7 +109,24 @@ fn main() -> hopfield::Result<()> {
             }
         }
     }
+    (sizes, instances, padding)
+}
 
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let device = args.run.device()?;
+    say!("device: {}", device.info());
+    let (d, q) = (args.input_size, args.quantity);
+    let config = HopfieldConfig::new(d).num_heads(args.heads);
+    let mut rng = StdRng::seed_from_u64(7);
+    let weights = match &args.weights {
+        Some(path) => Weights::load(path)?,
+        None => random_weights(d, q, &mut rng)?,
+    };
+    let layer = HopfieldPooling::new(&device, config, q, &weights)?;
+
+    let (bags, longest) = if args.run.quick { (3, 7) } else { (16, 200) };
+    let (sizes, instances, padding) = random_bags(&mut rng, bags, longest, d);
     let options = ForwardOptions::new()
         .padding_mask(padding.view())
         .with_association();
@@ -137,16 +138,28 @@ fn main() -> hopfield::Result<()> {
         sizes,
         pooled.out.dim()
     );
-    // Which instances each bag's first pooling state attended to most (head 0).
-    if let Some(a) = &pooled.association {
-        for (b, &n) in sizes.iter().enumerate().take(4) {
-            let row = a.slice(ndarray::s![b, 0, 0, ..n]);
-            let (best, w) =
-                row.iter()
-                    .enumerate()
-                    .fold((0, 0.0f32), |m, (i, &w)| if w > m.1 { (i, w) } else { m });
+    let association = pooled
+        .association
+        .as_ref()
+        .expect("asked for the association");
+    std::fs::create_dir_all(&args.run.out)?;
+    let csv_path = args.run.out.join("pooling.csv");
+    let mut csv = std::fs::File::create(&csv_path)?;
+    writeln!(csv, "bag,instances,most_attended,weight,pooled_norm")?;
+    // Which instance each bag's first pooling state attended to most (head 0).
+    for (b, &n) in sizes.iter().enumerate() {
+        let row = association.slice(ndarray::s![b, 0, 0, ..n]);
+        let (best, w) = row
+            .iter()
+            .enumerate()
+            .fold((0, 0.0f32), |m, (i, &w)| if w > m.1 { (i, w) } else { m });
+        let out = pooled.out.row(b);
+        let norm = out.dot(&out).sqrt();
+        writeln!(csv, "{b},{n},{best},{w},{norm}")?;
+        if b < 4 {
             say!("bag {b}: {n} instances, most attended: #{best} (weight {w:.3})");
         }
     }
+    say!("wrote {}", csv_path.display());
     Ok(())
 }

@@ -31,17 +31,23 @@ fn example(name: &str) -> PathBuf {
 /// Runs `name --quick --out DIR` and returns DIR.
 fn run_quick(name: &str) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
+    run_quick_into(out.path(), name);
+    out
+}
+
+/// Runs `name --quick --out out`, checks that it succeeded, and returns its stderr.
+fn run_quick_into(out: &Path, name: &str) -> String {
     let runtime = tempfile::tempdir().unwrap();
     let run = Command::new(example(name))
         .args(["--quick", "--out"])
-        .arg(out.path())
+        .arg(out)
         .env("XDG_RUNTIME_DIR", runtime.path())
         .output()
         .expect("the example runs");
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
     assert!(run.status.success(), "{name} failed: {stderr}");
     println!("{}", String::from_utf8_lossy(&run.stdout));
-    out
+    stderr
 }
 
 /// The rows of a CSV with `columns`, as strings, after checking every row's width.
@@ -69,14 +75,53 @@ fn fraction(s: &str) -> f64 {
 
 #[test]
 fn image_completion_writes_a_png_grid() {
-    let out = run_quick("image_completion");
+    let out = tempfile::tempdir().unwrap();
+    let stderr = run_quick_into(out.path(), "image_completion");
     let png = image::open(out.path().join("image_completion.png"))
         .expect("the PNG decodes")
-        .to_luma8();
-    // Quick mode: 6 glyphs x 2 corruptions; original, corrupted and four retrievers, 16x16
-    // images at 4x with 4px gaps.
-    let cell = 16 * 4 + 4;
-    assert_eq!(png.dimensions(), (4 + 6 * cell, 4 + 12 * cell));
+        .to_rgb8();
+    // Quick mode: 6 glyphs under 2 corruptions; original, corrupted and four retrievers, 16x16
+    // images at 5x with 4px gaps, under a 30px strip of headers, each group of rows under a
+    // 28px title.
+    let (tile, cell, header, title) = (16 * 5, 16 * 5 + 4, 30, 28);
+    let group = title + 6 * cell;
+    assert_eq!(png.dimensions(), (4 + 6 * cell, header + 2 * group));
+    // Every original glyph is a tile of pure black and white exactly where the layout puts
+    // it, with the background's gray just outside.
+    for (k, g) in (0..2).flat_map(|k| (0..6).map(move |g| (k, g))) {
+        let (left, top) = (4, header + k * group + title + g * cell);
+        for (x, y) in (0..tile).flat_map(|x| (0..tile).map(move |y| (x, y))) {
+            let v = png.get_pixel(left + x, top + y)[0];
+            assert!(
+                v == 0 || v == 255,
+                "glyph {g}, group {k}: {v} at ({x}, {y})"
+            );
+        }
+        assert_eq!(
+            png.get_pixel(left - 1, top)[0],
+            200,
+            "the gap left of glyph {g}"
+        );
+        assert_eq!(
+            png.get_pixel(left, top + tile)[0],
+            200,
+            "the gap under glyph {g}"
+        );
+    }
+    // The column headers and the groups' titles are written (dark text on the gray), unless
+    // the machine has no font, which the example says.
+    if !stderr.contains("no TrueType font") {
+        let dark = |rows: std::ops::Range<u32>| {
+            rows.flat_map(|y| (0..png.width()).map(move |x| (x, y)))
+                .filter(|&(x, y)| png.get_pixel(x, y)[0] < 100)
+                .count()
+        };
+        assert!(dark(0..header) > 200, "no column headers");
+        for k in 0..2 {
+            let top = header + k * group;
+            assert!(dark(top..top + title) > 100, "no title over group {k}");
+        }
+    }
     let columns = [
         "retriever",
         "corruption",
@@ -137,9 +182,33 @@ fn semantic_lookup_writes_its_table() {
 
 #[test]
 fn pooling_pools_every_bag() {
+    let out = tempfile::tempdir().unwrap();
+    run_quick_into(out.path(), "pooling");
+    let columns = ["bag", "instances", "most_attended", "weight", "pooled_norm"];
+    let rows = csv(&out.path().join("pooling.csv"), &columns);
+    // Quick mode: 3 bags of 5 to 7 instances.
+    assert_eq!(rows.len(), 3, "one row per bag");
+    for (b, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], b.to_string());
+        let n: usize = row[1].parse().unwrap();
+        assert!((5..=7).contains(&n), "{row:?}");
+        let best: usize = row[2].parse().unwrap();
+        assert!(best < n, "attends to padding: {row:?}");
+        // The largest of n weights that sum to one.
+        let w = fraction(&row[3]);
+        assert!(w >= 1.0 / n as f64 - 1e-6, "{row:?}");
+        let norm: f64 = row[4].parse().unwrap();
+        assert!(norm.is_finite() && norm > 0.0, "{row:?}");
+    }
+}
+
+#[test]
+fn pooling_prints_what_it_pooled() {
     let runtime = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
     let run = Command::new(example("pooling"))
-        .arg("--quick")
+        .args(["--quick", "--device", "cpu", "--out"])
+        .arg(out.path())
         .env("XDG_RUNTIME_DIR", runtime.path())
         .output()
         .expect("the example runs");
@@ -149,30 +218,53 @@ fn pooling_pools_every_bag() {
         "pooling failed: {}",
         String::from_utf8_lossy(&run.stderr)
     );
+    assert!(stdout.contains("host CPU"), "--device cpu: {stdout}");
     // Quick mode: 3 bags, 2 pooling states of 32 features each.
     assert!(stdout.contains("into (3, 64)"), "{stdout}");
     assert_eq!(stdout.matches("most attended").count(), 3, "{stdout}");
 }
 
+/// Every example takes `--device` with the same values, and refuses one it does not know
+/// before it computes anything.
+#[test]
+fn examples_refuse_an_unknown_device() {
+    for name in EXAMPLES {
+        let out = tempfile::tempdir().unwrap();
+        let run = Command::new(example(name))
+            .args(["--quick", "--device", "tpu", "--out"])
+            .arg(out.path())
+            .output()
+            .expect("the example runs");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("auto, cpu, gpu"), "{name}: {stderr}");
+        assert_eq!(
+            std::fs::read_dir(out.path()).unwrap().count(),
+            0,
+            "{name} wrote files"
+        );
+    }
+}
+
+const EXAMPLES: [&str; 5] = [
+    "semantic_lookup",
+    "pooling",
+    "metastable",
+    "image_completion",
+    "capacity",
+];
+
 /// With stdout closed before it prints anything (`… | head -0`), each example stops quietly,
 /// with success, instead of panicking on "Broken pipe".
 #[test]
 fn examples_stop_quietly_on_a_closed_pipe() {
-    for name in [
-        "semantic_lookup",
-        "pooling",
-        "metastable",
-        "image_completion",
-    ] {
+    for name in EXAMPLES {
         let out = tempfile::tempdir().unwrap();
         let runtime = tempfile::tempdir().unwrap();
-        let mut command = Command::new(example(name));
-        command.arg("--quick");
-        // pooling writes no files.
-        if name != "pooling" {
-            command.arg("--out").arg(out.path());
-        }
-        let mut child = command
+        let mut child = Command::new(example(name))
+            .arg("--quick")
+            .arg("--out")
+            .arg(out.path())
             .env("XDG_RUNTIME_DIR", runtime.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

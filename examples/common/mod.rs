@@ -44,18 +44,29 @@ pub struct RunArgs {
     /// Where to write the example's files.
     #[arg(long, default_value = "target/examples-out")]
     pub out: PathBuf,
-    /// auto (a hardware GPU, else the CPU path), cpu, or gpu (any adapter, software included).
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    /// Where the networks run.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+/// What `--device` takes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum DeviceChoice {
+    /// A hardware GPU, else the CPU path.
+    Auto,
+    /// The CPU path.
+    Cpu,
+    /// Any GPU adapter, a software one (lavapipe) included.
+    Gpu,
 }
 
 impl RunArgs {
     /// The device `--device` names.
     pub fn device(&self) -> hopfield::Result<Device> {
-        match self.device.as_str() {
-            "cpu" => Ok(Device::cpu()),
-            "gpu" => Device::gpu(),
-            _ => Device::auto(),
+        match self.device {
+            DeviceChoice::Auto => Device::auto(),
+            DeviceChoice::Cpu => Ok(Device::cpu()),
+            DeviceChoice::Gpu => Device::gpu(),
         }
     }
 
