@@ -15,7 +15,7 @@
 //! evaluation of the same formula on the stored values (f16-rounded for f16 storage).
 //! GPU outputs are poisoned before kernels run, so an unwritten element fails too.
 //!
-//! The command-line tool at the same scale: cli/tests/scale.rs.
+//! The command-line tool at the same scale: cli/tests/at_scale.rs.
 
 mod common;
 
