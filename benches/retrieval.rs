@@ -13,25 +13,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use hopfield::workloads::{Workload, FULL, SMALL};
 use hopfield::{Device, Error, Fusion, Memory, MemoryOptions, Precision, RetrieveOptions};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
-
-/// (name, B, N, d), as in `hopfield bench`.
-const SMALL: &[(&str, usize, usize, usize)] = &[
-    ("S1", 1, 1 << 14, 128),
-    ("S2", 64, 1 << 12, 64),
-    ("S3", 256, 1 << 12, 128),
-    ("S4", 1, 1024, 64),
-];
-const FULL: &[(&str, usize, usize, usize)] = &[
-    ("W1", 1, 1 << 20, 128),
-    ("W2", 1024, 1 << 16, 128),
-    ("W3", 64, 1 << 14, 64),
-    ("W4", 1, 1024, 64),
-];
 
 /// With unit-norm patterns and queries near them, β = 8 spreads the weight over many patterns
 /// (as `hopfield bench` does), so no kernel can shortcut a saturated softmax.
@@ -43,10 +30,11 @@ fn normal(rng: &mut StdRng, rows: usize, d: usize) -> Array2<f32> {
     Array2::from_shape_simple_fn((rows, d), || rng.sample::<f32, _>(StandardNormal) * scale)
 }
 
-fn workloads() -> Vec<(&'static str, usize, usize, usize)> {
-    let mut list = SMALL.to_vec();
+/// S1–S4, then W1–W4 where asked for (`hopfield::workloads`, the table `hopfield bench` reads).
+fn workloads() -> Vec<&'static Workload> {
+    let mut list: Vec<_> = SMALL.iter().collect();
     if std::env::var("HOPFIELD_BENCH_FULL").as_deref() == Ok("1") {
-        list.extend_from_slice(FULL);
+        list.extend(FULL);
     } else {
         eprintln!("note: W1-W4 skipped; HOPFIELD_BENCH_FULL=1 runs them too");
     }
@@ -100,7 +88,7 @@ fn bench(c: &mut Criterion) {
     let data: Vec<_> = workloads
         .iter()
         .enumerate()
-        .map(|(i, &(_, b, n, d))| {
+        .map(|(i, &&Workload { b, n, d, .. })| {
             let mut rng = StdRng::seed_from_u64(0x4f9e_1d2c + i as u64);
             let x = normal(&mut rng, n, d);
             let mut q = normal(&mut rng, b, d);
@@ -123,17 +111,17 @@ fn bench(c: &mut Criterion) {
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(3));
         let timestamps = path.device.info().features.timestamps;
-        for (&(name, b, n, d), (x, q)) in workloads.iter().zip(&data) {
+        for (w, (x, q)) in workloads.iter().zip(&data) {
             let memory = match memory(&path, x) {
                 Ok(m) => m,
                 Err(e) => {
-                    eprintln!("note: {}/{name} skipped: {e}", path.tag);
+                    eprintln!("note: {}/{} skipped: {e}", path.tag, w.name);
                     continue;
                 }
             };
             let opts = RetrieveOptions::new(BETA).fusion(path.fusion);
-            group.throughput(Throughput::Bytes((n * d * path.precision.bytes()) as u64));
-            let id = format!("{name}_B{b}_N{n}_d{d}");
+            group.throughput(Throughput::Bytes(w.bytes_read(path.precision)));
+            let id = format!("{}_B{}_N{}_d{}", w.name, w.b, w.n, w.d);
             group.bench_function(&id, |bench| {
                 bench.iter(|| black_box(memory.retrieve(q.view(), &opts).expect("retrieve")))
             });

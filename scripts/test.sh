@@ -22,8 +22,10 @@ export HOPFIELD_REQUIRE_GPU=1
 # EGL probes a Wayland socket directory and complains when there is none.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
-# Everything below builds with the test profile (dependencies optimised, the crate at -O1):
-# one build of the dependencies serves the CLI, the examples and the tests.
+# Everything below builds with the test profile (dependencies optimised, the crates at -O1):
+# one build of the dependencies serves the CLI, the examples and the tests. The workspace is
+# the library (the root) and the command-line tool (cli/); both are default members, so a
+# cargo command without -p covers both, and `--workspace` says so where it matters.
 echo "== adapters"
 cargo run --quiet --profile test -- info
 
@@ -31,9 +33,9 @@ echo "== whole suite (GPU tests on the default adapter: Vulkan)"
 # tests/examples*.rs run the example programs in quick mode; the test profile reuses the
 # dependencies the suite is built with (a plain `cargo build` would compile them all again).
 cargo build --profile test --examples
-cargo test --all-targets
-cargo test --doc
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+cargo test --workspace --all-targets
+cargo test --workspace --doc
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 # wgpu's GL backend serialises every call on one context, so its pass runs one test at a time.
 # llvmpipe's GL compute is several times slower than lavapipe, so the kernel matrix runs fewer

@@ -78,6 +78,7 @@ pub mod reference;
 mod retrieve;
 mod storage;
 mod worker;
+pub mod workloads;
 
 pub use device::{Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions};
 pub use error::{Error, Result};

@@ -14,58 +14,17 @@
 //! Tolerance: ‖out − ref‖_F / ‖ref‖_F ≤ 1e-5 for one step with f32 arithmetic, against an f64
 //! evaluation of the same formula on the stored values (f16-rounded for f16 storage).
 //! GPU outputs are poisoned before kernels run, so an unwritten element fails too.
+//!
+//! The command-line tool at the same scale: cli/tests/at_scale.rs.
 
 mod common;
 
-use common::{normal, rel_err};
+use common::{normal, one_step_f64, rel_err};
 use half::f16;
 use hopfield::{Device, Error, Fusion, Memory, MemoryOptions, Precision, RetrieveOptions};
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
 
 const TOLERANCE: f64 = 1e-5;
-
-/// One step `softmax(β Q Xᵀ) X` in f64, streaming over the patterns (the reference module's
-/// matrices would be B×N of f64 at N = 2^20), and each query's top-3 patterns.
-fn one_step_f64(
-    x: ArrayView2<f32>,
-    q: ArrayView2<f32>,
-    beta: f64,
-) -> (Array2<f64>, Vec<Vec<usize>>) {
-    let (b, d) = q.dim();
-    let mut out = Array2::zeros((b, d));
-    let mut top = Vec::with_capacity(b);
-    for r in 0..b {
-        let qr: Vec<f64> = q.row(r).iter().map(|&v| f64::from(v)).collect();
-        let scores: Vec<f64> = x
-            .rows()
-            .into_iter()
-            .map(|xi| {
-                beta * xi
-                    .iter()
-                    .zip(&qr)
-                    .map(|(&a, b)| f64::from(a) * b)
-                    .sum::<f64>()
-            })
-            .collect();
-        let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let mut l = 0.0;
-        let mut acc = vec![0.0; d];
-        for (xi, s) in x.rows().into_iter().zip(&scores) {
-            let w = (s - m).exp();
-            l += w;
-            for (a, &v) in acc.iter_mut().zip(xi) {
-                *a += w * f64::from(v);
-            }
-        }
-        for (o, a) in out.row_mut(r).iter_mut().zip(acc) {
-            *o = a / l;
-        }
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        order.sort_by(|&i, &j| scores[j].total_cmp(&scores[i]).then(i.cmp(&j)));
-        top.push(order[..3.min(order.len())].to_vec());
-    }
-    (out, top)
-}
 
 fn rounded_to_f16(x: &Array2<f32>) -> Array2<f32> {
     x.mapv(|v| f16::from_f32(v).to_f32())
@@ -178,54 +137,3 @@ on_every_backend!(
     wide_patterns_16385,
     wide_patterns_65536,
 );
-
-/// The command line at scale: `hopfield retrieve` on the CPU path and on the GPU, states and
-/// top-k written to .npy, against the same f64 evaluation.
-fn cli_at_scale(device: &str) {
-    use ndarray_npy::{read_npy, write_npy};
-    let (b, n, d) = (2, 65_537, 24);
-    let mut rng = common::rng("cli_at_scale");
-    let x = normal(&mut rng, n, d, 1.0);
-    let q = normal(&mut rng, b, d, 1.0);
-    let beta = 2.0 * (d as f32).sqrt();
-    let (expected, top) = one_step_f64(x.view(), q.view(), f64::from(beta));
-    let dir = tempfile::tempdir().unwrap();
-    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    write_npy(path("x.npy"), &x).unwrap();
-    write_npy(path("q.npy"), &q).unwrap();
-    let beta_arg = beta.to_string();
-    let (xs, qs, out_path, top_path) = (path("x.npy"), path("q.npy"), path("o.npy"), path("t.npy"));
-    for extra in [&[][..], &["--topk", "3", "--topk-out", &top_path][..]] {
-        let mut args = vec!["retrieve", "--device", device, "--patterns", &xs];
-        args.extend(["--queries", &qs, "--beta", &beta_arg, "--out", &out_path]);
-        args.extend(extra);
-        let run = std::process::Command::new(env!("CARGO_BIN_EXE_hopfield"))
-            .args(&args)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&run.stderr);
-        assert!(run.status.success(), "{args:?}: {err}");
-        let states: Array2<f32> = read_npy(&out_path).unwrap();
-        let e = rel_err(states.view(), expected.view());
-        assert!(e <= TOLERANCE, "{device} {extra:?}: states rel err {e:e}");
-        if !extra.is_empty() {
-            let t: Array2<i64> = read_npy(&top_path).unwrap();
-            for (r, want) in top.iter().enumerate() {
-                let got: Vec<usize> = t.row(r).iter().map(|&i| i as usize).collect();
-                assert_eq!(&got, want, "{device}: top-3 of query {r}");
-            }
-        }
-    }
-}
-
-#[test]
-fn cli_at_scale_cpu() {
-    cli_at_scale("cpu");
-}
-
-#[test]
-fn cli_at_scale_gpu() {
-    if common::gpu().is_some() {
-        cli_at_scale("gpu");
-    }
-}

@@ -121,3 +121,46 @@ pub fn max_abs_err(a: ArrayView2<f32>, b: ArrayView2<f64>) -> f64 {
         }
     })
 }
+
+/// One step `softmax(β Q Xᵀ) X` in f64, streaming over the patterns (the reference module's
+/// matrices would be B×N of f64 at N = 2^20), and each query's top-3 patterns.
+pub fn one_step_f64(
+    x: ArrayView2<f32>,
+    q: ArrayView2<f32>,
+    beta: f64,
+) -> (Array2<f64>, Vec<Vec<usize>>) {
+    let (b, d) = q.dim();
+    let mut out = Array2::zeros((b, d));
+    let mut top = Vec::with_capacity(b);
+    for r in 0..b {
+        let qr: Vec<f64> = q.row(r).iter().map(|&v| f64::from(v)).collect();
+        let scores: Vec<f64> = x
+            .rows()
+            .into_iter()
+            .map(|xi| {
+                beta * xi
+                    .iter()
+                    .zip(&qr)
+                    .map(|(&a, b)| f64::from(a) * b)
+                    .sum::<f64>()
+            })
+            .collect();
+        let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let mut l = 0.0;
+        let mut acc = vec![0.0; d];
+        for (xi, s) in x.rows().into_iter().zip(&scores) {
+            let w = (s - m).exp();
+            l += w;
+            for (a, &v) in acc.iter_mut().zip(xi) {
+                *a += w * f64::from(v);
+            }
+        }
+        for (o, a) in out.row_mut(r).iter_mut().zip(acc) {
+            *o = a / l;
+        }
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&i, &j| scores[j].total_cmp(&scores[i]).then(i.cmp(&j)));
+        top.push(order[..3.min(order.len())].to_vec());
+    }
+    (out, top)
+}

@@ -1,6 +1,7 @@
 //! The `hopfield` binary: `retrieve` on .npy files against the f64 reference, a one-line
 //! `error:` (never a panic) for every kind of bad input, `info`, and small `demo` runs.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
+use hopfield::workloads::{self, Workload, FULL, SMALL};
 use hopfield::{
     reference, Device, DeviceInfo, DeviceKind, Error, Fusion, Memory, MemoryOptions, Precision,
     RetrieveOptions,
@@ -54,76 +55,6 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 }
-
-struct Workload {
-    name: &'static str,
-    b: usize,
-    n: usize,
-    d: usize,
-    what: &'static str,
-}
-
-const WORKLOADS: &[Workload] = &[
-    Workload {
-        name: "W1",
-        b: 1,
-        n: 1 << 20,
-        d: 128,
-        what: "single query, big memory",
-    },
-    Workload {
-        name: "W2",
-        b: 1024,
-        n: 1 << 16,
-        d: 128,
-        what: "large batch",
-    },
-    Workload {
-        name: "W3",
-        b: 64,
-        n: 1 << 14,
-        d: 64,
-        what: "mid batch",
-    },
-    Workload {
-        name: "W4",
-        b: 1,
-        n: 1024,
-        d: 64,
-        what: "latency",
-    },
-    Workload {
-        name: "S1",
-        b: 1,
-        n: 1 << 14,
-        d: 128,
-        what: "small W1",
-    },
-    Workload {
-        name: "S2",
-        b: 64,
-        n: 1 << 12,
-        d: 64,
-        what: "small W3",
-    },
-    Workload {
-        name: "S3",
-        b: 256,
-        n: 1 << 12,
-        d: 128,
-        what: "small batch",
-    },
-    Workload {
-        name: "S4",
-        b: 1,
-        n: 1024,
-        d: 64,
-        what: "small latency (= W4)",
-    },
-];
-
-const FULL: &[&str] = &["W1", "W2", "W3", "W4"];
-const SMALL: &[&str] = &["S1", "S2", "S3", "S4"];
 
 /// Queries beyond this many are left out of the f64 reference: it is a plain O(B·N·d) loop,
 /// and 16 rows already show any systematic error.
@@ -242,49 +173,31 @@ struct Config {
     beta: f32,
 }
 
-/// Bytes of X one retrieval reads once: N·d elements.
-fn bytes_read(w: &Workload, precision: Precision) -> u64 {
-    (w.n * w.d * precision.bytes()) as u64
-}
-
-/// Two products of 2·B·N·d flop each.
-fn flop(w: &Workload) -> f64 {
-    4.0 * (w.b * w.n * w.d) as f64
-}
-
 fn parse_workloads(list: &str) -> Result<Vec<&'static Workload>, Failure> {
-    let mut names: Vec<&str> = Vec::new();
+    let mut out: Vec<&'static Workload> = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        match item.to_ascii_lowercase().as_str() {
-            "all" => names.extend(FULL.iter().chain(SMALL)),
-            "small" => names.extend(SMALL),
-            "full" => names.extend(FULL),
-            _ => {
-                let w = WORKLOADS
-                    .iter()
-                    .find(|w| w.name.eq_ignore_ascii_case(item))
-                    .ok_or_else(|| {
-                        Failure(
-                            2,
-                            format!(
-                                "unknown workload {item:?} in --workloads: expected a comma-separated list of {}, or all, full or small",
-                                WORKLOADS.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
-                            ),
-                        )
-                    })?;
-                names.push(w.name);
+        let named: Vec<&'static Workload> = match item.to_ascii_lowercase().as_str() {
+            "all" => workloads::all().collect(),
+            "small" => SMALL.iter().collect(),
+            "full" => FULL.iter().collect(),
+            _ => vec![workloads::find(item).ok_or_else(|| {
+                Failure(
+                    2,
+                    format!(
+                        "unknown workload {item:?} in --workloads: expected a comma-separated list of {}, or all, full or small",
+                        workloads::all().map(|w| w.name).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })?],
+        };
+        for w in named {
+            if !out.contains(&w) {
+                out.push(w);
             }
         }
     }
-    if names.is_empty() {
+    if out.is_empty() {
         return Err(Failure(2, "--workloads names no workload".into()));
-    }
-    let mut out: Vec<&'static Workload> = Vec::new();
-    for name in names {
-        let w = WORKLOADS.iter().find(|w| w.name == name).expect("known");
-        if !out.iter().any(|o| o.name == name) {
-            out.push(w);
-        }
     }
     Ok(out)
 }
@@ -533,8 +446,8 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
 
     let mut rows = Vec::new();
     for w in workloads {
-        let index = WORKLOADS
-            .iter()
+        // The data's seed follows the workload's place in the table, whatever the list asked.
+        let index = workloads::all()
             .position(|x| x.name == w.name)
             .expect("known");
         let outcome = match measure(&device, w, index, &cfg) {
@@ -602,8 +515,8 @@ fn table_line(row: &Row, precision: Precision) -> String {
                 m.reps,
                 device,
                 m.e2e.cell(),
-                sig3(bytes_read(w, precision) as f64 / secs / 1e9),
-                sig3(flop(w) / secs / 1e12),
+                sig3(w.bytes_read(precision) as f64 / secs / 1e9),
+                sig3(w.flop() / secs / 1e12),
                 if of == "device" { "device" } else { "e2e" },
                 m.rel_err,
             )
@@ -626,8 +539,8 @@ fn json_report(info: &DeviceInfo, cfg: &Config, kernels: &str, set: &str, rows: 
                 "b": w.b,
                 "n": w.n,
                 "d": w.d,
-                "bytes_read": bytes_read(w, cfg.precision),
-                "flop": flop(w),
+                "bytes_read": w.bytes_read(cfg.precision),
+                "flop": w.flop(),
             });
             let extra = match &r.outcome {
                 Err(e) => json!({ "status": "not_run", "error": e.to_string() }),
@@ -644,8 +557,8 @@ fn json_report(info: &DeviceInfo, cfg: &Config, kernels: &str, set: &str, rows: 
                         "end_to_end_ms": m.e2e.json(),
                         "throughput_time": of,
                         "throughput_time_ms": t,
-                        "gb_per_s": bytes_read(w, cfg.precision) as f64 / (t / 1e3) / 1e9,
-                        "tflop_per_s": flop(w) / (t / 1e3) / 1e12,
+                        "gb_per_s": w.bytes_read(cfg.precision) as f64 / (t / 1e3) / 1e9,
+                        "tflop_per_s": w.flop() / (t / 1e3) / 1e12,
                         "rel_err": m.rel_err,
                         "rel_err_rows": m.rel_err_rows,
                     })
