@@ -80,7 +80,7 @@ mod storage;
 mod worker;
 
 pub use device::{Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions};
-pub use error::{Error, Result};
+pub use error::{Error, FileOp, IoCause, Result};
 pub use memory::Memory;
 pub use retrieve::{Energies, Fusion, Retrieval, RetrieveOptions, Stop, TopK};
 pub use storage::{MemoryOptions, Precision};
