@@ -7,9 +7,9 @@
 //! ([`Update::Asynchronous`]). A recall stops when a sweep changes nothing (a fixed point) or
 //! after [`RecallOptions::max_sweeps`].
 
+use chacha20::rand_core::{Rng, SeedableRng};
+use chacha20::ChaCha8Rng;
 use ndarray::{Array1, Array2, ArrayView2};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 
 use crate::error::{Error, Result};
 
@@ -36,6 +36,7 @@ pub enum Update {
 /// assert_eq!(opts.max_sweeps, 20);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecallOptions {
     /// Synchronous or asynchronous sweeps.
     pub update: Update,
@@ -44,20 +45,22 @@ pub struct RecallOptions {
 }
 
 impl RecallOptions {
-    /// Synchronous sweeps, at most 100.
-    pub fn synchronous() -> Self {
+    /// Sweeps by `update`, at most 100.
+    pub fn new(update: Update) -> Self {
         RecallOptions {
-            update: Update::Synchronous,
+            update,
             max_sweeps: 100,
         }
     }
 
+    /// Synchronous sweeps, at most 100.
+    pub fn synchronous() -> Self {
+        Self::new(Update::Synchronous)
+    }
+
     /// Asynchronous sweeps in orders drawn from `seed`, at most 100.
     pub fn asynchronous(seed: u64) -> Self {
-        RecallOptions {
-            update: Update::Asynchronous { seed },
-            max_sweeps: 100,
-        }
+        Self::new(Update::Asynchronous { seed })
     }
 
     /// At most `sweeps` sweeps.
@@ -112,6 +115,11 @@ pub fn sign(field: f64, current: f32) -> f32 {
 /// permutation of `0..dim` drawn from `seed` and `sweep`, the same for every query of a batch.
 /// The GPU path uploads exactly these, so both backends flip the same neurons in the same order.
 ///
+/// The order is fixed for good, whatever version of this crate or of `rand`: ChaCha8 keyed by
+/// `seed` (little-endian, zero-padded to 32 bytes) on stream `sweep`, and a Fisher–Yates
+/// shuffle from the last position down that picks each swap partner from one 64-bit output by
+/// a widening multiply.
+///
 /// ```
 /// let order = hopfield::binary::sweep_order(1, 0, 5);
 /// let mut sorted = order.clone();
@@ -119,11 +127,15 @@ pub fn sign(field: f64, current: f32) -> f32 {
 /// assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
 /// ```
 pub fn sweep_order(seed: u64, sweep: usize, dim: usize) -> Vec<u32> {
-    // Distinct streams per sweep: a SplitMix-style odd constant spreads nearby sweep numbers.
-    let stream = seed ^ (sweep as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(stream);
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut rng = ChaCha8Rng::from_seed(key);
+    rng.set_stream(sweep as u64);
     let mut order: Vec<u32> = (0..dim as u32).collect();
-    order.shuffle(&mut rng);
+    for i in (1..dim).rev() {
+        let j = ((u128::from(rng.next_u64()) * (i as u128 + 1)) >> 64) as usize;
+        order.swap(i, j);
+    }
     order
 }
 
@@ -245,4 +257,30 @@ pub(crate) fn recall_on_host(
     }
     let (sweeps, converged) = summarize(&last_change, ran, opts.max_sweeps);
     (states, sweeps, converged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sweep_order;
+
+    /// The visiting orders are part of the crate's promise: a seed gives the same recall on
+    /// every version, so these values may never change.
+    #[test]
+    fn sweep_orders_are_pinned() {
+        let got = [
+            sweep_order(0, 0, 10),
+            sweep_order(7, 0, 10),
+            sweep_order(7, 1, 10),
+            sweep_order(u64::MAX, 3, 1000)[..8].to_vec(),
+            sweep_order(3, 0, 1),
+        ];
+        let want: [Vec<u32>; 5] = [
+            vec![9, 2, 3, 4, 6, 7, 0, 1, 5, 8],
+            vec![5, 3, 9, 8, 1, 6, 2, 0, 4, 7],
+            vec![3, 1, 0, 6, 8, 4, 5, 7, 2, 9],
+            vec![635, 116, 131, 503, 203, 899, 221, 973],
+            vec![0],
+        ];
+        assert_eq!(got, want);
+    }
 }

@@ -51,7 +51,13 @@ pub struct Classical {
     scaled: Vec<f32>,
     /// d·θ.
     scaled_thresholds: Vec<f32>,
-    gpu: Option<ClassicalGpu>,
+    engine: Engine,
+}
+
+/// Where the recalls run: the host, or a GPU holding the weights.
+enum Engine {
+    Cpu,
+    Gpu(ClassicalGpu),
 }
 
 impl Classical {
@@ -69,9 +75,9 @@ impl Classical {
         };
         let scaled: Vec<f32> = w.iter().map(|&v| (v * dim as f64) as f32).collect();
         let scaled_thresholds = vec![0.0; dim];
-        let gpu = match &device.backend {
-            Backend::Cpu => None,
-            Backend::Gpu(ctx) => Some(ClassicalGpu::new(ctx, &scaled, &scaled_thresholds)?),
+        let engine = match &device.backend {
+            Backend::Cpu => Engine::Cpu,
+            Backend::Gpu(ctx) => Engine::Gpu(ClassicalGpu::new(ctx, &scaled, &scaled_thresholds)?),
         };
         Ok(Classical {
             dim,
@@ -79,7 +85,7 @@ impl Classical {
             patterns: patterns.nrows(),
             scaled,
             scaled_thresholds,
-            gpu,
+            engine,
         })
     }
 
@@ -95,7 +101,7 @@ impl Classical {
         let t = thresholds.to_vec();
         check_finite("thresholds", &t, self.dim)?;
         let scaled: Vec<f32> = t.iter().map(|&v| v * self.dim as f32).collect();
-        if let Some(gpu) = &self.gpu {
+        if let Engine::Gpu(gpu) = &self.engine {
             gpu.set_thresholds(&scaled)?;
         }
         self.scaled_thresholds = scaled;
@@ -171,11 +177,11 @@ impl Classical {
     pub fn recall(&self, queries: ArrayView2<f32>, opts: &RecallOptions) -> Result<Recall> {
         opts.validate()?;
         check_queries(queries, self.dim)?;
-        let swept = match &self.gpu {
-            Some(gpu) => binary::on_device(queries, |q| {
+        let swept = match &self.engine {
+            Engine::Gpu(gpu) => binary::on_device(queries, |q| {
                 pollster::block_on(gpu.recall(q, self.dim, opts))
             })?,
-            None => self.recall_on_host(queries, opts),
+            Engine::Cpu => self.recall_on_host(queries, opts),
         };
         Ok(binary::with_energy(swept, |s| self.energy_of(s)))
     }

@@ -99,7 +99,13 @@ pub struct Dense {
     interaction: Interaction,
     /// N×d, every entry ±1.
     patterns: Array2<f32>,
-    gpu: Option<DenseGpu>,
+    engine: Engine,
+}
+
+/// Where the recalls run: the host, or a GPU holding the patterns.
+enum Engine {
+    Cpu,
+    Gpu(DenseGpu),
 }
 
 impl Dense {
@@ -115,14 +121,14 @@ impl Dense {
         }
         interaction.validate(patterns.nrows(), patterns.ncols())?;
         let patterns = patterns.as_standard_layout().into_owned();
-        let gpu = match &device.backend {
-            Backend::Cpu => None,
-            Backend::Gpu(ctx) => Some(DenseGpu::new(ctx, patterns.view())?),
+        let engine = match &device.backend {
+            Backend::Cpu => Engine::Cpu,
+            Backend::Gpu(ctx) => Engine::Gpu(DenseGpu::new(ctx, patterns.view())?),
         };
         Ok(Dense {
             interaction,
             patterns,
-            gpu,
+            engine,
         })
     }
 
@@ -192,11 +198,11 @@ impl Dense {
     pub fn recall(&self, queries: ArrayView2<f32>, opts: &RecallOptions) -> Result<Recall> {
         opts.validate()?;
         check_queries(queries, self.dim())?;
-        let swept = match &self.gpu {
-            Some(gpu) => binary::on_device(queries, |q| {
+        let swept = match &self.engine {
+            Engine::Gpu(gpu) => binary::on_device(queries, |q| {
                 pollster::block_on(gpu.recall(q, self.interaction, opts))
             })?,
-            None => self.recall_on_host(queries, opts),
+            Engine::Cpu => self.recall_on_host(queries, opts),
         };
         Ok(binary::with_energy(swept, |s| self.energy_of(s)))
     }

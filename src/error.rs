@@ -186,13 +186,17 @@ pub enum Error {
     /// A pattern id that the memory does not hold.
     #[error("no pattern has id {0}")]
     UnknownId(u64),
-    /// The operating system refused to read or write a file.
-    #[error("{}: {reason}", path.display())]
+    /// The operating system refused a file operation; `source` is its `std::io::Error`, so
+    /// `source.kind()` tells a missing file from a full disk or a denied permission.
+    #[error("{op} {}: {source}", path.display())]
     Io {
-        /// The file.
+        /// What was being done when it failed.
+        op: FileOp,
+        /// The file asked for (for a failed write, the target, not the temporary file).
         path: std::path::PathBuf,
-        /// What failed, with the system's reason.
-        reason: String,
+        /// The system's error.
+        #[source]
+        source: IoCause,
     },
     /// A file that is not what it should be: truncated, corrupted, of another format or
     /// version, or holding data a memory cannot take.
@@ -202,7 +206,77 @@ pub enum Error {
         path: std::path::PathBuf,
         /// What is wrong with it.
         reason: String,
+        /// The read error that showed it, where one did (a file ending too early).
+        #[source]
+        source: Option<IoCause>,
     },
+}
+
+/// The file operation an [`Error::Io`] failed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileOp {
+    /// Opening or reading the file.
+    Read,
+    /// Creating the temporary file that a save writes beside its target.
+    CreateTemp,
+    /// Writing the new content and syncing it to disk.
+    Write,
+    /// Renaming the written temporary file onto the target.
+    Rename,
+}
+
+impl std::fmt::Display for FileOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileOp::Read => "reading",
+            FileOp::CreateTemp => "creating a temporary file beside",
+            FileOp::Write => "writing",
+            FileOp::Rename => "renaming the written file onto",
+        })
+    }
+}
+
+/// The `std::io::Error` behind an [`Error::Io`] or [`Error::InvalidFile`]. It is shared, so that
+/// [`Error`] stays `Clone`, and two are equal when their kind and message are (`std::io::Error`
+/// itself has no equality).
+#[derive(Clone, Debug)]
+pub struct IoCause(std::sync::Arc<std::io::Error>);
+
+impl IoCause {
+    /// The kind of the error (`NotFound`, `PermissionDenied`, `StorageFull`, …).
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.0.kind()
+    }
+
+    /// The error itself.
+    pub fn get_ref(&self) -> &std::io::Error {
+        &self.0
+    }
+}
+
+impl From<std::io::Error> for IoCause {
+    fn from(e: std::io::Error) -> Self {
+        IoCause(std::sync::Arc::new(e))
+    }
+}
+
+impl PartialEq for IoCause {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind() == other.kind() && self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl std::fmt::Display for IoCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for IoCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// The crate's result type.

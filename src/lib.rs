@@ -81,7 +81,7 @@ mod worker;
 pub mod workloads;
 
 pub use device::{Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions};
-pub use error::{Error, Result};
+pub use error::{Error, FileOp, IoCause, Result};
 pub use memory::Memory;
 pub use retrieve::{Energies, Fusion, Retrieval, RetrieveOptions, Stop, TopK};
 pub use storage::{MemoryOptions, Precision};

@@ -59,7 +59,7 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 
 use crate::device::Device;
-use crate::error::{check_finite, Error, Result};
+use crate::error::{check_finite, Error, FileOp, Result};
 use crate::ids::PatternIds;
 use crate::memory::Memory;
 use crate::storage::{MemoryOptions, Precision};
@@ -139,13 +139,17 @@ impl Memory {
 /// Reads a 2-D float32 `.npy` file, with a reason a user can act on when it is not one.
 pub fn read_npy(path: impl AsRef<Path>) -> Result<Array2<f32>> {
     let path = path.as_ref();
-    let file = fs::File::open(path).map_err(|e| io_error(path, "", e))?;
+    let file = fs::File::open(path).map_err(|e| io_error(path, FileOp::Read, e))?;
     Array2::<f32>::read_npy(std::io::BufReader::new(file)).map_err(|e| {
         let reason = match e {
             ReadNpyError::Io(e) if e.kind() == ErrorKind::UnexpectedEof => {
-                "not a .npy file (too short to hold a .npy header)".to_string()
+                return Error::InvalidFile {
+                    path: path.to_owned(),
+                    reason: "not a .npy file (too short to hold a .npy header)".to_string(),
+                    source: Some(e.into()),
+                };
             }
-            ReadNpyError::Io(e) => format!("cannot read it: {e}"),
+            ReadNpyError::Io(e) => return io_error(path, FileOp::Read, e),
             ReadNpyError::ParseHeader(e) => format!("not a .npy file ({e})"),
             ReadNpyError::WrongNdim(_, ndim) => {
                 format!("holds a {ndim}-D array; expected a 2-D array (rows x dimension)")
@@ -214,27 +218,20 @@ fn invalid(path: &Path, reason: String) -> Error {
     Error::InvalidFile {
         path: path.to_owned(),
         reason,
+        source: None,
     }
 }
 
-/// An [`Error::Io`]; `doing` ("writing", …) leads the system's reason when not empty.
-fn io_error(path: &Path, doing: &str, e: std::io::Error) -> Error {
-    let why = match e.kind() {
-        ErrorKind::NotFound => "no such file".to_string(),
-        _ => e.to_string(),
-    };
+fn io_error(path: &Path, op: FileOp, e: std::io::Error) -> Error {
     Error::Io {
+        op,
         path: path.to_owned(),
-        reason: if doing.is_empty() {
-            why
-        } else {
-            format!("{doing}: {why}")
-        },
+        source: e.into(),
     }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| io_error(path, "", e))
+    fs::read(path).map_err(|e| io_error(path, FileOp::Read, e))
 }
 
 /// Temporary files of one process get distinct names even when saves race.
@@ -242,9 +239,10 @@ static TEMP_SERIAL: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to a fresh file beside `path`, synced to disk; returns its path.
 fn write_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io_error(path, "", ErrorKind::InvalidInput.into()))?;
+    let name = path.file_name().ok_or_else(|| {
+        let why = std::io::Error::new(ErrorKind::InvalidInput, "the path names no file");
+        io_error(path, FileOp::CreateTemp, why)
+    })?;
     let temp = path.with_file_name(format!(
         ".{}.{}-{}.tmp",
         name.to_string_lossy(),
@@ -255,11 +253,11 @@ fn write_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
         .write(true)
         .create_new(true)
         .open(&temp)
-        .map_err(|e| io_error(path, "creating a temporary file beside it", e))?;
+        .map_err(|e| io_error(path, FileOp::CreateTemp, e))?;
     if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
         drop(file);
         let _ = fs::remove_file(&temp);
-        return Err(io_error(path, "writing", e));
+        return Err(io_error(path, FileOp::Write, e));
     }
     Ok(temp)
 }
@@ -269,7 +267,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let temp = write_temp(path, bytes)?;
     if let Err(e) = fs::rename(&temp, path) {
         let _ = fs::remove_file(&temp);
-        return Err(io_error(path, "moving the written file into place", e));
+        return Err(io_error(path, FileOp::Rename, e));
     }
     // The rename is durable once the directory is synced. Not every platform can open a
     // directory for that (Windows cannot); the data itself is already on disk.
@@ -571,11 +569,15 @@ mod tests {
         let missing = dir.path().join("no/such/dir/f");
         assert!(matches!(
             write_atomically(&missing, b"x"),
-            Err(Error::Io { .. })
+            Err(Error::Io { op: FileOp::CreateTemp, ref source, .. })
+                if source.kind() == ErrorKind::NotFound
         ));
         assert!(matches!(
             write_atomically(dir.path(), b"x"),
-            Err(Error::Io { .. })
+            Err(Error::Io {
+                op: FileOp::Rename,
+                ..
+            })
         ));
     }
 }

@@ -51,6 +51,7 @@ pub enum Fusion {
 /// assert_eq!(opts.beta, 8.0);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RetrieveOptions {
     /// Inverse temperature β > 0.
     pub beta: f32,

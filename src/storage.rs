@@ -77,6 +77,7 @@ impl std::str::FromStr for Precision {
 /// # Ok::<(), hopfield::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemoryOptions {
     /// Element type of the stored patterns.
     pub precision: Precision,
@@ -102,9 +103,12 @@ impl MemoryOptions {
     }
 }
 
+/// Bytes of the unit every device buffer is counted in: one f32 or u32, or two packed f16s.
+pub(crate) const WORD_BYTES: u64 = 4;
+
 /// 32-bit words one stored row takes (see [`Precision::row_bytes`]).
 pub(crate) fn row_words(precision: Precision, dim: usize) -> usize {
-    precision.row_bytes(dim) as usize / 4
+    (precision.row_bytes(dim) / WORD_BYTES) as usize
 }
 
 /// Rows as the device stores them, each padded with zeros to a multiple of 4 elements: f32 as

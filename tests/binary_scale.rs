@@ -38,10 +38,7 @@ fn queries(rng: &mut StdRng, patterns: &Array2<f32>, b: usize) -> Array2<f32> {
 }
 
 fn one_sweep(update: Update) -> RecallOptions {
-    RecallOptions {
-        update,
-        max_sweeps: 1,
-    }
+    RecallOptions::new(update).max_sweeps(1)
 }
 
 /// One sweep of a classical network (d thousands) against its f64 fields.
@@ -133,7 +130,7 @@ fn dense_sweeps_at_scale(device: &Device) {
 on_every_backend!(classical_sweeps_at_scale, dense_sweeps_at_scale);
 
 fn recall_until(max_sweeps: usize, update: Update) -> RecallOptions {
-    RecallOptions { update, max_sweeps }
+    RecallOptions::new(update).max_sweeps(max_sweeps)
 }
 
 /// Integer fields: whole recalls on the GPU equal the CPU path's, sweep counts included.

@@ -58,10 +58,7 @@ fn sweeps_follow_the_f64_fields(device: &Device) {
                 0.3,
             );
             for _ in 0..3 {
-                let opts = RecallOptions {
-                    update,
-                    max_sweeps: 1,
-                };
+                let opts = RecallOptions::new(update).max_sweeps(1);
                 let out = net.recall(states.view(), &opts).unwrap();
                 check(&net, &what, &states, &out.states, update);
                 let e = net.energy(out.states.view()).unwrap();
@@ -84,10 +81,7 @@ fn hebbian_recall_is_identical_on_gpu_and_cpu() {
         let patterns = signs(&mut rng, p, d);
         let queries = signs(&mut rng, b, d);
         for update in updates(rng.random()) {
-            let opts = RecallOptions {
-                update,
-                max_sweeps: 30,
-            };
+            let opts = RecallOptions::new(update).max_sweeps(30);
             let outs: Vec<_> = [Device::cpu(), gpu.clone()]
                 .iter()
                 .map(|dev| {

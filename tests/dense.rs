@@ -66,10 +66,7 @@ fn sweeps_follow_the_f64_fields(device: &Device) {
             let picks: Vec<usize> = (0..b).map(|_| rng.random_range(0..n)).collect();
             let mut states = corrupt(&mut rng, patterns.select(Axis(0), &picks).view(), 0.35);
             for _ in 0..2 {
-                let opts = RecallOptions {
-                    update,
-                    max_sweeps: 1,
-                };
+                let opts = RecallOptions::new(update).max_sweeps(1);
                 let out = net.recall(states.view(), &opts).unwrap();
                 check_sweep(
                     &what,
@@ -125,13 +122,7 @@ fn recall_reaches_stored_patterns(device: &Device) {
     let noisy = corrupt(&mut rng, patterns.view(), 0.2);
     for update in [Update::Synchronous, Update::Asynchronous { seed: 3 }] {
         let out = net
-            .recall(
-                noisy.view(),
-                &RecallOptions {
-                    update,
-                    max_sweeps: 20,
-                },
-            )
+            .recall(noisy.view(), &RecallOptions::new(update).max_sweeps(20))
             .unwrap();
         assert_eq!(out.states, patterns, "{update:?}");
         assert!(out.converged.iter().all(|&c| c));

@@ -10,10 +10,11 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::ErrorKind;
 use std::path::Path;
 
 use common::normal;
-use hopfield::{Device, Error, Memory, MemoryOptions, Precision, RetrieveOptions};
+use hopfield::{Device, Error, FileOp, IoCause, Memory, MemoryOptions, Precision, RetrieveOptions};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::RngExt;
@@ -385,14 +386,23 @@ fn missing_files_are_io_errors(device: &Device) {
     let dir = tempfile::tempdir().unwrap();
     let err = Memory::load(device, dir.path().join("nope.safetensors")).unwrap_err();
     assert!(
-        matches!(&err, Error::Io { reason, .. } if reason.contains("no such file")),
+        matches!(&err, Error::Io { op: FileOp::Read, source, .. } if source.kind() == ErrorKind::NotFound),
         "{err:?}"
     );
+    let cause = std::error::Error::source(&err).expect("the system's error is the source");
+    assert_eq!(
+        cause.downcast_ref::<IoCause>().map(IoCause::kind),
+        Some(ErrorKind::NotFound)
+    );
+    assert!(err.to_string().starts_with("reading "), "{err}");
     let memory = Memory::from_rows(device, 2, &[1.0, 2.0]).unwrap();
     let err = memory
         .save(dir.path().join("no").join("such").join("dir.safetensors"))
         .unwrap_err();
-    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(
+        matches!(&err, Error::Io { op: FileOp::CreateTemp, source, .. } if source.kind() == ErrorKind::NotFound),
+        "{err:?}"
+    );
 }
 
 /// A save that stopped after writing its temporary file and before the rename leaves the old
@@ -449,6 +459,13 @@ fn npy_import_and_export(device: &Device) {
     std::fs::write(&path, b"\x93NUMPY garbage").unwrap();
     let err = Memory::from_npy(device, &path).unwrap_err();
     assert!(matches!(err, Error::InvalidFile { .. }), "{err:?}");
+
+    std::fs::write(&path, b"\x93NU").unwrap();
+    let err = Memory::from_npy(device, &path).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidFile { source: Some(s), .. } if s.kind() == ErrorKind::UnexpectedEof),
+        "a file ending early keeps the read error: {err:?}"
+    );
 }
 
 on_every_backend!(

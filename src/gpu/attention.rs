@@ -24,7 +24,7 @@ use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::storage::{row_words, Precision};
 
-const WORD: u64 = 4;
+use crate::storage::WORD_BYTES as WORD;
 
 /// The common shape of the problems: `rows` states (queries) against `keys` stored patterns,
 /// queries and keys of dimension `dim`, values of dimension `vdim`.

@@ -11,7 +11,7 @@ use super::GpuContext;
 use crate::binary::{summarize, sweep_order, RecallOptions, Update};
 use crate::error::Result;
 
-const WORD: u64 = 4;
+use crate::storage::WORD_BYTES as WORD;
 /// Invocations per workgroup of every binary kernel.
 pub(crate) const WG: usize = 64;
 

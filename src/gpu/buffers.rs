@@ -13,7 +13,7 @@ use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::storage::{decode_rows, row_words, MemoryOptions, Precision};
 
-const WORD: u64 = 4;
+use crate::storage::WORD_BYTES as WORD;
 
 /// A binding of the first `bytes` of `buffer`.
 pub(crate) fn binding(buffer: &wgpu::Buffer, bytes: u64) -> wgpu::BufferBinding<'_> {

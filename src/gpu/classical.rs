@@ -11,7 +11,7 @@ use super::GpuContext;
 use crate::binary::{RecallOptions, Update};
 use crate::error::{Error, Result};
 
-const WORD: u64 = 4;
+use crate::storage::WORD_BYTES as WORD;
 
 pub(crate) struct ClassicalGpu {
     ctx: Arc<GpuContext>,

@@ -206,7 +206,7 @@ impl GpuContext {
         let Some(slot) = &self.poison else { return };
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         if slot.as_ref().is_none_or(|b| b.size() < bytes) {
-            let fill = vec![POISON; (bytes / 4) as usize];
+            let fill = vec![POISON; (bytes / crate::storage::WORD_BYTES) as usize];
             let b = self.storage("poison", bytes);
             self.queue.write_buffer(&b, 0, bytemuck::cast_slice(&fill));
             *slot = Some(b);

@@ -15,7 +15,7 @@ use crate::binary::{RecallOptions, Update};
 use crate::dense::Interaction;
 use crate::error::{Error, Result};
 
-const WORD: u64 = 4;
+use crate::storage::WORD_BYTES as WORD;
 
 pub(crate) struct DenseGpu {
     ctx: Arc<GpuContext>,

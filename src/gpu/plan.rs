@@ -9,7 +9,7 @@ use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::retrieve::{Fusion, RetrieveOptions};
 
-pub(crate) const F32: u64 = 4;
+pub(crate) use crate::storage::WORD_BYTES as WORD;
 /// Workgroups one fused step aims for: enough to fill a large GPU several times over.
 const TARGET_GROUPS: usize = 1024;
 /// Shortest split: a workgroup should walk a few tiles to amortise its partial's write.
@@ -25,13 +25,13 @@ pub(crate) struct Shape {
 
 impl Shape {
     pub(crate) fn state_bytes(self) -> u64 {
-        (self.rows * self.dim) as u64 * F32
+        (self.rows * self.dim) as u64 * WORD
     }
     pub(crate) fn score_bytes(self) -> u64 {
-        (self.rows * self.n) as u64 * F32
+        (self.rows * self.n) as u64 * WORD
     }
     pub(crate) fn row_bytes(self) -> u64 {
-        self.rows as u64 * F32
+        self.rows as u64 * WORD
     }
 }
 
@@ -61,7 +61,7 @@ impl Splits {
         loop {
             let counts: Vec<usize> = store.chunks().map(|c| c.rows.div_ceil(split_len)).collect();
             let total: usize = counts.iter().sum();
-            let bytes = (total * rows * dim) as u64 * F32;
+            let bytes = (total * rows * dim) as u64 * WORD;
             // The longest splits always fit: fused and max_block_rows saw to it.
             if (total <= MAX_SPLITS && bytes <= ctx.max_binding_bytes())
                 || split_len >= store.chunk_rows().min(longest)
@@ -148,15 +148,15 @@ pub(crate) fn max_block_rows(
     if dim.div_ceil(64) as u64 > per_dimension {
         return Err(Error::OverLimit {
             what: format!("patterns of dimension {dim} (one workgroup per 64 features)"),
-            needed: dim as u64 * F32,
-            limit: 64 * per_dimension * F32,
+            needed: dim as u64 * WORD,
+            limit: 64 * per_dimension * WORD,
             limit_name: "max_compute_workgroups_per_dimension",
         });
     }
     let (row_bytes, what) = if fused(store, dim, opts)? {
         let splits = fewest_splits(store, dim).unwrap_or(1);
         (
-            (splits * dim) as u64 * F32,
+            (splits * dim) as u64 * WORD,
             format!("one query's partial sums over {splits} splits of dimension {dim}"),
         )
     } else {
@@ -173,7 +173,7 @@ pub(crate) fn max_block_rows(
             });
         }
         (
-            store.len().max(dim) as u64 * F32,
+            store.len().max(dim) as u64 * WORD,
             format!("one row of scores against {} patterns", store.len()),
         )
     };

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::buffers::PatternStore;
 use super::context::{Staged, Timer};
-use super::plan::{fused, Shape, Splits, F32};
+use super::plan::{fused, Shape, Splits, WORD};
 use super::softmax::Softmax;
 use super::step::{encode_energy, encode_step, Scratch, Work};
 use super::weighted_sum::WeightedSum;
@@ -43,8 +43,8 @@ pub(crate) async fn retrieve_block(
             let splits = Splits::plan(ctx, store, shape.rows, dim);
             let slots = (splits.total * shape.rows) as u64;
             Work::Fused {
-                ml: ctx.storage("split max and sum", slots * 2 * F32),
-                part: ctx.storage("split weighted sums", slots * dim as u64 * F32),
+                ml: ctx.storage("split max and sum", slots * 2 * WORD),
+                part: ctx.storage("split weighted sums", slots * dim as u64 * WORD),
                 splits,
             }
         } else {
@@ -68,7 +68,7 @@ pub(crate) async fn retrieve_block(
             lse: ctx.storage("lse", shape.row_bytes()),
             lse_before: ctx.storage("lse before", shape.row_bytes()),
             delta: ctx.storage("delta", shape.row_bytes()),
-            flag: ctx.storage("flag", F32),
+            flag: ctx.storage("flag", WORD),
             work,
         };
         ctx.queue
@@ -111,7 +111,7 @@ pub(crate) async fn retrieve_block(
         if let Some(eps) = opts.eps() {
             if steps < max_steps {
                 let e = std::mem::replace(&mut encoder, fresh());
-                let mut out = submit(ctx, e, timer.as_ref(), &[(&scratch.flag, F32)]).await?;
+                let mut out = submit(ctx, e, timer.as_ref(), &[(&scratch.flag, WORD)]).await?;
                 add_time(&mut device_time, timer.as_ref(), &mut out);
                 if out[0][0] <= eps {
                     break;

@@ -4,7 +4,7 @@
 use super::buffers::{binding, PatternStore};
 use super::fused::FusedChunk;
 use super::merge::MergeBuffers;
-use super::plan::{Shape, Splits, F32};
+use super::plan::{Shape, Splits, WORD};
 use super::similarity::Columns;
 use super::softmax::{Softmax, SoftmaxBuffers};
 use super::weighted_sum::WeightedSumJob;
@@ -96,7 +96,7 @@ pub(crate) fn encode_step(
                 binding(&s.states[cur], shape.state_bytes()),
                 binding(&s.states[next], shape.state_bytes()),
                 binding(&s.delta, shape.row_bytes()),
-                binding(&s.flag, F32),
+                binding(&s.flag, WORD),
             );
         }
     }
@@ -187,7 +187,7 @@ fn encode_fused(
     };
     let k = ctx.kernels.for_patterns(&ctx.device, store.precision());
     let slots = (splits.total * shape.rows) as u64;
-    let (ml_bytes, part_bytes) = (slots * 2 * F32, slots * shape.dim as u64 * F32);
+    let (ml_bytes, part_bytes) = (slots * 2 * WORD, slots * shape.dim as u64 * WORD);
     ctx.poison(encoder, ml, ml_bytes);
     ctx.poison(encoder, part, part_bytes);
     for (c, chunk) in store.chunks().enumerate() {
@@ -223,7 +223,7 @@ fn encode_fused(
             new: binding(&s.states[to], shape.state_bytes()),
             lse: binding(&s.lse, shape.row_bytes()),
             delta: binding(&s.delta, shape.row_bytes()),
-            flag: binding(&s.flag, F32),
+            flag: binding(&s.flag, WORD),
         },
     );
 }

@@ -16,7 +16,7 @@ pub(crate) const RUN: usize = 2048;
 const MAX_RUNS: usize = 256;
 /// The run partials of one dispatch are kept below this, or one run's worth when that is more.
 const PART_BYTES: u64 = 64 << 20;
-const F32: u64 = 4;
+use crate::storage::WORD_BYTES as WORD;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -78,7 +78,7 @@ impl WeightedSum {
     /// Runs of partials one dispatch writes for `rows × dim` states: at least one (whose
     /// partial is the size of the states, which fit a binding).
     fn runs_per_dispatch(ctx: &GpuContext, rows: usize, dim: usize) -> usize {
-        let per_run = (rows * dim) as u64 * F32;
+        let per_run = (rows * dim) as u64 * WORD;
         let budget = PART_BYTES.min(ctx.max_binding_bytes());
         ((budget / per_run.max(1)) as usize).clamp(1, MAX_RUNS)
     }
@@ -88,9 +88,9 @@ impl WeightedSum {
     pub(crate) fn part_bytes(ctx: &GpuContext, rows: usize, dim: usize, chunk_rows: usize) -> u64 {
         let runs = chunk_rows.div_ceil(RUN);
         if runs <= 1 {
-            return F32;
+            return WORD;
         }
-        (runs.min(Self::runs_per_dispatch(ctx, rows, dim)) * rows * dim) as u64 * F32
+        (runs.min(Self::runs_per_dispatch(ctx, rows, dim)) * rows * dim) as u64 * WORD
     }
 
     /// Records `states (+)= weights[rows, cols] · chunk[n × dim]`: a chunk of one run in one
@@ -131,7 +131,7 @@ impl WeightedSum {
         let sum = &ctx.kernels.sum_splits;
         for (i, first_run) in (0..runs).step_by(per_dispatch).enumerate() {
             let count = (runs - first_run).min(per_dispatch);
-            let part_bytes = (count * rows * dim) as u64 * F32;
+            let part_bytes = (count * rows * dim) as u64 * WORD;
             ctx.poison(encoder, job.part, part_bytes);
             params.first = (first_run * RUN) as u32;
             params.accumulate = 0;

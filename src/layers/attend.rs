@@ -16,13 +16,29 @@ pub(crate) struct Attended {
     pub iterations: usize,
 }
 
-/// One backend's passes; problem `p` belongs to head `p % heads`.
-trait Engine {
+/// Where the passes run; problem `p` belongs to head `p % heads`.
+enum Engine<'a> {
+    Cpu(Host<'a>),
+    Gpu(Box<Attention<'a>>),
+}
+
+impl Engine<'_> {
     /// Recomputes the association of the `active` problems from the queries or, for an
     /// update, from `xi · k`; returns every problem's association when `read`.
-    fn associate(&mut self, from: From, active: &[bool], read: bool) -> Result<Option<Vec<f32>>>;
+    fn associate(&mut self, from: From, active: &[bool], read: bool) -> Result<Option<Vec<f32>>> {
+        match self {
+            Engine::Cpu(host) => Ok(host.associate(from, active, read)),
+            Engine::Gpu(gpu) => gpu.associate(from, active, read),
+        }
+    }
+
     /// `xi · v` of every problem, and the association when asked for.
-    fn retrieve(&mut self, association: bool) -> Result<(Vec<f32>, Option<Vec<f32>>)>;
+    fn retrieve(&mut self, association: bool) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+        match self {
+            Engine::Cpu(host) => Ok(host.retrieve(association)),
+            Engine::Gpu(gpu) => gpu.retrieve(association),
+        }
+    }
 }
 
 /// Runs the problems on `device`: one association, then hflayers' update steps — head `h`
@@ -41,22 +57,15 @@ pub(crate) fn attend(
     eps: f32,
     association: bool,
 ) -> Result<Attended> {
-    let mut engine: Box<dyn Engine + '_> = match &device.backend {
-        Backend::Cpu => Box::new(Cpu::new(problems)),
-        Backend::Gpu(ctx) => Box::new(Attention::new(ctx, problems)?),
+    let mut engine = match &device.backend {
+        Backend::Cpu => Engine::Cpu(Host::new(problems)),
+        Backend::Gpu(ctx) => Engine::Gpu(Box::new(Attention::new(ctx, problems)?)),
     };
-    run(
-        engine.as_mut(),
-        problems,
-        heads,
-        steps_max,
-        eps,
-        association,
-    )
+    run(&mut engine, problems, heads, steps_max, eps, association)
 }
 
 fn run(
-    engine: &mut dyn Engine,
+    engine: &mut Engine<'_>,
     problems: &Problems<'_>,
     heads: usize,
     steps_max: Option<usize>,
@@ -121,26 +130,16 @@ fn frobenius(a: &[f32], b: &[f32]) -> f64 {
         .sqrt()
 }
 
-impl Engine for Attention<'_> {
-    fn associate(&mut self, from: From, active: &[bool], read: bool) -> Result<Option<Vec<f32>>> {
-        Attention::associate(self, from, active, read)
-    }
-
-    fn retrieve(&mut self, association: bool) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
-        Attention::retrieve(self, association)
-    }
-}
-
 /// The same passes on the host, in f32 like the kernels.
-struct Cpu<'a> {
+struct Host<'a> {
     p: &'a Problems<'a>,
     xi: Vec<f32>,
 }
 
-impl<'a> Cpu<'a> {
-    fn new(p: &'a Problems<'a>) -> Cpu<'a> {
+impl<'a> Host<'a> {
+    fn new(p: &'a Problems<'a>) -> Host<'a> {
         let s = p.shape;
-        Cpu {
+        Host {
             p,
             xi: vec![f32::NAN; s.problems * s.rows * s.keys],
         }
@@ -161,8 +160,8 @@ fn matmul(a: &[f32], b: &[f32], rows: usize, n: usize, cols: usize) -> Vec<f32> 
     out
 }
 
-impl Engine for Cpu<'_> {
-    fn associate(&mut self, from: From, active: &[bool], read: bool) -> Result<Option<Vec<f32>>> {
+impl Host<'_> {
+    fn associate(&mut self, from: From, active: &[bool], read: bool) -> Option<Vec<f32>> {
         let s = self.p.shape;
         let (qlen, klen, per) = (s.rows * s.dim, s.keys * s.dim, s.rows * s.keys);
         for p in (0..s.problems).filter(|&p| active[p]) {
@@ -200,10 +199,10 @@ impl Engine for Cpu<'_> {
                 row.iter_mut().for_each(|x| *x /= sum);
             }
         }
-        Ok(read.then(|| self.xi.clone()))
+        read.then(|| self.xi.clone())
     }
 
-    fn retrieve(&mut self, association: bool) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    fn retrieve(&self, association: bool) -> (Vec<f32>, Option<Vec<f32>>) {
         let s = self.p.shape;
         let (per, vlen) = (s.rows * s.keys, s.keys * s.vdim);
         let out = (0..s.problems)
@@ -212,6 +211,6 @@ impl Engine for Cpu<'_> {
                 matmul(&self.xi[p * per..][..per], v, s.rows, s.keys, s.vdim)
             })
             .collect();
-        Ok((out, association.then(|| self.xi.clone())))
+        (out, association.then(|| self.xi.clone()))
     }
 }
