@@ -81,6 +81,8 @@ mod worker;
 
 pub use device::{Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions};
 pub use error::{Error, Result};
+#[doc(hidden)]
+pub use gpu::programs::__programs;
 pub use memory::Memory;
 pub use retrieve::{Energies, Fusion, Retrieval, RetrieveOptions, Stop, TopK};
 pub use storage::{MemoryOptions, Precision};

@@ -7,6 +7,7 @@
 
 use super::buffers::binding;
 use super::kernel::{groups_for, Kernel};
+use super::programs::{self, Variant};
 use super::GpuContext;
 use crate::binary::{summarize, sweep_order, RecallOptions, Update};
 use crate::error::Result;
@@ -58,28 +59,13 @@ pub(crate) struct BinaryKernels {
 
 impl BinaryKernels {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
-        let prelude = include_str!("../../shaders/binary.wgsl");
-        let field = include_str!("../../shaders/dense_field.wgsl");
-        let k = |label, body| Kernel::new(device, label, &[prelude, body]);
-        let kf = |label, body| Kernel::new(device, label, &[prelude, field, body]);
+        let k = |program| Kernel::new(device, program, Variant::PLAIN);
         BinaryKernels {
-            classical_sync: k(
-                "classical_sync",
-                include_str!("../../shaders/classical_sync.wgsl"),
-            ),
-            classical_async: k(
-                "classical_async",
-                include_str!("../../shaders/classical_async.wgsl"),
-            ),
-            dense_overlaps: k(
-                "dense_overlaps",
-                include_str!("../../shaders/dense_overlaps.wgsl"),
-            ),
-            dense_sync: kf("dense_sync", include_str!("../../shaders/dense_sync.wgsl")),
-            dense_async: kf(
-                "dense_async",
-                include_str!("../../shaders/dense_async.wgsl"),
-            ),
+            classical_sync: k(&programs::CLASSICAL_SYNC),
+            classical_async: k(&programs::CLASSICAL_ASYNC),
+            dense_overlaps: k(&programs::DENSE_OVERLAPS),
+            dense_sync: k(&programs::DENSE_SYNC),
+            dense_async: k(&programs::DENSE_ASYNC),
         }
     }
 }

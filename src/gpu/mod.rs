@@ -14,6 +14,7 @@ mod mask;
 mod merge;
 mod plan;
 mod poller;
+pub(crate) mod programs;
 pub(crate) mod retrieval;
 mod similarity;
 mod softmax;
