@@ -158,16 +158,16 @@ pub(crate) async fn run_sweeps(
                 last_change,
                 changed,
             };
-            let (staged, done) = ctx.scoped("recording a sweep", || {
+            let (encoder, done) = ctx.scoped("recording a sweep", || {
                 let mut encoder = ctx.encoder("sweep");
                 encoder.clear_buffer(changed, 0, None);
                 record(&mut encoder, &sweep);
-                let staged = ctx.stage_reads(&mut encoder, &[(changed, WORD)]);
-                ctx.queue.submit([encoder.finish()]);
-                staged
+                encoder
             });
             done.await?;
-            let flips = ctx.finish_read(staged).await?;
+            let flips = ctx
+                .submit_and_read("running a sweep", encoder, None, &[(changed, WORD)])
+                .await?;
             ran += 1;
             if opts.update == Update::Synchronous {
                 cur = 1 - cur;
@@ -176,20 +176,13 @@ pub(crate) async fn run_sweeps(
                 break;
             }
         }
-        let (staged, done) = ctx.scoped("reading states back", || {
-            let mut encoder = ctx.encoder("read states");
-            let staged = ctx.stage_reads(
-                &mut encoder,
-                &[
-                    ([a, b][cur], block.len() as u64 * WORD),
-                    (last_change, rows as u64 * WORD),
-                ],
-            );
-            ctx.queue.submit([encoder.finish()]);
-            staged
-        });
-        done.await?;
-        let mut out = ctx.finish_read(staged).await?.into_iter();
+        let parts = [
+            ([a, b][cur], block.len() as u64 * WORD),
+            (last_change, rows as u64 * WORD),
+        ];
+        let encoder = ctx.encoder("read states");
+        let out = ctx.submit_and_read("reading states back", encoder, None, &parts);
+        let mut out = out.await?.into_iter();
         states.extend(out.next().unwrap_or_default());
         let last: Vec<u32> = bytemuck::cast_slice(&out.next().unwrap_or_default()).to_vec();
         let (s, c) = summarize(&last, ran, opts.max_sweeps);
