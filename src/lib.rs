@@ -82,6 +82,8 @@ pub mod workloads;
 
 pub use device::{Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions};
 pub use error::{Error, FileOp, IoCause, Result};
+#[doc(hidden)]
+pub use gpu::programs::__programs;
 pub use memory::Memory;
 pub use retrieve::{Energies, Fusion, Retrieval, RetrieveOptions, Stop, TopK};
 pub use storage::{MemoryOptions, Precision};

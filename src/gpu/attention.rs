@@ -241,7 +241,7 @@ impl<'c> Attention<'c> {
         let (ctx, s) = (self.ctx, self.shape);
         let kernels = ctx.kernels.for_patterns(&ctx.device, Precision::F32);
         let mut encoder = ctx.encoder("layer association");
-        let (staged, done) = ctx.scoped("recording layer association", || {
+        let (parts, done) = ctx.scoped("recording layer association", || {
             if from == From::Queries {
                 // Every problem is written now; an unwritten score stays NaN and fails a test.
                 ctx.poison(&mut encoder, &self.scores, self.score.bytes(s.problems));
@@ -308,17 +308,15 @@ impl<'c> Attention<'c> {
                     },
                 );
             }
-            let parts = if read {
+            if read {
                 vec![(&self.scores, self.score.bytes(s.problems))]
             } else {
                 vec![]
-            };
-            let staged = ctx.stage_reads(&mut encoder, &parts);
-            ctx.queue.submit([encoder.finish()]);
-            staged
+            }
         });
         pollster::block_on(done)?;
-        let image = pollster::block_on(ctx.finish_read(staged))?;
+        let read_back = ctx.submit_and_read("running layer association", encoder, None, &parts);
+        let image = pollster::block_on(read_back)?;
         Ok(read.then(|| self.score.unpack(s.problems, &image[0])))
     }
 
@@ -328,7 +326,7 @@ impl<'c> Attention<'c> {
         let (ctx, s) = (self.ctx, self.shape);
         let kernels = ctx.kernels.for_patterns(&ctx.device, Precision::F32);
         let mut encoder = ctx.encoder("layer retrieval");
-        let (staged, done) = ctx.scoped("recording layer retrieval", || {
+        let (parts, done) = ctx.scoped("recording layer retrieval", || {
             ctx.poison(&mut encoder, &self.outs, self.out.bytes(s.problems));
             for p in 0..s.problems {
                 kernels.weighted_sum.encode(
@@ -352,12 +350,11 @@ impl<'c> Attention<'c> {
             if with_association {
                 parts.push((&self.scores, self.score.bytes(s.problems)));
             }
-            let staged = ctx.stage_reads(&mut encoder, &parts);
-            ctx.queue.submit([encoder.finish()]);
-            staged
+            parts
         });
         pollster::block_on(done)?;
-        let image = pollster::block_on(ctx.finish_read(staged))?;
+        let read_back = ctx.submit_and_read("running layer retrieval", encoder, None, &parts);
+        let image = pollster::block_on(read_back)?;
         let out = self.out.unpack(s.problems, &image[0]);
         let xi = with_association.then(|| self.score.unpack(s.problems, &image[1]));
         Ok((out, xi))

@@ -7,6 +7,7 @@
 
 use super::buffers::binding;
 use super::kernel::{groups_for, Kernel};
+use super::programs::{self, Variant};
 use super::GpuContext;
 use crate::binary::{summarize, sweep_order, RecallOptions, Update};
 use crate::error::Result;
@@ -58,28 +59,13 @@ pub(crate) struct BinaryKernels {
 
 impl BinaryKernels {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
-        let prelude = include_str!("../../shaders/binary.wgsl");
-        let field = include_str!("../../shaders/dense_field.wgsl");
-        let k = |label, body| Kernel::new(device, label, &[prelude, body]);
-        let kf = |label, body| Kernel::new(device, label, &[prelude, field, body]);
+        let k = |program| Kernel::new(device, program, Variant::PLAIN);
         BinaryKernels {
-            classical_sync: k(
-                "classical_sync",
-                include_str!("../../shaders/classical_sync.wgsl"),
-            ),
-            classical_async: k(
-                "classical_async",
-                include_str!("../../shaders/classical_async.wgsl"),
-            ),
-            dense_overlaps: k(
-                "dense_overlaps",
-                include_str!("../../shaders/dense_overlaps.wgsl"),
-            ),
-            dense_sync: kf("dense_sync", include_str!("../../shaders/dense_sync.wgsl")),
-            dense_async: kf(
-                "dense_async",
-                include_str!("../../shaders/dense_async.wgsl"),
-            ),
+            classical_sync: k(&programs::CLASSICAL_SYNC),
+            classical_async: k(&programs::CLASSICAL_ASYNC),
+            dense_overlaps: k(&programs::DENSE_OVERLAPS),
+            dense_sync: k(&programs::DENSE_SYNC),
+            dense_async: k(&programs::DENSE_ASYNC),
         }
     }
 }
@@ -172,16 +158,16 @@ pub(crate) async fn run_sweeps(
                 last_change,
                 changed,
             };
-            let (staged, done) = ctx.scoped("recording a sweep", || {
+            let (encoder, done) = ctx.scoped("recording a sweep", || {
                 let mut encoder = ctx.encoder("sweep");
                 encoder.clear_buffer(changed, 0, None);
                 record(&mut encoder, &sweep);
-                let staged = ctx.stage_reads(&mut encoder, &[(changed, WORD)]);
-                ctx.queue.submit([encoder.finish()]);
-                staged
+                encoder
             });
             done.await?;
-            let flips = ctx.finish_read(staged).await?;
+            let flips = ctx
+                .submit_and_read("running a sweep", encoder, None, &[(changed, WORD)])
+                .await?;
             ran += 1;
             if opts.update == Update::Synchronous {
                 cur = 1 - cur;
@@ -190,20 +176,13 @@ pub(crate) async fn run_sweeps(
                 break;
             }
         }
-        let (staged, done) = ctx.scoped("reading states back", || {
-            let mut encoder = ctx.encoder("read states");
-            let staged = ctx.stage_reads(
-                &mut encoder,
-                &[
-                    ([a, b][cur], block.len() as u64 * WORD),
-                    (last_change, rows as u64 * WORD),
-                ],
-            );
-            ctx.queue.submit([encoder.finish()]);
-            staged
-        });
-        done.await?;
-        let mut out = ctx.finish_read(staged).await?.into_iter();
+        let parts = [
+            ([a, b][cur], block.len() as u64 * WORD),
+            (last_change, rows as u64 * WORD),
+        ];
+        let encoder = ctx.encoder("read states");
+        let out = ctx.submit_and_read("reading states back", encoder, None, &parts);
+        let mut out = out.await?.into_iter();
         states.extend(out.next().unwrap_or_default());
         let last: Vec<u32> = bytemuck::cast_slice(&out.next().unwrap_or_default()).to_vec();
         let (s, c) = summarize(&last, ran, opts.max_sweeps);

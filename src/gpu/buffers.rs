@@ -328,14 +328,11 @@ impl PatternStore {
             .chunks()
             .map(|c| (c.binding.buffer, c.rows as u64 * self.row_bytes()))
             .collect();
-        let (staged, done) = ctx.scoped("reading patterns back", || {
-            let mut encoder = ctx.encoder("read patterns");
-            let staged = ctx.stage_reads(&mut encoder, &parts);
-            ctx.queue.submit([encoder.finish()]);
-            staged
-        });
-        done.await?;
-        let words: Vec<f32> = ctx.finish_read(staged).await?.concat();
+        let encoder = ctx.encoder("read patterns");
+        let words: Vec<f32> = ctx
+            .submit_and_read("reading patterns back", encoder, None, &parts)
+            .await?
+            .concat();
         Ok(decode_rows(
             self.precision,
             bytemuck::cast_slice(&words),

@@ -1,6 +1,7 @@
 //! `shaders/change.wgsl`: per-state largest change of one update, and its block maximum.
 
 use super::kernel::{groups_for, Kernel};
+use super::programs::{self, Variant};
 
 /// Features per workgroup (the shader's `SLICE`).
 const SLICE: usize = 4096;
@@ -17,11 +18,7 @@ pub(crate) struct Change(Kernel);
 
 impl Change {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
-        Change(Kernel::new(
-            device,
-            "change",
-            &[include_str!("../../shaders/change.wgsl")],
-        ))
+        Change(Kernel::new(device, &programs::CHANGE, Variant::PLAIN))
     }
 
     /// Records `delta[r] = max_k |new[r,k] − old[r,k]|` and `flag = max(flag, max_r delta[r])`

@@ -1,4 +1,5 @@
-//! One opened wgpu device: queue, compiled kernels, error capture, readback and poisoning.
+//! One opened wgpu device: queue, compiled kernels, error capture, poisoning and the GL lock
+//! (reading back is `readback.rs`, timestamps `timer.rs`).
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -9,8 +10,10 @@ use super::fused::Fused;
 use super::mask::Mask;
 use super::merge::Merge;
 use super::poller::Poller;
+use super::readback::StagingPool;
 use super::similarity::Similarity;
 use super::softmax::Softmax;
+use super::timer::TimerPool;
 use super::weighted_sum::{SumSplits, WeightedSum};
 use crate::device::{adapter_info, wanted_features, DeviceInfo};
 use crate::error::{Error, Result};
@@ -62,16 +65,15 @@ pub(crate) struct GpuContext {
     lost: Arc<Mutex<Option<String>>>,
     /// `None` on GL, whose backend holds its one context during `poll(wait)`: a poller thread
     /// would starve every other thread's calls, so there the reading thread polls.
-    poller: Option<Poller>,
-    staging: Mutex<Vec<wgpu::Buffer>>,
-    timers: Mutex<Vec<Timer>>,
+    pub(super) poller: Option<Poller>,
+    pub(super) staging: StagingPool,
+    pub(super) timers: TimerPool,
     poison: Option<Mutex<Option<wgpu::Buffer>>>,
     /// `Some` on GL (see [`exclusive`](Self::exclusive)).
     serial: Option<Mutex<()>>,
 }
 
 const POISON: f32 = f32::NAN;
-const STAGING_POOL: usize = 4;
 
 impl GpuContext {
     pub(crate) fn new(adapter: wgpu::Adapter, poison: bool) -> Result<GpuContext> {
@@ -118,8 +120,8 @@ impl GpuContext {
             limits,
             kernels,
             lost,
-            staging: Mutex::new(Vec::new()),
-            timers: Mutex::new(Vec::new()),
+            staging: StagingPool::default(),
+            timers: TimerPool::default(),
             poison: poison.then(|| Mutex::new(None)),
         })
     }
@@ -216,182 +218,8 @@ impl GpuContext {
         }
     }
 
-    /// Records copies of `parts` (buffer, byte length, each read from offset 0) into one staging
-    /// buffer; [`finish_read`](Self::finish_read) maps it after the encoder is submitted.
-    pub(crate) fn stage_reads(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        parts: &[(&wgpu::Buffer, u64)],
-    ) -> Staged {
-        let total: u64 = parts.iter().map(|p| p.1).sum();
-        let staging = self.take_staging(total.max(4));
-        let mut offset = 0;
-        let mut ranges = Vec::with_capacity(parts.len());
-        for (buf, len) in parts {
-            if *len > 0 {
-                encoder.copy_buffer_to_buffer(buf, 0, &staging, offset, *len);
-            }
-            ranges.push((offset, *len));
-            offset += len;
-        }
-        Staged { staging, ranges }
-    }
-
-    /// Maps staged data after its submission and returns each part's f32 values.
-    pub(crate) async fn finish_read(&self, staged: Staged) -> Result<Vec<Vec<f32>>> {
-        let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
-        staged
-            .staging
-            .slice(..)
-            .map_async(wgpu::MapMode::Read, move |r| {
-                let _ = tx.send(r);
-            });
-        if !self.poller.as_ref().is_some_and(Poller::request) {
-            // No poller thread: drive the device from this thread instead.
-            let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
-        }
-        let mapped = rx.receive().await;
-        self.check_alive()?;
-        match mapped {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(Error::Gpu(format!("reading results back: {e}"))),
-            None => return Err(Error::DeviceLost("readback was dropped".into())),
-        }
-        let out = {
-            let view = staged
-                .staging
-                .slice(..)
-                .get_mapped_range()
-                .map_err(|e| Error::Gpu(format!("mapping results: {e}")))?;
-            staged
-                .ranges
-                .iter()
-                .map(|&(o, len)| {
-                    bytemuck::cast_slice(&view[o as usize..(o + len) as usize]).to_vec()
-                })
-                .collect()
-        };
-        staged.staging.unmap();
-        self.give_staging(staged.staging);
-        Ok(out)
-    }
-
-    fn take_staging(&self, bytes: u64) -> wgpu::Buffer {
-        let mut pool = self.staging.lock().unwrap_or_else(|e| e.into_inner());
-        // Reuse a buffer that fits without hoarding one much larger than needed.
-        if let Some(i) = pool
-            .iter()
-            .position(|b| b.size() >= bytes && b.size() <= bytes.saturating_mul(4).max(1 << 16))
-        {
-            return pool.swap_remove(i);
-        }
-        drop(pool);
-        self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("staging"),
-            size: bytes.next_power_of_two().max(1 << 12),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        })
-    }
-
-    fn give_staging(&self, buffer: wgpu::Buffer) {
-        let mut pool = self.staging.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < STAGING_POOL {
-            pool.push(buffer);
-        }
-    }
-
-    /// Timestamps for one retrieval, if asked for and the device has them; reused across
-    /// retrievals (see [`give_timer`](Self::give_timer)), so timing adds no allocation.
-    pub(crate) fn timer(&self, wanted: bool) -> Option<Timer> {
-        let has = self
-            .device
-            .features()
-            .contains(wgpu::Features::TIMESTAMP_QUERY);
-        if !(wanted && has) {
-            return None;
-        }
-        if let Some(t) = self.timers.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            return Some(t);
-        }
-        Some(Timer {
-            set: self.device.create_query_set(&wgpu::QuerySetDescriptor {
-                label: Some("retrieval timestamps"),
-                ty: wgpu::QueryType::Timestamp,
-                count: 2,
-            }),
-            resolved: self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("resolved timestamps"),
-                size: 16,
-                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            }),
-            period_ns: f64::from(self.queue.get_timestamp_period()),
-        })
-    }
-
-    /// Returns a timer for the next retrieval to use.
-    pub(crate) fn give_timer(&self, timer: Timer) {
-        let mut pool = self.timers.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < STAGING_POOL {
-            pool.push(timer);
-        }
-    }
-
     pub(crate) fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
         self.device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
-    }
-}
-
-/// Copies recorded into a staging buffer, waiting for their submission to be mapped.
-pub(crate) struct Staged {
-    staging: wgpu::Buffer,
-    ranges: Vec<(u64, u64)>,
-}
-
-/// Brackets one submission's passes with timestamps: an empty pass writes one at its beginning
-/// before the first kernel, another at its end after the last, so only device time is counted.
-pub(crate) struct Timer {
-    set: wgpu::QuerySet,
-    resolved: wgpu::Buffer,
-    period_ns: f64,
-}
-
-impl Timer {
-    fn stamp(&self, encoder: &mut wgpu::CommandEncoder, begin: bool) {
-        let (b, e) = if begin {
-            (Some(0), None)
-        } else {
-            (None, Some(1))
-        };
-        encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("timestamp"),
-            timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                query_set: &self.set,
-                beginning_of_pass_write_index: b,
-                end_of_pass_write_index: e,
-            }),
-        });
-    }
-
-    /// Records the start stamp: call on a fresh encoder before any kernel.
-    pub(crate) fn start(&self, encoder: &mut wgpu::CommandEncoder) {
-        self.stamp(encoder, true);
-    }
-
-    /// Records the end stamp and resolves both; returns what to stage for reading.
-    pub(crate) fn stop(&self, encoder: &mut wgpu::CommandEncoder) -> (&wgpu::Buffer, u64) {
-        self.stamp(encoder, false);
-        encoder.resolve_query_set(&self.set, 0..2, &self.resolved, 0);
-        (&self.resolved, 16)
-    }
-
-    /// The time between the two stamps, from their staged words.
-    pub(crate) fn elapsed(&self, words: &[f32]) -> std::time::Duration {
-        let w: &[u32] = bytemuck::cast_slice(words);
-        let tick = |i: usize| u64::from(w[i]) | u64::from(w[i + 1]) << 32;
-        let ticks = tick(2).saturating_sub(tick(0));
-        std::time::Duration::from_nanos((ticks as f64 * self.period_ns).round() as u64)
     }
 }

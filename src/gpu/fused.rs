@@ -2,7 +2,8 @@
 //! step's partial softmax statistics and weighted sums per split of a chunk of patterns, for
 //! `shaders/merge.wgsl` to combine.
 
-use super::kernel::{groups_for, patterns_wgsl, Kernel};
+use super::kernel::{groups_for, Kernel};
+use super::programs::{self, Variant};
 use crate::storage::Precision;
 
 /// Patterns per tile in both kernels: split lengths are multiples of it.
@@ -73,18 +74,10 @@ pub(crate) struct FusedChunk<'a> {
 
 impl Fused {
     pub(crate) fn new(device: &wgpu::Device, precision: Precision) -> Self {
-        let wgsl = patterns_wgsl(precision);
+        let variant = Variant::patterns(precision);
         Fused {
-            few: Kernel::writing_before_reading(
-                device,
-                "fused_rows",
-                &[wgsl, include_str!("../../shaders/fused_rows.wgsl")],
-            ),
-            many: Kernel::writing_before_reading(
-                device,
-                "fused_tile",
-                &[wgsl, include_str!("../../shaders/fused_tile.wgsl")],
-            ),
+            few: Kernel::new(device, &programs::FUSED_ROWS, variant),
+            many: Kernel::new(device, &programs::FUSED_TILE, variant),
         }
     }
 

@@ -1,9 +1,9 @@
-//! What every kernel shares: a compute pipeline compiled once from its WGSL file, and a
+//! What every kernel shares: a compute pipeline compiled once from its program, and a
 //! dispatch that binds a uniform parameter block followed by storage buffers, in order.
 
 use wgpu::util::DeviceExt;
 
-use crate::storage::Precision;
+use super::programs::{Program, Variant};
 
 pub(crate) struct Kernel {
     label: &'static str,
@@ -12,29 +12,12 @@ pub(crate) struct Kernel {
 }
 
 impl Kernel {
-    /// Compiles the concatenation of `sources` (a kernel that reads patterns is prefixed with
-    /// the WGSL of their storage format, [`patterns_wgsl`]).
-    pub(crate) fn new(device: &wgpu::Device, label: &'static str, sources: &[&str]) -> Kernel {
-        Kernel::build(device, label, sources, true)
-    }
-
-    /// Like [`new`](Self::new), for a kernel that writes every element of its workgroup memory
-    /// before reading it, so wgpu's zero-initialisation of that memory is skipped. Where the
-    /// backend cannot zero it natively (GL), wgpu has every workgroup clear all its shared
-    /// arrays behind a barrier; besides the time that costs each workgroup, Mesa's llvmpipe
-    /// then spends minutes compiling `fused_tile` (26 KiB of shared arrays) instead of seconds.
-    pub(crate) fn writing_before_reading(
-        device: &wgpu::Device,
-        label: &'static str,
-        sources: &[&str],
-    ) -> Kernel {
-        Kernel::build(device, label, sources, false)
-    }
-
-    fn build(device: &wgpu::Device, label: &'static str, sources: &[&str], zeroed: bool) -> Kernel {
+    /// Compiles `program` in `variant` (see [`programs`](super::programs)).
+    pub(crate) fn new(device: &wgpu::Device, program: &Program, variant: Variant) -> Kernel {
+        let label = program.name;
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
-            source: wgpu::ShaderSource::Wgsl(sources.concat().into()),
+            source: wgpu::ShaderSource::Wgsl(program.source(variant).into()),
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(label),
@@ -42,7 +25,7 @@ impl Kernel {
             module: &module,
             entry_point: Some("main"),
             compilation_options: wgpu::PipelineCompilationOptions {
-                zero_initialize_workgroup_memory: zeroed,
+                zero_initialize_workgroup_memory: program.zeroed,
                 ..Default::default()
             },
             cache: None,
@@ -94,25 +77,6 @@ impl Kernel {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups.0, groups.1, groups.2);
-    }
-}
-
-/// The WGSL that declares the patterns (binding 2) and `fn pattern(row, col, row_words) -> f32`
-/// for a storage precision.
-pub(crate) fn patterns_wgsl(precision: Precision) -> &'static str {
-    match precision {
-        Precision::F32 => include_str!("../../shaders/patterns_f32.wgsl"),
-        Precision::F16 => include_str!("../../shaders/patterns_f16.wgsl"),
-    }
-}
-
-/// The WGSL of `workgroup_max` / `workgroup_sum` over 256 invocations: with subgroup
-/// operations where the device has them, else through a workgroup-memory tree.
-pub(crate) fn reduce_wgsl(subgroups: bool) -> &'static str {
-    if subgroups {
-        include_str!("../../shaders/reduce_subgroup.wgsl")
-    } else {
-        include_str!("../../shaders/reduce_shared.wgsl")
     }
 }
 

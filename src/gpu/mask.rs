@@ -1,6 +1,7 @@
 //! `shaders/mask.wgsl`: masked scores set to −∞ before the softmax.
 
 use super::kernel::{groups_for, Kernel};
+use super::programs::{self, Variant};
 
 const WG: usize = 256;
 
@@ -15,11 +16,7 @@ pub(crate) struct Mask(Kernel);
 
 impl Mask {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
-        Mask(Kernel::new(
-            device,
-            "mask",
-            &[include_str!("../../shaders/mask.wgsl")],
-        ))
+        Mask(Kernel::new(device, &programs::MASK, Variant::PLAIN))
     }
 
     /// The number of scores one dispatch can mask.

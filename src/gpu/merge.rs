@@ -1,7 +1,8 @@
 //! `shaders/merge.wgsl`: the fused path's log-sum-exp merge of split partials into new states,
 //! with the step's log-sum-exp and convergence test.
 
-use super::kernel::{groups_for, reduce_wgsl, Kernel};
+use super::kernel::{groups_for, Kernel};
+use super::programs::{self, Variant};
 
 /// The most splits one merge takes (the size of its workgroup array of split weights).
 pub(crate) const MAX_SPLITS: usize = 1024;
@@ -33,11 +34,8 @@ impl Merge {
     pub(crate) fn new(device: &wgpu::Device, subgroups: bool) -> Self {
         Merge(Kernel::new(
             device,
-            "merge",
-            &[
-                reduce_wgsl(subgroups),
-                include_str!("../../shaders/merge.wgsl"),
-            ],
+            &programs::MERGE,
+            Variant::reductions(subgroups),
         ))
     }
 

@@ -14,10 +14,13 @@ mod mask;
 mod merge;
 mod plan;
 mod poller;
+pub(crate) mod programs;
+mod readback;
 pub(crate) mod retrieval;
 mod similarity;
 mod softmax;
 mod step;
+mod timer;
 mod weighted_sum;
 
 pub(crate) use buffers::PatternStore;

@@ -13,16 +13,18 @@
 use std::time::Duration;
 
 use super::buffers::PatternStore;
-use super::context::{Staged, Timer};
 use super::plan::{fused, Shape, Splits, WORD};
 use super::softmax::Softmax;
 use super::step::{encode_energy, encode_step, Scratch, Work};
+use super::timer::Timer;
 use super::weighted_sum::WeightedSum;
 use super::GpuContext;
 use crate::error::Result;
 use crate::retrieve::{BlockOut, RetrieveOptions};
 
 pub(crate) use super::plan::max_block_rows;
+
+const SUBMIT: &str = "submitting retrieval work";
 
 pub(crate) async fn retrieve_block(
     ctx: &GpuContext,
@@ -111,7 +113,9 @@ pub(crate) async fn retrieve_block(
         if let Some(eps) = opts.eps() {
             if steps < max_steps {
                 let e = std::mem::replace(&mut encoder, fresh());
-                let mut out = submit(ctx, e, timer.as_ref(), &[(&scratch.flag, WORD)]).await?;
+                let mut out = ctx
+                    .submit_and_read(SUBMIT, e, timer.as_ref(), &[(&scratch.flag, WORD)])
+                    .await?;
                 add_time(&mut device_time, timer.as_ref(), &mut out);
                 if out[0][0] <= eps {
                     break;
@@ -142,12 +146,16 @@ pub(crate) async fn retrieve_block(
             encode_energy(ctx, &mut encoder, store, &scratch, shape, opts.beta, cur)
         });
         done.await?;
-        let mut out = submit(ctx, encoder, timer.as_ref(), &energy_parts).await?;
+        let mut out = ctx
+            .submit_and_read(SUBMIT, encoder, timer.as_ref(), &energy_parts)
+            .await?;
         add_time(&mut device_time, timer.as_ref(), &mut out);
         let mut out = out.into_iter();
         (out.next(), out.next())
     } else {
-        let mut out = submit(ctx, encoder, timer.as_ref(), &[]).await?;
+        let mut out = ctx
+            .submit_and_read(SUBMIT, encoder, timer.as_ref(), &[])
+            .await?;
         add_time(&mut device_time, timer.as_ref(), &mut out);
         (None, None)
     };
@@ -164,27 +172,6 @@ pub(crate) async fn retrieve_block(
         steps,
         device_time,
     })
-}
-
-/// Ends `encoder` (with the timer's stamp), submits it and reads `parts` back, the
-/// timestamps last.
-async fn submit(
-    ctx: &GpuContext,
-    mut encoder: wgpu::CommandEncoder,
-    timer: Option<&Timer>,
-    parts: &[(&wgpu::Buffer, u64)],
-) -> Result<Vec<Vec<f32>>> {
-    let (staged, done): (Staged, _) = ctx.scoped("submitting retrieval work", || {
-        let mut all = parts.to_vec();
-        if let Some(t) = timer {
-            all.push(t.stop(&mut encoder));
-        }
-        let staged = ctx.stage_reads(&mut encoder, &all);
-        ctx.queue.submit([encoder.finish()]);
-        staged
-    });
-    done.await?;
-    ctx.finish_read(staged).await
 }
 
 /// Adds a submission's timestamps (the last part read) to the block's device time.

@@ -1,6 +1,7 @@
 //! `shaders/similarity.wgsl`: scores S = β Q Xᵀ, one chunk of patterns per call.
 
-use super::kernel::{groups_for, patterns_wgsl, Kernel};
+use super::kernel::{groups_for, Kernel};
+use super::programs::{self, Variant};
 use crate::storage::Precision;
 
 const TILE: usize = 64;
@@ -39,11 +40,8 @@ impl Similarity {
     pub(crate) fn new(device: &wgpu::Device, precision: Precision) -> Self {
         Similarity(Kernel::new(
             device,
-            "similarity",
-            &[
-                patterns_wgsl(precision),
-                include_str!("../../shaders/similarity.wgsl"),
-            ],
+            &programs::SIMILARITY,
+            Variant::patterns(precision),
         ))
     }
 

@@ -2,7 +2,8 @@
 //! place, with each row's log-sum-exp, in segments of [`SEGMENT`] columns so that no invocation
 //! walks a whole row.
 
-use super::kernel::{reduce_wgsl, Kernel};
+use super::kernel::Kernel;
+use super::programs::{self, Variant};
 
 /// Columns per workgroup in both passes (the shaders' `SEG`): 16 per thread.
 pub(crate) const SEGMENT: usize = 4096;
@@ -32,18 +33,10 @@ pub(crate) struct SoftmaxBuffers<'a> {
 impl Softmax {
     /// `subgroups`: reduce with subgroup operations (the device must have `SUBGROUP`).
     pub(crate) fn new(device: &wgpu::Device, subgroups: bool) -> Self {
-        let reduce = reduce_wgsl(subgroups);
+        let variant = Variant::reductions(subgroups);
         Softmax {
-            stats: Kernel::new(
-                device,
-                "softmax_stats",
-                &[reduce, include_str!("../../shaders/softmax_stats.wgsl")],
-            ),
-            apply: Kernel::new(
-                device,
-                "softmax_apply",
-                &[reduce, include_str!("../../shaders/softmax_apply.wgsl")],
-            ),
+            stats: Kernel::new(device, &programs::SOFTMAX_STATS, variant),
+            apply: Kernel::new(device, &programs::SOFTMAX_APPLY, variant),
         }
     }
 

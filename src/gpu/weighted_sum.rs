@@ -2,7 +2,8 @@
 //! patterns per call, split along N into runs of [`RUN`] patterns.
 
 use super::buffers::binding;
-use super::kernel::{groups_for, patterns_wgsl, Kernel};
+use super::kernel::{groups_for, Kernel};
+use super::programs::{self, Variant};
 use super::similarity::Columns;
 use super::GpuContext;
 use crate::storage::Precision;
@@ -67,11 +68,8 @@ impl WeightedSum {
     pub(crate) fn new(device: &wgpu::Device, precision: Precision) -> Self {
         WeightedSum(Kernel::new(
             device,
-            "weighted_sum",
-            &[
-                patterns_wgsl(precision),
-                include_str!("../../shaders/weighted_sum.wgsl"),
-            ],
+            &programs::WEIGHTED_SUM,
+            Variant::patterns(precision),
         ))
     }
 
@@ -160,11 +158,7 @@ impl WeightedSum {
 
 impl SumSplits {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
-        SumSplits(Kernel::new(
-            device,
-            "sum_splits",
-            &[include_str!("../../shaders/sum_splits.wgsl")],
-        ))
+        SumSplits(Kernel::new(device, &programs::SUM_SPLITS, Variant::PLAIN))
     }
 
     /// Records `states (+)= Σ_s part[s]` over `splits` slices of `elems` values.
