@@ -41,7 +41,8 @@ fn succeeds(out: &Output) {
     assert!(!stderr(out).contains("panicked"), "{}", stderr(out));
 }
 
-/// Exit code `code`, and stderr exactly one line: "error: …" naming `hint`; no panic.
+/// Exit code `code`, and stderr exactly one line: "error: …" naming `hint` (in any case: the
+/// system's own I/O messages are capitalised); no panic.
 fn fails_with(out: &Output, code: i32, hint: &str) {
     let err = stderr(out);
     assert!(!err.contains("panicked"), "panicked: {err}");
@@ -50,7 +51,7 @@ fn fails_with(out: &Output, code: i32, hint: &str) {
     assert_eq!(lines.len(), 1, "one line on stderr: {err:?}");
     assert!(lines[0].starts_with("error: "), "{:?}", lines[0]);
     assert!(
-        lines[0].contains(hint),
+        lines[0].to_lowercase().contains(&hint.to_lowercase()),
         "{:?} should mention {hint:?}",
         lines[0]
     );
