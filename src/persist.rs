@@ -381,20 +381,67 @@ struct Saved {
     ids: PatternIds,
 }
 
+/// A memory file's header metadata, by key.
+type Meta<'a> = BTreeMap<&'a String, &'a String>;
+/// A memory file's tensors, by name.
+type Tensors<'a> = BTreeMap<&'static str, TensorView<'a>>;
+type Parsed<T> = std::result::Result<T, String>;
+
 /// The content of a memory file, or why it is not a valid one.
-fn parse(bytes: &[u8]) -> std::result::Result<Saved, String> {
+fn parse(bytes: &[u8]) -> Parsed<Saved> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| describe(&e, bytes.len()))?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| describe(&e, bytes.len()))?;
-    let meta: BTreeMap<&String, &String> = header
+    let meta: Meta = header
         .metadata()
         .as_ref()
         .map(|m| m.iter().collect())
         .unwrap_or_default();
-    let get = |key: &str| {
-        meta.get(&key.to_string())
-            .map(|v| v.as_str())
-            .ok_or_else(|| format!("the header has no {key:?} entry"))
+    let tensors = check_header(&meta, &file)?;
+    let dim = number(&meta, "dim")? as usize;
+    let n = number(&meta, "len")? as usize;
+    let next_id = number(&meta, "next_id")?;
+    let precision: Precision = entry(&meta, "precision")?
+        .parse()
+        .map_err(|e: Error| format!("{e}"))?;
+    let max_chunk_bytes = match entry(&meta, "max_chunk_bytes")? {
+        "none" => None,
+        _ => Some(number(&meta, "max_chunk_bytes")?),
     };
+    if dim == 0 {
+        return Err("dim = 0".into());
+    }
+    let rows = decode_rows(&tensors, precision, n, dim)?;
+    let ids = u64s(tensor(&tensors, "ids", Dtype::U64, &[n])?);
+    let labels = decode_labels(&tensors, n)?;
+    Ok(Saved {
+        dim,
+        options: MemoryOptions {
+            precision,
+            max_chunk_bytes,
+        },
+        rows,
+        ids: PatternIds::restore(ids, labels, next_id)?,
+    })
+}
+
+/// The metadata entry `key`, or an error naming it.
+fn entry<'a>(meta: &Meta<'a>, key: &str) -> Parsed<&'a str> {
+    meta.get(&key.to_string())
+        .map(|v| v.as_str())
+        .ok_or_else(|| format!("the header has no {key:?} entry"))
+}
+
+/// The metadata entry `key` as a number.
+fn number(meta: &Meta, key: &str) -> Parsed<u64> {
+    let value = entry(meta, key)?;
+    value
+        .parse::<u64>()
+        .map_err(|_| format!("{key} = {value:?} is not a number"))
+}
+
+/// Checks the format, the version, the metadata's keys, the tensors' names and the checksum;
+/// returns the tensors.
+fn check_header<'a>(meta: &Meta, file: &SafeTensors<'a>) -> Parsed<Tensors<'a>> {
     if meta.get(&"format".to_string()).map(|v| v.as_str()) != Some(FORMAT) {
         return Err(format!(
             "not a hopfield memory file (a safetensors file without format = {FORMAT:?} in its \
@@ -402,7 +449,7 @@ fn parse(bytes: &[u8]) -> std::result::Result<Saved, String> {
             file.names()
         ));
     }
-    let version = get("version")?;
+    let version = entry(meta, "version")?;
     if version != VERSION {
         return Err(format!(
             "format version {version:?}; this build of hopfield reads version {VERSION}"
@@ -414,11 +461,11 @@ fn parse(bytes: &[u8]) -> std::result::Result<Saved, String> {
         &KEYS,
     )?;
     same_names("the file holds the tensors", file.names(), &TENSORS)?;
-    let tensors: BTreeMap<&str, TensorView> = TENSORS
+    let tensors: Tensors = TENSORS
         .iter()
         .map(|&name| Ok((name, file.tensor(name).map_err(|e| e.to_string())?)))
-        .collect::<std::result::Result<_, String>>()?;
-    let stated = get("checksum")?;
+        .collect::<Parsed<_>>()?;
+    let stated = entry(meta, "checksum")?;
     let actual = checksum(meta.iter().map(|(k, v)| (*k, *v)), &tensors);
     if stated != actual {
         return Err(format!(
@@ -426,55 +473,53 @@ fn parse(bytes: &[u8]) -> std::result::Result<Saved, String> {
              is corrupted"
         ));
     }
+    Ok(tensors)
+}
 
-    let number = |key: &str| {
-        get(key)?
-            .parse::<u64>()
-            .map_err(|_| format!("{key} = {:?} is not a number", get(key).unwrap_or("")))
-    };
-    let dim = number("dim")? as usize;
-    let n = number("len")? as usize;
-    let next_id = number("next_id")?;
-    let precision: Precision = get("precision")?
-        .parse()
-        .map_err(|e: Error| format!("{e}"))?;
-    let max_chunk_bytes = match get("max_chunk_bytes")? {
-        "none" => None,
-        _ => Some(number("max_chunk_bytes")?),
-    };
-    if dim == 0 {
-        return Err("dim = 0".into());
+/// The bytes of tensor `name`, if it has the `dtype` and `shape` expected.
+fn tensor<'a>(
+    tensors: &Tensors<'a>,
+    name: &str,
+    dtype: Dtype,
+    shape: &[usize],
+) -> Parsed<&'a [u8]> {
+    let t = &tensors[name];
+    if t.dtype() != dtype || t.shape() != shape {
+        return Err(format!(
+            "tensor {name:?} is {:?} {:?}; expected {dtype:?} {shape:?}",
+            t.dtype(),
+            t.shape()
+        ));
     }
-    let want = |name: &str, dtype: Dtype, shape: &[usize]| {
-        let t = &tensors[name];
-        if t.dtype() != dtype || t.shape() != shape {
-            return Err(format!(
-                "tensor {name:?} is {:?} {:?}; expected {dtype:?} {shape:?}",
-                t.dtype(),
-                t.shape()
-            ));
-        }
-        Ok(t.data())
-    };
+    Ok(t.data())
+}
+
+/// The `n × dim` patterns, as the precision stored them, checked finite.
+fn decode_rows(tensors: &Tensors, precision: Precision, n: usize, dim: usize) -> Parsed<Vec<f32>> {
     let rows: Vec<f32> = match precision {
-        Precision::F32 => want("patterns", Dtype::F32, &[n, dim])?
+        Precision::F32 => tensor(tensors, "patterns", Dtype::F32, &[n, dim])?
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
             .collect(),
-        Precision::F16 => want("patterns", Dtype::F16, &[n, dim])?
+        Precision::F16 => tensor(tensors, "patterns", Dtype::F16, &[n, dim])?
             .chunks_exact(2)
             .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
             .collect(),
     };
     check_finite("patterns", &rows, dim).map_err(|e| e.to_string())?;
-    let u64s = |data: &[u8]| -> Vec<u64> {
-        data.chunks_exact(8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-            .collect()
-    };
-    let ids = u64s(want("ids", Dtype::U64, &[n])?);
-    let has_label = want("has_label", Dtype::U8, &[n])?;
-    let ends = u64s(want("label_ends", Dtype::U64, &[n])?);
+    Ok(rows)
+}
+
+fn u64s(data: &[u8]) -> Vec<u64> {
+    data.chunks_exact(8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect()
+}
+
+/// The `n` optional labels: flags, end offsets and the concatenated UTF-8 text.
+fn decode_labels(tensors: &Tensors, n: usize) -> Parsed<Vec<Option<String>>> {
+    let has_label = tensor(tensors, "has_label", Dtype::U8, &[n])?;
+    let ends = u64s(tensor(tensors, "label_ends", Dtype::U64, &[n])?);
     let text = &tensors["label_bytes"];
     if text.dtype() != Dtype::U8 {
         return Err(format!(
@@ -505,15 +550,7 @@ fn parse(bytes: &[u8]) -> std::result::Result<Saved, String> {
             text.len() - start
         ));
     }
-    Ok(Saved {
-        dim,
-        options: MemoryOptions {
-            precision,
-            max_chunk_bytes,
-        },
-        rows,
-        ids: PatternIds::restore(ids, labels, next_id)?,
-    })
+    Ok(labels)
 }
 
 /// Fails unless `got` and `expected` hold the same names, in any order.

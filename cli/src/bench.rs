@@ -359,14 +359,7 @@ fn is_per_workload(e: &Error) -> bool {
 }
 
 pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
-    let precision: Precision = args.precision.parse()?;
-    let fusion = parse_fusion(&args.fusion)?;
-    if args.reps == 0 {
-        return Err(Failure(2, "--reps must be at least 1".into()));
-    }
-    if !(args.beta.is_finite() && args.beta > 0.0) {
-        return Err(Error::InvalidBeta(args.beta).into());
-    }
+    let cfg = bench_config(args)?;
     let requested = args.workloads.as_deref().map(parse_workloads).transpose()?;
     let json: Vec<_> = args
         .json
@@ -379,35 +372,85 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let info = device.info();
     let (workloads, set) = match requested {
         Some(list) => (list, args.workloads.clone().unwrap_or_default()),
-        None if is_hardware(&info) => (
-            parse_workloads("all")?,
-            "all (the default on a hardware GPU)".to_string(),
-        ),
-        None => (
-            parse_workloads("small")?,
-            format!(
-                "small (the default on {}; --workloads all runs W1-W4 too)",
-                if device.is_gpu() {
-                    "a software adapter"
-                } else {
-                    "the CPU path"
-                }
-            ),
-        ),
+        None => default_workloads(&device, &info)?,
     };
-    let cfg = Config {
+    say_bench_header(&device, &info, &cfg, &set)?;
+    let rows = run_workloads(&device, workloads, &cfg)?;
+    say_notes(&rows, &cfg)?;
+
+    if args.json.is_some() {
+        let text = json_report(&info, &cfg, kernels(&device, cfg.fusion), &set, &rows);
+        outputs.bytes("--json", text.as_bytes())?;
+    }
+    // Every row failing means the settings, not the workloads, are at fault.
+    if rows.iter().all(|r| r.outcome.is_err()) {
+        if let Some(Row {
+            outcome: Err(e), ..
+        }) = rows.into_iter().next()
+        {
+            return Err(e.into());
+        }
+    }
+    outputs.commit()
+}
+
+/// The measurement settings from the flags, checked.
+fn bench_config(args: &BenchArgs) -> Result<Config, Failure> {
+    let precision: Precision = args.precision.parse()?;
+    let fusion = parse_fusion(&args.fusion)?;
+    if args.reps == 0 {
+        return Err(Failure(2, "--reps must be at least 1".into()));
+    }
+    if !(args.beta.is_finite() && args.beta > 0.0) {
+        return Err(Error::InvalidBeta(args.beta).into());
+    }
+    Ok(Config {
         precision,
         fusion,
         max_chunk_bytes: args.max_chunk_bytes,
         reps: args.reps,
         warmup: args.warmup,
         beta: args.beta,
-    };
+    })
+}
 
+/// The workloads run without `--workloads`: all on a hardware GPU, the small ones elsewhere,
+/// with the set's description.
+fn default_workloads(
+    device: &Device,
+    info: &DeviceInfo,
+) -> Result<(Vec<&'static Workload>, String), Failure> {
+    if is_hardware(info) {
+        return Ok((
+            parse_workloads("all")?,
+            "all (the default on a hardware GPU)".to_string(),
+        ));
+    }
+    Ok((
+        parse_workloads("small")?,
+        format!(
+            "small (the default on {}; --workloads all runs W1-W4 too)",
+            if device.is_gpu() {
+                "a software adapter"
+            } else {
+                "the CPU path"
+            }
+        ),
+    ))
+}
+
+/// The settings, what the columns mean, and the table's header.
+fn say_bench_header(
+    device: &Device,
+    info: &DeviceInfo,
+    cfg: &Config,
+    set: &str,
+) -> Result<(), Failure> {
+    let precision = cfg.precision;
     say!("hopfield bench on {info}");
     say!(
         "  precision {precision}, fusion {}, beta {}, max chunk {}, {} warm-up + {} timed runs per workload, workloads {set}",
-        fusion_label(&device, fusion),
+        fusion_label(device, cfg.fusion),
         cfg.beta,
         cfg.max_chunk_bytes
             .map_or("the binding limit".to_string(), |b| format!("{b} bytes")),
@@ -443,14 +486,23 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         "of",
         "rel.err"
     );
+    Ok(())
+}
 
+/// Measures each workload, printing its line as it finishes; errors a workload can cause
+/// (too big for the device, say) stay in its row, any other stops the run.
+fn run_workloads(
+    device: &Device,
+    workloads: Vec<&'static Workload>,
+    cfg: &Config,
+) -> Result<Vec<Row<'static>>, Failure> {
     let mut rows = Vec::new();
     for w in workloads {
         // The data's seed follows the workload's place in the table, whatever the list asked.
         let index = workloads::all()
             .position(|x| x.name == w.name)
             .expect("known");
-        let outcome = match measure(&device, w, index, &cfg) {
+        let outcome = match measure(device, w, index, cfg) {
             Err(e) if !is_per_workload(&e) => return Err(e.into()),
             outcome => outcome,
         };
@@ -458,9 +510,14 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
             workload: w,
             outcome,
         };
-        say!("{}", table_line(&row, precision));
+        say!("{}", table_line(&row, cfg.precision));
         rows.push(row);
     }
+    Ok(rows)
+}
+
+/// Which workloads ran fewer reps than asked for, and why.
+fn say_notes(rows: &[Row], cfg: &Config) -> Result<(), Failure> {
     let notes: Vec<String> = rows
         .iter()
         .filter_map(|r| match &r.outcome {
@@ -480,21 +537,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         say!();
         say!("notes: {}", notes.join("; "));
     }
-
-    if args.json.is_some() {
-        let text = json_report(&info, &cfg, kernels(&device, fusion), &set, &rows);
-        outputs.bytes("--json", text.as_bytes())?;
-    }
-    // Every row failing means the settings, not the workloads, are at fault.
-    if rows.iter().all(|r| r.outcome.is_err()) {
-        if let Some(Row {
-            outcome: Err(e), ..
-        }) = rows.into_iter().next()
-        {
-            return Err(e.into());
-        }
-    }
-    outputs.commit()
+    Ok(())
 }
 
 fn table_line(row: &Row, precision: Precision) -> String {
@@ -527,73 +570,13 @@ fn table_line(row: &Row, precision: Precision) -> String {
 /// The results as the JSON document `--json` writes.
 fn json_report(info: &DeviceInfo, cfg: &Config, kernels: &str, set: &str, rows: &[Row]) -> String {
     let (unix, date) = now();
-    let l = &info.limits;
-    let f = &info.features;
-    let workloads: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let w = r.workload;
-            let mut v = json!({
-                "name": w.name,
-                "description": w.what,
-                "b": w.b,
-                "n": w.n,
-                "d": w.d,
-                "bytes_read": w.bytes_read(cfg.precision),
-                "flop": w.flop(),
-            });
-            let extra = match &r.outcome {
-                Err(e) => json!({ "status": "not_run", "error": e.to_string() }),
-                Ok(m) => {
-                    let (t, of) = m.basis();
-                    json!({
-                        "status": "ok",
-                        "chunks": m.chunks,
-                        "reps": m.reps,
-                        "reps_cut_by_time_budget": m.reps < cfg.reps
-                            || m.device.as_ref().is_some_and(|d| d.count() < m.reps),
-                        "device_time_ms": m.device.as_ref().map(Stats::json),
-                        "device_time_note": (m.device.is_none()).then_some(m.device_note),
-                        "end_to_end_ms": m.e2e.json(),
-                        "throughput_time": of,
-                        "throughput_time_ms": t,
-                        "gb_per_s": w.bytes_read(cfg.precision) as f64 / (t / 1e3) / 1e9,
-                        "tflop_per_s": w.flop() / (t / 1e3) / 1e12,
-                        "rel_err": m.rel_err,
-                        "rel_err_rows": m.rel_err_rows,
-                    })
-                }
-            };
-            if let (Value::Object(v), Value::Object(extra)) = (&mut v, extra) {
-                v.extend(extra);
-            }
-            v
-        })
-        .collect();
+    let workloads: Vec<Value> = rows.iter().map(|r| workload_json(r, cfg)).collect();
     let doc = json!({
         "tool": "hopfield bench",
         "version": env!("CARGO_PKG_VERSION"),
         "date": date,
         "unix_time": unix,
-        "adapter": {
-            "name": info.name,
-            "backend": info.backend,
-            "kind": format!("{:?}", info.kind),
-            "driver": info.driver,
-            "limits": {
-                "max_storage_binding_bytes": l.max_storage_binding_bytes,
-                "max_buffer_bytes": l.max_buffer_bytes,
-                "max_workgroup_storage_bytes": l.max_workgroup_storage_bytes,
-                "max_invocations_per_workgroup": l.max_invocations_per_workgroup,
-                "max_workgroups_per_dimension": l.max_workgroups_per_dimension,
-            },
-            "features": {
-                "shader_f16": f.shader_f16,
-                "subgroups": f.subgroups,
-                "subgroup_size": [f.subgroup_size.0, f.subgroup_size.1],
-                "timestamps": f.timestamps,
-            },
-        },
+        "adapter": adapter_json(info),
         "config": {
             "precision": cfg.precision.to_string(),
             "fusion": format!("{:?}", cfg.fusion).to_lowercase(),
@@ -611,6 +594,71 @@ fn json_report(info: &DeviceInfo, cfg: &Config, kernels: &str, set: &str, rows: 
     });
     let text = serde_json::to_string_pretty(&doc).expect("a JSON value serialises");
     text + "\n"
+}
+
+/// The adapter's name, kind, limits and features, as the report records them.
+fn adapter_json(info: &DeviceInfo) -> Value {
+    let l = &info.limits;
+    let f = &info.features;
+    json!({
+        "name": info.name,
+        "backend": info.backend,
+        "kind": format!("{:?}", info.kind),
+        "driver": info.driver,
+        "limits": {
+            "max_storage_binding_bytes": l.max_storage_binding_bytes,
+            "max_buffer_bytes": l.max_buffer_bytes,
+            "max_workgroup_storage_bytes": l.max_workgroup_storage_bytes,
+            "max_invocations_per_workgroup": l.max_invocations_per_workgroup,
+            "max_workgroups_per_dimension": l.max_workgroups_per_dimension,
+        },
+        "features": {
+            "shader_f16": f.shader_f16,
+            "subgroups": f.subgroups,
+            "subgroup_size": [f.subgroup_size.0, f.subgroup_size.1],
+            "timestamps": f.timestamps,
+        },
+    })
+}
+
+/// One workload's shape and its measurements, or why it did not run.
+fn workload_json(r: &Row, cfg: &Config) -> Value {
+    let w = r.workload;
+    let mut v = json!({
+        "name": w.name,
+        "description": w.what,
+        "b": w.b,
+        "n": w.n,
+        "d": w.d,
+        "bytes_read": w.bytes_read(cfg.precision),
+        "flop": w.flop(),
+    });
+    let extra = match &r.outcome {
+        Err(e) => json!({ "status": "not_run", "error": e.to_string() }),
+        Ok(m) => {
+            let (t, of) = m.basis();
+            json!({
+                "status": "ok",
+                "chunks": m.chunks,
+                "reps": m.reps,
+                "reps_cut_by_time_budget": m.reps < cfg.reps
+                    || m.device.as_ref().is_some_and(|d| d.count() < m.reps),
+                "device_time_ms": m.device.as_ref().map(Stats::json),
+                "device_time_note": (m.device.is_none()).then_some(m.device_note),
+                "end_to_end_ms": m.e2e.json(),
+                "throughput_time": of,
+                "throughput_time_ms": t,
+                "gb_per_s": w.bytes_read(cfg.precision) as f64 / (t / 1e3) / 1e9,
+                "tflop_per_s": w.flop() / (t / 1e3) / 1e12,
+                "rel_err": m.rel_err,
+                "rel_err_rows": m.rel_err_rows,
+            })
+        }
+    };
+    if let (Value::Object(v), Value::Object(extra)) = (&mut v, extra) {
+        v.extend(extra);
+    }
+    v
 }
 
 /// Seconds since the epoch and the UTC date-time in RFC 3339, without a date crate.

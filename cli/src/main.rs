@@ -432,6 +432,29 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
         .transpose()?;
     let queries = load(&args.queries, "queries")?;
     let device = open(&args.device.device)?;
+    check_chunk_flag(args, &device)?;
+    let opts = retrieve_options(args);
+
+    let start = Instant::now();
+    let memory = retrieval_memory(args, &device, patterns.as_ref(), storage)?;
+    let run = steps::run(&memory, queries.view(), &opts)?;
+    let seconds = start.elapsed().as_secs_f64();
+    write_retrieval(&outputs, args, &run.out)?;
+    outputs.commit()?;
+    report_retrieval(
+        args,
+        &device,
+        &memory,
+        queries.nrows(),
+        &run,
+        &opts,
+        seconds,
+    );
+    Ok(())
+}
+
+/// Refuses `--max-chunk-bytes` where the retrieval runs on the CPU path.
+fn check_chunk_flag(args: &RetrieveArgs, device: &Device) -> Result<(), Failure> {
     if let (Some(bytes), false) = (args.max_chunk_bytes, device.is_gpu()) {
         // Chunks are GPU buffers; the CPU path has none, so the flag would mean nothing there.
         return Err(Failure(
@@ -444,6 +467,11 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// The retrieval options the flags ask for.
+fn retrieve_options(args: &RetrieveArgs) -> RetrieveOptions {
     let mut opts = RetrieveOptions::new(args.beta);
     opts = if args.until_converged {
         opts.until_converged(args.eps, args.max_steps)
@@ -453,29 +481,43 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
     opts.weights = args.weights.is_some();
     opts.top_k = args.topk;
     opts.energy = args.energy_out.is_some();
+    opts
+}
 
-    let start = Instant::now();
-    let memory = if let Some(patterns) = &patterns {
-        let mut memory = Memory::with_options(&device, patterns.ncols(), storage)?;
+/// The memory to retrieve from: `--patterns` uploaded with `storage`, or `--memory` loaded.
+fn retrieval_memory(
+    args: &RetrieveArgs,
+    device: &Device,
+    patterns: Option<&Array2<f32>>,
+    storage: MemoryOptions,
+) -> Result<Memory, Failure> {
+    if let Some(patterns) = patterns {
+        let mut memory = Memory::with_options(device, patterns.ncols(), storage)?;
         memory.append(patterns.view())?;
-        memory
-    } else {
-        let path = args
-            .memory
-            .as_ref()
-            .ok_or_else(|| Failure(2, "give the stored patterns: --patterns or --memory".into()))?;
-        Memory::load(&device, path).map_err(|e| {
-            let Failure(code, why) = Failure::from(e);
-            Failure(code, format!("memory {why}"))
-        })?
-    };
-    let precision = memory.options().precision;
-    let run = steps::run(&memory, queries.view(), &opts)?;
-    let seconds = start.elapsed().as_secs_f64();
-    write_retrieval(&outputs, args, &run.out)?;
-    outputs.commit()?;
+        return Ok(memory);
+    }
+    let path = args
+        .memory
+        .as_ref()
+        .ok_or_else(|| Failure(2, "give the stored patterns: --patterns or --memory".into()))?;
+    Memory::load(device, path).map_err(|e| {
+        let Failure(code, why) = Failure::from(e);
+        Failure(code, format!("memory {why}"))
+    })
+}
 
+/// The retrieval's one-line summary on stderr, and the warning about near ties.
+fn report_retrieval(
+    args: &RetrieveArgs,
+    device: &Device,
+    memory: &Memory,
+    queries: usize,
+    run: &steps::Run,
+    opts: &RetrieveOptions,
+    seconds: f64,
+) {
     let out = &run.out;
+    let precision = memory.options().precision;
     let converged = out
         .converged
         .as_ref()
@@ -505,7 +547,7 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
         err,
         "{}: B={} N={} d={}, {precision} in {} chunk{}, {}{fixed}{converged}, {:.1} ms",
         device.info(),
-        queries.nrows(),
+        queries,
         memory.len(),
         memory.dim(),
         memory.chunks(),
@@ -518,10 +560,9 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
             err,
             "warning: for {} of {} queries (the first: row {first}) the two strongest patterns of the last step score within f32's rounding of each other ({bound:.3e} at this scale: beta x |pattern| x |state| x 2^-24), so which of them leads, and their weights, are rounding; a lower --beta shrinks the rounding",
             run.unresolved.len(),
-            queries.nrows()
+            queries
         );
     }
-    Ok(())
 }
 
 /// Random ±1/√d patterns: unit norm, nearly orthogonal.
@@ -584,33 +625,19 @@ fn demo(args: &DemoArgs) -> Result<(), Failure> {
     }
     let mut rng = StdRng::seed_from_u64(args.seed);
     let x = sign_patterns(&mut rng, n, d);
-    // Distinct originals where there are enough patterns.
-    let targets: Vec<usize> = if b <= n {
-        index::sample(&mut rng, n, b).into_vec()
-    } else {
-        (0..b).map(|_| rng.random_range(0..n)).collect()
-    };
-    let mut q = x.select(Axis(0), &targets);
-    let flipped = b.div_ceil(2);
-    let flips = (d as f64 * FLIP).round() as usize;
-    let masked = d / 2;
-    for (r, mut row) in q.axis_iter_mut(Axis(0)).enumerate() {
-        if r < flipped {
-            for k in index::sample(&mut rng, d, flips) {
-                row[k] = -row[k];
-            }
-        } else {
-            for k in index::sample(&mut rng, d, masked) {
-                row[k] = 0.0;
-            }
-        }
-    }
+    let plan = Corruption::new(b, d);
+    let (targets, q) = corrupted_queries(&mut rng, &x, b, &plan);
     let (eps, max_steps) = (1e-6, 50);
     let opts = RetrieveOptions::new(args.beta)
         .until_converged(eps, max_steps)
         .with_top_k(1)
         .with_energy();
 
+    let Corruption {
+        flipped,
+        flips,
+        masked,
+    } = plan;
     say!(
         "hopfield demo: N={n} stored patterns of d={d} (random signs, unit norm), B={b} corrupted queries, beta={}, seed={}",
         args.beta, args.seed
@@ -626,7 +653,66 @@ fn demo(args: &DemoArgs) -> Result<(), Failure> {
 
     let (device, dev) = run(|| open(&args.device.device), x.view(), q.view(), &opts)?;
     let (cpu, host) = run(|| Ok(Device::cpu()), x.view(), q.view(), &opts)?;
+    say_chosen_device(args, &device)?;
+    for (tag, device, r) in [("device", &device, &dev), ("cpu", &cpu, &host)] {
+        say_run(tag, device, r, &x, &targets, flipped)?;
+    }
+    say_comparison(&dev, &host, b, device.is_gpu())?;
+    say!(
+        "other devices: --device gpu (any wgpu adapter, software ones such as lavapipe/llvmpipe included), --device cpu, or --device NAME (an adapter whose name contains NAME; `hopfield info` lists them)"
+    );
+    Ok(())
+}
 
+/// How the demo corrupts its queries: the first `flipped` have `flips` signs flipped, the
+/// rest `masked` components zeroed.
+struct Corruption {
+    flipped: usize,
+    flips: usize,
+    masked: usize,
+}
+
+impl Corruption {
+    fn new(b: usize, d: usize) -> Corruption {
+        Corruption {
+            flipped: b.div_ceil(2),
+            flips: (d as f64 * FLIP).round() as usize,
+            masked: d / 2,
+        }
+    }
+}
+
+/// `b` corrupted copies of rows of `x`, with the rows they were taken from.
+fn corrupted_queries(
+    rng: &mut StdRng,
+    x: &Array2<f32>,
+    b: usize,
+    plan: &Corruption,
+) -> (Vec<usize>, Array2<f32>) {
+    let (n, d) = x.dim();
+    // Distinct originals where there are enough patterns.
+    let targets: Vec<usize> = if b <= n {
+        index::sample(rng, n, b).into_vec()
+    } else {
+        (0..b).map(|_| rng.random_range(0..n)).collect()
+    };
+    let mut q = x.select(Axis(0), &targets);
+    for (r, mut row) in q.axis_iter_mut(Axis(0)).enumerate() {
+        if r < plan.flipped {
+            for k in index::sample(rng, d, plan.flips) {
+                row[k] = -row[k];
+            }
+        } else {
+            for k in index::sample(rng, d, plan.masked) {
+                row[k] = 0.0;
+            }
+        }
+    }
+    (targets, q)
+}
+
+/// Which device the demo chose, and what that means for the two runs.
+fn say_chosen_device(args: &DemoArgs, device: &Device) -> Result<(), Failure> {
     let info = device.info();
     say!();
     say!("chosen device: {info}");
@@ -639,54 +725,69 @@ fn demo(args: &DemoArgs) -> Result<(), Failure> {
     } else if info.kind == DeviceKind::SoftwareAdapter {
         say!("  a software adapter: the GPU kernels run emulated on the CPU, expect them to be slower than the CPU path");
     }
+    Ok(())
+}
 
-    for (tag, device, r) in [("device", &device, &dev), ("cpu", &cpu, &host)] {
-        let top = r.out.top_k.as_ref().expect("top-1 was asked for");
-        let mut recovered = [0usize; 2];
-        for (i, &t) in targets.iter().enumerate() {
-            let state = r.out.states.row(i);
-            // The patterns have unit norm.
-            let cosine = state.dot(&x.row(t)) / state.dot(&state).sqrt().max(f32::MIN_POSITIVE);
-            if top.indices[[i, 0]] == t && cosine > 0.99 {
-                recovered[usize::from(i >= flipped)] += 1;
-            }
+/// One run's recoveries, convergence, energies and timings.
+fn say_run(
+    tag: &str,
+    device: &Device,
+    r: &Run,
+    x: &Array2<f32>,
+    targets: &[usize],
+    flipped: usize,
+) -> Result<(), Failure> {
+    let (n, d) = x.dim();
+    let b = targets.len();
+    let top = r.out.top_k.as_ref().expect("top-1 was asked for");
+    let mut recovered = [0usize; 2];
+    for (i, &t) in targets.iter().enumerate() {
+        let state = r.out.states.row(i);
+        // The patterns have unit norm.
+        let cosine = state.dot(&x.row(t)) / state.dot(&state).sqrt().max(f32::MIN_POSITIVE);
+        if top.indices[[i, 0]] == t && cosine > 0.99 {
+            recovered[usize::from(i >= flipped)] += 1;
         }
-        let converged = r
-            .out
-            .converged
-            .as_ref()
-            .map_or(0, |c| c.iter().filter(|&&c| c).count());
-        let energy = r.out.energy.as_ref().expect("energies were asked for");
-        // Two products of 2·N·d flop per query and step, and one more for the final energy.
-        let flop: f64 = r
-            .out
-            .steps
-            .iter()
-            .map(|&k| ((4 * k + 2) * n * d) as f64)
-            .sum();
-        say!();
-        say!("[{tag}] {}", device.info().name);
-        say!(
-            "  recovered {}/{flipped} sign-flipped, {}/{} half-masked; {}, {converged}/{b} converged; mean energy {:.4} -> {:.4}",
-            recovered[0],
-            recovered[1],
-            b - flipped,
-            steps::steps_taken(&r.out),
-            energy.before.mean().unwrap_or(0.0),
-            energy.after.mean().unwrap_or(0.0),
-        );
-        say!(
-            "  open {:.1} ms, upload {:.1} ms, first call (1 query) {:.1} ms, retrieve {:.1} ms ({:.0} queries/s, {:.1} GFLOP/s in the products), wall {:.1} ms",
-            r.open_s * 1e3,
-            r.upload_s * 1e3,
-            r.warmup_s * 1e3,
-            r.retrieve_s * 1e3,
-            b as f64 / r.retrieve_s,
-            flop / r.retrieve_s / 1e9,
-            r.wall_s * 1e3,
-        );
     }
+    let converged = r
+        .out
+        .converged
+        .as_ref()
+        .map_or(0, |c| c.iter().filter(|&&c| c).count());
+    let energy = r.out.energy.as_ref().expect("energies were asked for");
+    // Two products of 2·N·d flop per query and step, and one more for the final energy.
+    let flop: f64 = r
+        .out
+        .steps
+        .iter()
+        .map(|&k| ((4 * k + 2) * n * d) as f64)
+        .sum();
+    say!();
+    say!("[{tag}] {}", device.info().name);
+    say!(
+        "  recovered {}/{flipped} sign-flipped, {}/{} half-masked; {}, {converged}/{b} converged; mean energy {:.4} -> {:.4}",
+        recovered[0],
+        recovered[1],
+        b - flipped,
+        steps::steps_taken(&r.out),
+        energy.before.mean().unwrap_or(0.0),
+        energy.after.mean().unwrap_or(0.0),
+    );
+    say!(
+        "  open {:.1} ms, upload {:.1} ms, first call (1 query) {:.1} ms, retrieve {:.1} ms ({:.0} queries/s, {:.1} GFLOP/s in the products), wall {:.1} ms",
+        r.open_s * 1e3,
+        r.upload_s * 1e3,
+        r.warmup_s * 1e3,
+        r.retrieve_s * 1e3,
+        b as f64 / r.retrieve_s,
+        flop / r.retrieve_s / 1e9,
+        r.wall_s * 1e3,
+    );
+    Ok(())
+}
 
+/// How far the device's run is from the CPU's: states, energies and top-1 patterns.
+fn say_comparison(dev: &Run, host: &Run, b: usize, on_gpu: bool) -> Result<(), Failure> {
     let max_diff = |a: &[f64], c: &[f64]| {
         a.iter()
             .zip(c)
@@ -717,14 +818,11 @@ fn demo(args: &DemoArgs) -> Result<(), Failure> {
             ed.after.as_slice().unwrap_or(&[]),
             eh.after.as_slice().unwrap_or(&[])
         ),
-        if device.is_gpu() {
+        if on_gpu {
             ""
         } else {
             " (both runs on the CPU path)"
         },
-    );
-    say!(
-        "other devices: --device gpu (any wgpu adapter, software ones such as lavapipe/llvmpipe included), --device cpu, or --device NAME (an adapter whose name contains NAME; `hopfield info` lists them)"
     );
     Ok(())
 }

@@ -150,6 +150,213 @@ fn norm(w: &Weights, prefix: &str, name: &str, n: Norm) -> Option<LayerNorm> {
     })
 }
 
+fn shape_err(what: &'static str, expected: String, got: &[usize]) -> Error {
+    Error::InputShape {
+        what,
+        expected,
+        got: got.to_vec(),
+    }
+}
+
+/// `x` in standard layout, through its LayerNorm if it has one.
+fn normed(x: ArrayView3<f32>, norm: &Option<LayerNorm>, what: &'static str) -> Result<Array3<f32>> {
+    let mut x = x.as_standard_layout().into_owned();
+    if let Some(ln) = norm {
+        let d = x.dim().2;
+        if ln.affine.as_ref().is_some_and(|(w, _)| w.len() != d) {
+            return Err(shape_err(
+                what,
+                "the features of its LayerNorm".into(),
+                x.shape(),
+            ));
+        }
+        let ln = LayerNorm {
+            dim: d,
+            ..ln.clone()
+        };
+        if let Some(data) = x.as_slice_mut() {
+            ln.apply(data);
+        }
+    }
+    Ok(x)
+}
+
+/// `x` repeated once per head along the features, what hflayers does with a static input.
+fn tile(x: &Array3<f32>, heads: usize) -> Array3<f32> {
+    let views: Vec<_> = (0..heads).map(|_| x.view()).collect();
+    ndarray::concatenate(Axis(2), &views).unwrap_or_else(|_| x.clone())
+}
+
+/// The heads of `x` (`(N, len, H·d)`) as `N·H` problems of `rows × d`, zero rows padding each
+/// to `rows`. Problem p = b·H + h, hflayers' batch-major order (its 3D masks index the same way).
+fn split_heads(x: &Array3<f32>, heads: usize, rows: usize, d: usize) -> Vec<f32> {
+    let n = x.dim().0;
+    let mut out = Vec::with_capacity(n * heads * rows * d);
+    for b in 0..n {
+        for h in 0..heads {
+            let block = x.slice(s![b, .., h * d..(h + 1) * d]);
+            out.extend(block.iter());
+            out.extend(std::iter::repeat_n(0.0, (rows - block.nrows()) * d));
+        }
+    }
+    out
+}
+
+/// The inverse of [`split_heads`] for the attention's output: `N·H` problems of `rows × pd`
+/// back to `(N, rows, H·pd)`.
+fn merge_heads(out: &[f32], n: usize, heads: usize, rows: usize, pd: usize) -> Array3<f32> {
+    let mut o = Array3::<f32>::zeros((n, rows, heads * pd));
+    for b in 0..n {
+        for h in 0..heads {
+            let p = b * heads + h;
+            let block = &out[p * rows * pd..][..rows * pd];
+            for l in 0..rows {
+                for j in 0..pd {
+                    o[[b, l, h * pd + j]] = block[l * pd + j];
+                }
+            }
+        }
+    }
+    o
+}
+
+/// The q, k and v projections, each a [`Linear`] or `None` where its input is used as it is.
+struct Projections {
+    q: Option<Linear>,
+    k: Option<Linear>,
+    v: Option<Linear>,
+}
+
+/// The projections from their own weight matrices, `{q,k,v}_proj_weight`.
+fn separate_projections(
+    c: &HopfieldConfig,
+    w: &Weights,
+    core: &dyn Fn(&str) -> String,
+    biases: [Option<Array1<f32>>; 3],
+) -> Projections {
+    let (h, hd, pd) = (
+        c.num_heads,
+        c.head_dim().unwrap_or(0),
+        c.pattern_dim().unwrap_or(0),
+    );
+    let input = c.input_size.unwrap_or(0);
+    let [q_bias, k_bias, v_bias] = biases;
+    let from = if c.projection_connected {
+        h * hd
+    } else {
+        c.projection_size().unwrap_or(0)
+    };
+    Projections {
+        q: (!c.state_static).then(|| Linear {
+            weight: matrix(w, &core("q_proj_weight"), h * hd, input),
+            bias: q_bias,
+        }),
+        k: (!c.stored_static).then(|| Linear {
+            weight: matrix(
+                w,
+                &core("k_proj_weight"),
+                h * hd,
+                c.stored_size().unwrap_or(0),
+            ),
+            bias: k_bias,
+        }),
+        v: (!c.projection_static).then(|| Linear {
+            weight: matrix(w, &core("v_proj_weight"), h * pd, from),
+            bias: v_bias,
+        }),
+    }
+}
+
+/// The projections as row blocks of the one shared `in_proj_weight`.
+fn shared_projections(
+    c: &HopfieldConfig,
+    w: &Weights,
+    core: &dyn Fn(&str) -> String,
+    rows: [usize; 3],
+    biases: [Option<Array1<f32>>; 3],
+) -> Projections {
+    let [q_rows, k_rows, v_rows] = rows;
+    let [q_bias, k_bias, v_bias] = biases;
+    let (q, k, v) = (!c.state_static, !c.stored_static, !c.projection_static);
+    let all_rows = q_rows + k_rows + if v { v_rows } else { 0 };
+    if all_rows == 0 {
+        return Projections {
+            q: None,
+            k: None,
+            v: None,
+        };
+    }
+    let all = matrix(
+        w,
+        &core("in_proj_weight"),
+        all_rows,
+        c.input_size.unwrap_or(0),
+    );
+    let block = |from: usize, len: usize| all.slice(s![from..from + len, ..]).to_owned();
+    Projections {
+        q: q.then(|| Linear {
+            weight: block(0, q_rows),
+            bias: q_bias,
+        }),
+        k: k.then(|| Linear {
+            weight: block(q_rows, k_rows),
+            bias: k_bias,
+        }),
+        v: v.then(|| Linear {
+            weight: block(q_rows + k_rows, v_rows),
+            bias: v_bias,
+        }),
+    }
+}
+
+/// The q, k and v projections of a non-static layer, shared or separate.
+fn projections(c: &HopfieldConfig, w: &Weights, core: &dyn Fn(&str) -> String) -> Projections {
+    let (h, hd, pd) = (
+        c.num_heads,
+        c.head_dim().unwrap_or(0),
+        c.pattern_dim().unwrap_or(0),
+    );
+    let (q, k, v) = (!c.state_static, !c.stored_static, !c.projection_static);
+    let bias = (c.input_bias && (q || k || v)).then(|| w.data(&core("in_proj_bias")));
+    // Rows of the q, k and v blocks, in hflayers' order, static blocks left out — except
+    // the bias of v, which hflayers always keeps.
+    let q_rows = if q { h * hd } else { 0 };
+    let k_rows = if k { h * hd } else { 0 };
+    let slice = |b: &Vec<f32>, from: usize, len: usize| Array1::from(b[from..from + len].to_vec());
+    let q_bias = bias.as_ref().filter(|_| q).map(|b| slice(b, 0, q_rows));
+    let k_bias = bias
+        .as_ref()
+        .filter(|_| k)
+        .map(|b| slice(b, q_rows, k_rows));
+    let v_bias = bias.as_ref().map(|b| slice(b, q_rows + k_rows, h * pd));
+    let biases = [q_bias, k_bias, v_bias];
+    if c.shared_projection() {
+        shared_projections(c, w, core, [q_rows, k_rows, h * pd], biases)
+    } else {
+        separate_projections(c, w, core, biases)
+    }
+}
+
+/// β per head: the configuration's, or hflayers' default `1/√head_dim` (1 when static).
+fn beta_per_head(c: &HopfieldConfig, hd: usize) -> Vec<f32> {
+    let heads = c.num_heads;
+    match &c.scaling {
+        Scaling::Default if c.static_execution() => vec![1.0; heads],
+        Scaling::Default => vec![1.0 / (hd as f32).sqrt(); heads],
+        Scaling::Scalar(b) => vec![*b; heads],
+        Scaling::PerHead(b) => b.clone(),
+    }
+}
+
+/// The three inputs after their LayerNorms and projections, with the per-head depths.
+struct Projected {
+    q: Array3<f32>,
+    k: Array3<f32>,
+    v: Array3<f32>,
+    hd: usize,
+    pd: usize,
+}
+
 impl Association {
     /// Builds the core from weights already checked against [`expected`].
     pub(crate) fn new(config: &HopfieldConfig, w: &Weights, prefix: &str) -> Association {
@@ -182,64 +389,8 @@ impl Association {
                 .affine
                 .then(|| (w.data(&core("p_norm_weight")), w.data(&core("p_norm_bias")))),
         });
-        let (q, k, v) = (!c.state_static, !c.stored_static, !c.projection_static);
-        let bias = (c.input_bias && (q || k || v)).then(|| w.data(&core("in_proj_bias")));
-        // Rows of the q, k and v blocks, in hflayers' order, static blocks left out — except
-        // the bias of v, which hflayers always keeps.
-        let q_rows = if q { h * hd } else { 0 };
-        let k_rows = if k { h * hd } else { 0 };
-        let slice =
-            |b: &Vec<f32>, from: usize, len: usize| Array1::from(b[from..from + len].to_vec());
-        let q_bias = bias.as_ref().filter(|_| q).map(|b| slice(b, 0, q_rows));
-        let k_bias = bias
-            .as_ref()
-            .filter(|_| k)
-            .map(|b| slice(b, q_rows, k_rows));
-        let v_bias = bias.as_ref().map(|b| slice(b, q_rows + k_rows, h * pd));
-        let input = c.input_size.unwrap_or(0);
-        if c.shared_projection() {
-            let rows = q_rows + k_rows + if v { h * pd } else { 0 };
-            if rows > 0 {
-                let all = matrix(w, &core("in_proj_weight"), rows, input);
-                let block =
-                    |from: usize, len: usize| all.slice(s![from..from + len, ..]).to_owned();
-                a.q = q.then(|| Linear {
-                    weight: block(0, q_rows),
-                    bias: q_bias,
-                });
-                a.k = k.then(|| Linear {
-                    weight: block(q_rows, k_rows),
-                    bias: k_bias,
-                });
-                a.v = v.then(|| Linear {
-                    weight: block(q_rows + k_rows, h * pd),
-                    bias: v_bias.clone(),
-                });
-            }
-        } else {
-            a.q = q.then(|| Linear {
-                weight: matrix(w, &core("q_proj_weight"), h * hd, input),
-                bias: q_bias,
-            });
-            a.k = k.then(|| Linear {
-                weight: matrix(
-                    w,
-                    &core("k_proj_weight"),
-                    h * hd,
-                    c.stored_size().unwrap_or(0),
-                ),
-                bias: k_bias,
-            });
-            let from = if c.projection_connected {
-                h * hd
-            } else {
-                c.projection_size().unwrap_or(0)
-            };
-            a.v = v.then(|| Linear {
-                weight: matrix(w, &core("v_proj_weight"), h * pd, from),
-                bias: v_bias,
-            });
-        }
+        let Projections { q, k, v } = projections(&c, w, &core);
+        (a.q, a.k, a.v) = (q, k, v);
         if !c.disable_out_projection {
             let out = c.out_dim().unwrap_or(0);
             a.out = Some(Linear {
@@ -264,14 +415,64 @@ impl Association {
     ) -> Result<(Array3<f32>, Option<Array4<f32>>, usize)> {
         let c = &self.config;
         let heads = c.num_heads;
+        let (n, s_len, _) = stored.dim();
+        let l_len = state.dim().1;
+        let hd = self.check_inputs(stored, state, projection)?;
+        let projection_shape = projection.shape().to_vec();
+        let Projected { q, k, v, hd, pd } = self.project(stored, state, projection, hd)?;
+
+        let keys = s_len + usize::from(c.add_zero_association);
+        let problems = n * heads;
+        let queries = split_heads(&q, heads, l_len, hd);
+        let key_rows = split_heads(&k, heads, keys, hd);
+        let values = split_heads(&v, heads, keys, pd);
+        let mask = self.mask(options, n, l_len, s_len, keys)?;
+        let beta = beta_per_head(c, hd);
+        let per_problem_beta: Vec<f32> = (0..problems).map(|p| beta[p % heads]).collect();
+        let p = Problems {
+            shape: Shape {
+                problems,
+                rows: l_len,
+                keys,
+                dim: hd,
+                vdim: pd,
+            },
+            queries: &queries,
+            keys: &key_rows,
+            values: &values,
+            beta: &per_problem_beta,
+            mask: mask.as_deref(),
+        };
+        let got = attend(
+            device,
+            &p,
+            heads,
+            c.update_steps_max,
+            c.update_steps_eps,
+            options.association,
+        )?;
+
+        let o = merge_heads(&got.out, n, heads, l_len, pd);
+        let out = self.output(o, pd, &projection_shape)?;
+        let association = got.association.map(|xi| {
+            Array4::from_shape_vec((n, heads, l_len, keys), xi)
+                .unwrap_or_else(|_| Array4::zeros((n, heads, l_len, keys)))
+        });
+        Ok((out, association, got.iterations))
+    }
+
+    /// Checks the inputs' shapes against each other and the configuration, and that they are
+    /// finite; returns the head dimension.
+    fn check_inputs(
+        &self,
+        stored: ArrayView3<f32>,
+        state: ArrayView3<f32>,
+        projection: ArrayView3<f32>,
+    ) -> Result<usize> {
+        let c = &self.config;
         let (n, s_len, ds) = stored.dim();
         let (_, l_len, dq) = state.dim();
         let dp = projection.dim().2;
-        let shape_err = |what, expected: String, got: &[usize]| Error::InputShape {
-            what,
-            expected,
-            got: got.to_vec(),
-        };
         if n == 0 || s_len == 0 || l_len == 0 || ds == 0 || dq == 0 || dp == 0 {
             return Err(shape_err(
                 "stored patterns",
@@ -301,6 +502,11 @@ impl Association {
             _ => dq,
         };
         let depth = |is_static: bool, size: Option<usize>| if is_static { Some(hd) } else { size };
+        let projection_depth = if c.projection_static {
+            None
+        } else {
+            c.projection_size()
+        };
         for (what, got, want, x) in [
             (
                 "stored patterns",
@@ -314,16 +520,7 @@ impl Association {
                 depth(c.state_static, c.input_size),
                 &state,
             ),
-            (
-                "pattern projection",
-                dp,
-                if c.projection_static {
-                    None
-                } else {
-                    c.projection_size()
-                },
-                &projection,
-            ),
+            ("pattern projection", dp, projection_depth, &projection),
         ] {
             if want.is_some_and(|w| w != got) {
                 return Err(shape_err(
@@ -335,39 +532,25 @@ impl Association {
             let data = x.as_standard_layout();
             check_finite(what, data.as_slice().unwrap_or(&[]), got.max(1))?;
         }
+        Ok(hd)
+    }
 
-        let normed = |x: ArrayView3<f32>, norm: &Option<LayerNorm>, what| -> Result<Array3<f32>> {
-            let mut x = x.as_standard_layout().into_owned();
-            if let Some(ln) = norm {
-                let d = x.dim().2;
-                if ln.affine.as_ref().is_some_and(|(w, _)| w.len() != d) {
-                    return Err(shape_err(
-                        what,
-                        "the features of its LayerNorm".into(),
-                        x.shape(),
-                    ));
-                }
-                let ln = LayerNorm {
-                    dim: d,
-                    ..ln.clone()
-                };
-                if let Some(data) = x.as_slice_mut() {
-                    ln.apply(data);
-                }
-            }
-            Ok(x)
-        };
+    /// The input LayerNorms, the q, k and v projections and the Hopfield-space norm.
+    fn project(
+        &self,
+        stored: ArrayView3<f32>,
+        state: ArrayView3<f32>,
+        projection: ArrayView3<f32>,
+        hd: usize,
+    ) -> Result<Projected> {
+        let c = &self.config;
+        let heads = c.num_heads;
         let stored = normed(stored, &self.norm_stored, "stored patterns")?;
         let state = normed(state, &self.norm_state, "state patterns")?;
         let projection = normed(projection, &self.norm_projection, "pattern projection")?;
-
-        let tile = |x: &Array3<f32>| {
-            let views: Vec<_> = (0..heads).map(|_| x.view()).collect();
-            ndarray::concatenate(Axis(2), &views).unwrap_or_else(|_| x.clone())
-        };
         let project = |lin: &Option<Linear>, x: &Array3<f32>| match lin {
             Some(l) => l.apply(x),
-            None => tile(x),
+            None => tile(x, heads),
         };
         let mut q = project(&self.q, &state);
         let mut k = project(&self.k, &stored);
@@ -375,26 +558,25 @@ impl Association {
             let through_k = self
                 .k
                 .as_ref()
-                .map_or_else(|| tile(&projection), |l| l.apply(&projection));
+                .map_or_else(|| tile(&projection, heads), |l| l.apply(&projection));
             match &self.v {
                 Some(l) => l.apply(&through_k),
                 None => through_k,
             }
         } else if c.projection_static && c.stored_static && !c.shared_projection() {
             // hflayers splits (not tiles) the projection here: head h reads its h-th chunk.
-            if !dp.is_multiple_of(heads) {
+            if !projection.dim().2.is_multiple_of(heads) {
                 return Err(shape_err(
                     "pattern projection",
                     format!("features divisible by the {heads} heads"),
                     projection.shape(),
                 ));
             }
-            projection.clone()
+            projection
         } else {
             project(&self.v, &projection)
         };
         let pd = v.dim().2 / heads;
-
         if let Some(ln) = &self.norm_space {
             for x in [&mut q, &mut k] {
                 if let Some(data) = x.as_slice_mut() {
@@ -402,68 +584,13 @@ impl Association {
                 }
             }
         }
-        let beta: Vec<f32> = match &c.scaling {
-            Scaling::Default if c.static_execution() => vec![1.0; heads],
-            Scaling::Default => vec![1.0 / (hd as f32).sqrt(); heads],
-            Scaling::Scalar(b) => vec![*b; heads],
-            Scaling::PerHead(b) => b.clone(),
-        };
+        Ok(Projected { q, k, v, hd, pd })
+    }
 
-        let zero = usize::from(c.add_zero_association);
-        let keys = s_len + zero;
-        let problems = n * heads;
-        // Problem p = b·H + h, hflayers' batch-major order (its 3D masks index the same way).
-        let split = |x: &Array3<f32>, rows: usize, d: usize| -> Vec<f32> {
-            let mut out = Vec::with_capacity(problems * rows * d);
-            for b in 0..n {
-                for h in 0..heads {
-                    let block = x.slice(s![b, .., h * d..(h + 1) * d]);
-                    out.extend(block.iter());
-                    out.extend(std::iter::repeat_n(0.0, (rows - block.nrows()) * d));
-                }
-            }
-            out
-        };
-        let queries = split(&q, l_len, hd);
-        let key_rows = split(&k, keys, hd);
-        let values = split(&v, keys, pd);
-        let mask = self.mask(options, n, l_len, s_len, keys)?;
-        let per_problem_beta: Vec<f32> = (0..problems).map(|p| beta[p % heads]).collect();
-        let p = Problems {
-            shape: Shape {
-                problems,
-                rows: l_len,
-                keys,
-                dim: hd,
-                vdim: pd,
-            },
-            queries: &queries,
-            keys: &key_rows,
-            values: &values,
-            beta: &per_problem_beta,
-            mask: mask.as_deref(),
-        };
-        let got = attend(
-            device,
-            &p,
-            heads,
-            c.update_steps_max,
-            c.update_steps_eps,
-            options.association,
-        )?;
-
-        let mut o = Array3::<f32>::zeros((n, l_len, heads * pd));
-        for b in 0..n {
-            for h in 0..heads {
-                let p = b * heads + h;
-                let block = &got.out[p * l_len * pd..][..l_len * pd];
-                for l in 0..l_len {
-                    for j in 0..pd {
-                        o[[b, l, h * pd + j]] = block[l * pd + j];
-                    }
-                }
-            }
-        }
+    /// The output projection and the activation on the merged heads `o`.
+    fn output(&self, o: Array3<f32>, pd: usize, projection_shape: &[usize]) -> Result<Array3<f32>> {
+        let c = &self.config;
+        let heads = c.num_heads;
         let mut out = match &self.out {
             Some(lin) if lin.weight.ncols() != heads * pd => {
                 return Err(shape_err(
@@ -473,7 +600,7 @@ impl Association {
                         lin.weight.ncols() / heads,
                         lin.weight.ncols()
                     ),
-                    projection.shape(),
+                    projection_shape,
                 ))
             }
             Some(lin) => lin.apply(&o),
@@ -482,11 +609,7 @@ impl Association {
         if let Some(act) = c.association_activation {
             out.mapv_inplace(|x| act.apply(x));
         }
-        let association = got.association.map(|xi| {
-            Array4::from_shape_vec((n, heads, l_len, keys), xi)
-                .unwrap_or_else(|_| Array4::zeros((n, heads, l_len, keys)))
-        });
-        Ok((out, association, got.iterations))
+        Ok(out)
     }
 
     /// The combined mask, `problems × rows × keys` with 1 = masked, or `None` without masks;

@@ -294,6 +294,15 @@ impl HopfieldConfig {
 
     /// The combinations hflayers rejects, or that this crate does not express.
     pub(crate) fn validate(&self) -> Result<()> {
+        self.validate_numbers()?;
+        if self.static_execution() {
+            return Ok(());
+        }
+        self.validate_sizes()
+    }
+
+    /// The head count, the normalisations' flags and eps, the update eps and the scaling.
+    fn validate_numbers(&self) -> Result<()> {
         let bad = |why: String| Err(Error::InvalidOptions(why));
         if self.num_heads == 0 {
             return bad("num_heads must be at least 1".into());
@@ -332,9 +341,13 @@ impl HopfieldConfig {
             }
             _ => {}
         }
-        if self.static_execution() {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// The sizes a layer that projects needs: input, head, pattern and output dimensions, and
+    /// what a connected projection or a bias pattern asks of the stored pattern.
+    fn validate_sizes(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::InvalidOptions(why));
         let Some(input) = self.input_size else {
             return bad(
                 "input_size is required unless every pattern is static, the output \
