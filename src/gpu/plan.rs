@@ -4,7 +4,7 @@
 use super::buffers::PatternStore;
 use super::fused::{max_split_len, Fused, FEATURE_SLICE, TILE_PATTERNS};
 use super::merge::MAX_SPLITS;
-use super::softmax::Softmax;
+use super::softmax::{Softmax, SEGMENT};
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::retrieve::{Fusion, RetrieveOptions};
@@ -164,11 +164,11 @@ pub(crate) fn max_block_rows(
         if segments > per_dimension {
             return Err(Error::OverLimit {
                 what: format!(
-                    "a softmax over {} patterns (one workgroup per 4096)",
+                    "a softmax over {} patterns (one workgroup per {SEGMENT})",
                     store.len()
                 ),
                 needed: store.len() as u64,
-                limit: 4096 * per_dimension,
+                limit: SEGMENT as u64 * per_dimension,
                 limit_name: "max_compute_workgroups_per_dimension",
             });
         }
