@@ -37,6 +37,12 @@ cargo test --workspace --all-targets
 cargo test --workspace --doc
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
+# WebGPU's default limits (16 KiB of workgroup memory, 128 MiB bindings), as a browser hands
+# out: the fused kernels take their compact tiles, fused_rows takes many-query blocks, and
+# chunking follows the smaller bindings. About 4 minutes on 2 cores.
+echo "== GPU parity, kernel, layer and scale tests with WebGPU's default limits (Vulkan)"
+HOPFIELD_TEST_LIMITS=webgpu cargo test --test parity --test kernels --test layers --test scale gpu::
+
 # wgpu's GL backend serialises every call on one context, so its pass runs one test at a time.
 # llvmpipe's GL compute is several times slower than lavapipe, so the kernel matrix runs fewer
 # random shapes per path there (HOPFIELD_TEST_CASES).

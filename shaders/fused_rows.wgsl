@@ -27,17 +27,20 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> ml: array<vec2<f32>>;  // (m, l) per split, query
 @group(0) @binding(4) var<storage, read_write> part: array<f32>;      // acc per split, query, feature
 
+// KT (features per score tile), PASSES (weighted-sum passes per pattern tile) and TILE_WORDS
+// come from the tile-size prelude the host picks by the device's workgroup memory: 64, 2 and
+// 4160 (18,992 bytes in all) where it has room, else 32, 4 and 2112 (10,288 bytes, within
+// WebGPU's guaranteed 16 KiB).
 const QB: u32 = 4u;
 const TR: u32 = 64u;
-const KT: u32 = 64u;
 const DS: u32 = 128u;
 // A padded row, so the TR threads reading one column of the tile hit TR different banks.
 const XS: u32 = KT + 1u;
 // Scores are refused above 1e37 on the host, so this never collides with a real score.
 const LOWEST: f32 = -3.402823e38;
 
-// Scores: TR × XS pattern tile. Weighted sum: (TR / 2) × DS of the same patterns.
-var<workgroup> tile: array<f32, 4160>;
+// Scores: TR × XS pattern tile. Weighted sum: (TR / PASSES) × DS of the same patterns.
+var<workgroup> tile: array<f32, TILE_WORDS>;
 var<workgroup> q_tile: array<array<f32, KT>, QB>;
 var<workgroup> p_tile: array<array<f32, TR>, QB>;
 var<workgroup> m_run: array<f32, QB>;
@@ -87,11 +90,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
             }
             let qq = t / KT;
             let qk = t % KT;
-            var qv = 0.0;
-            if (q0 + qq < p.rows && k0 + qk < p.dim) {
-                qv = states[(q0 + qq) * p.dim + k0 + qk];
+            if (qq < QB) {
+                var qv = 0.0;
+                if (q0 + qq < p.rows && k0 + qk < p.dim) {
+                    qv = states[(q0 + qq) * p.dim + k0 + qk];
+                }
+                q_tile[qq][qk] = qv;
             }
-            q_tile[qq][qk] = qv;
             workgroupBarrier();
             for (var k = 0u; k < KT; k++) {
                 s = fma(q_tile[sq][k], tile[sr * XS + k], s);
@@ -138,8 +143,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         }
         acc0 *= scale[aq];
         acc1 *= scale[aq + 2u];
-        for (var h = 0u; h < TR; h += TR / 2u) {
-            for (var l = 0u; l < (TR / 2u) * DS / 1024u; l++) {
+        for (var h = 0u; h < TR; h += TR / PASSES) {
+            for (var l = 0u; l < (TR / PASSES) * DS / 1024u; l++) {
                 let idx = t + l * 256u;
                 let r = idx / (DS / 4u);
                 let fq = idx % (DS / 4u);
@@ -154,7 +159,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
                 tile[at + 3u] = v.w;
             }
             workgroupBarrier();
-            for (var r = 0u; r < TR / 2u; r++) {
+            for (var r = 0u; r < TR / PASSES; r++) {
                 let x = tile[r * DS + af];
                 acc0 = fma(p_tile[aq][h + r], x, acc0);
                 acc1 = fma(p_tile[aq + 2u][h + r], x, acc1);

@@ -153,6 +153,37 @@ pub struct GpuOptions {
     /// forgets to write shows up as NaN in the result. For testing; costs one extra write per
     /// dispatch.
     pub poison_outputs: bool,
+    /// The limits the device opens with: the adapter's own (the default) or WebGPU's.
+    pub limits: Limits,
+}
+
+/// Which limits a GPU device opens with. Every kernel choice (tile sizes, fused or not,
+/// splits, chunking, how many queries a pass takes) reads the opened device's limits, so a
+/// device opened with [`Limits::WebGpu`] runs what a browser's default device would.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Limits {
+    /// The adapter's own: its largest bindings, buffers and workgroup memory.
+    #[default]
+    Adapter,
+    /// WebGPU's defaults (`wgpu::Limits::default()`), which every WebGPU implementation
+    /// grants and a browser hands out unless asked for more: 128 MiB storage bindings,
+    /// 256 MiB buffers, 16 KiB of workgroup memory, 8 storage buffers per stage.
+    WebGpu,
+}
+
+impl std::str::FromStr for Limits {
+    type Err = Error;
+
+    /// `"adapter"` or `"webgpu"`, any case.
+    fn from_str(s: &str) -> Result<Limits> {
+        match s.to_ascii_lowercase().as_str() {
+            "adapter" => Ok(Limits::Adapter),
+            "webgpu" => Ok(Limits::WebGpu),
+            _ => Err(Error::InvalidOptions(format!(
+                "limits {s:?}: expected \"adapter\" or \"webgpu\""
+            ))),
+        }
+    }
 }
 
 impl GpuOptions {
@@ -237,13 +268,18 @@ impl Device {
     /// the choice is the user's: the matching adapter is used, software or not, and finding none
     /// is an error rather than a silent fallback.
     pub fn auto() -> Result<Device> {
-        let opts = GpuOptions::default();
-        if opts.is_explicit() {
-            return Device::gpu_with(&opts);
+        Device::auto_with(&GpuOptions::default())
+    }
+
+    /// As [`auto`](Self::auto), opening a GPU (if it picks one) with `options`; an adapter
+    /// named by them is the user's choice, as the environment's is for `auto`.
+    pub fn auto_with(options: &GpuOptions) -> Result<Device> {
+        if options.is_explicit() {
+            return Device::gpu_with(options);
         }
-        match pick_adapter(&opts) {
+        match pick_adapter(options) {
             Ok(adapter) if adapter.get_info().device_type != wgpu::DeviceType::Cpu => {
-                Device::open(adapter, &opts)
+                Device::open(adapter, options)
             }
             Ok(adapter) => {
                 log::info!(
@@ -313,7 +349,11 @@ impl Device {
     }
 
     fn open(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Device> {
-        let ctx = GpuContext::new(adapter, options.poison_outputs)?;
+        let limits = match options.limits {
+            Limits::Adapter => adapter.limits(),
+            Limits::WebGpu => wgpu::Limits::default(),
+        };
+        let ctx = GpuContext::new(adapter, limits, options.poison_outputs)?;
         log::info!("opened {}", ctx.info);
         Ok(Device {
             backend: Backend::Gpu(Arc::new(ctx)),

@@ -80,7 +80,9 @@ mod storage;
 mod worker;
 pub mod workloads;
 
-pub use device::{Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions};
+pub use device::{
+    Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions, Limits,
+};
 pub use error::{Error, FileOp, IoCause, Result};
 #[doc(hidden)]
 pub use gpu::programs::__programs;

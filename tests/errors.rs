@@ -4,7 +4,7 @@ mod common;
 
 use common::normal;
 use hopfield::{
-    Device, Error, Fusion, GpuOptions, Memory, MemoryOptions, Precision, RetrieveOptions,
+    Device, Error, Fusion, GpuOptions, Limits, Memory, MemoryOptions, Precision, RetrieveOptions,
 };
 use ndarray::{array, Array2};
 
@@ -230,6 +230,44 @@ fn no_adapter_by_that_name() {
     assert!(
         matches!(err, Error::NoAdapter(ref why) if why.contains("no-such-adapter-4e1f")),
         "{err}"
+    );
+}
+
+#[test]
+fn limits_by_name() {
+    assert_eq!("WebGPU".parse::<Limits>().unwrap(), Limits::WebGpu);
+    assert_eq!("adapter".parse::<Limits>().unwrap(), Limits::Adapter);
+    let err = "huge".parse::<Limits>().unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidOptions(ref why) if why.contains("huge") && why.contains("webgpu")),
+        "{err}"
+    );
+}
+
+/// A device opened with WebGPU's defaults has them, whatever the adapter could give.
+#[test]
+fn webgpu_limits_are_the_devices() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let device = Device::gpu_with(&GpuOptions {
+        limits: Limits::WebGpu,
+        ..Default::default()
+    })
+    .unwrap();
+    let limits = device.info().limits;
+    let webgpu = wgpu::Limits::default();
+    assert_eq!(
+        (
+            limits.max_workgroup_storage_bytes,
+            limits.max_storage_binding_bytes,
+            limits.max_buffer_bytes,
+        ),
+        (
+            webgpu.max_compute_workgroup_storage_size,
+            webgpu.max_storage_buffer_binding_size,
+            webgpu.max_buffer_size,
+        )
     );
 }
 

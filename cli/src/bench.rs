@@ -202,7 +202,7 @@ fn parse_workloads(list: &str) -> Result<Vec<&'static Workload>, Failure> {
     Ok(out)
 }
 
-fn parse_fusion(s: &str) -> Result<Fusion, Failure> {
+pub(crate) fn parse_fusion(s: &str) -> Result<Fusion, Failure> {
     match s.to_ascii_lowercase().as_str() {
         "auto" => Ok(Fusion::Auto),
         "fused" => Ok(Fusion::Fused),
@@ -368,7 +368,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         .into_iter()
         .collect();
     let outputs = Outputs::reserve(&json, &[])?;
-    let device = open(&args.device.device)?;
+    let device = open(&args.device)?;
     let info = device.info();
     let (workloads, set) = match requested {
         Some(list) => (list, args.workloads.clone().unwrap_or_default()),

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use hopfield::{
-    Device, DeviceKind, Error, GpuOptions, Memory, MemoryOptions, Precision, Retrieval,
+    Device, DeviceKind, Error, GpuOptions, Limits, Memory, MemoryOptions, Precision, Retrieval,
     RetrieveOptions,
 };
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
@@ -72,6 +72,11 @@ struct DeviceArg {
     /// adapter's name (see `hopfield info`).
     #[arg(long, default_value = "auto")]
     device: String,
+    /// The limits a GPU device opens with: adapter (its own) or webgpu (WebGPU's defaults, as
+    /// a browser hands out: 16 KiB of workgroup memory, 128 MiB bindings). Every kernel choice
+    /// follows them. No effect on the CPU path.
+    #[arg(long, value_name = "L", default_value = "adapter")]
+    limits: String,
 }
 
 #[derive(Args)]
@@ -167,6 +172,11 @@ struct RetrieveArgs {
     /// path keeps the patterns in one allocation, and refuses the flag.
     #[arg(long, value_name = "N")]
     max_chunk_bytes: Option<u64>,
+    /// GPU kernels: auto (fused unless weights are asked for or the shape does not fit the
+    /// fused kernels), fused (an error where it cannot), or unfused. The result does not
+    /// depend on it beyond rounding.
+    #[arg(long, value_name = "F", default_value = "auto")]
+    fusion: String,
     #[command(flatten)]
     device: DeviceArg,
 }
@@ -269,17 +279,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// The device `--device` names.
-fn open(device: &str) -> Result<Device, Failure> {
+/// The device `--device` names, opened with `--limits`.
+fn open(arg: &DeviceArg) -> Result<Device, Failure> {
+    let device = arg.device.as_str();
+    let limits: Limits = arg
+        .limits
+        .parse()
+        .map_err(|e: Error| Failure(2, format!("--limits: {e}")))?;
+    let opts = GpuOptions {
+        limits,
+        ..Default::default()
+    };
     Ok(match device.to_ascii_lowercase().as_str() {
-        "auto" => Device::auto()?,
+        "auto" => Device::auto_with(&opts)?,
         "cpu" => Device::cpu(),
-        "gpu" => Device::gpu()?,
+        "gpu" => Device::gpu_with(&opts)?,
         "" => return Err(Failure(2, "--device must not be empty".into())),
         // A name that matches no adapter is the user's to fix, like any other bad argument.
         _ => Device::gpu_with(&GpuOptions {
             adapter_name: Some(device.to_string()),
-            ..Default::default()
+            ..opts
         })
         .map_err(|e| match e {
             Error::NoAdapter(why) => Failure(2, format!("--device {device}: {why}")),
@@ -431,9 +450,9 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
         .map(|path| load(path, "patterns"))
         .transpose()?;
     let queries = load(&args.queries, "queries")?;
-    let device = open(&args.device.device)?;
+    let opts = retrieve_options(args)?;
+    let device = open(&args.device)?;
     check_chunk_flag(args, &device)?;
-    let opts = retrieve_options(args);
 
     let start = Instant::now();
     let memory = retrieval_memory(args, &device, patterns.as_ref(), storage)?;
@@ -471,8 +490,8 @@ fn check_chunk_flag(args: &RetrieveArgs, device: &Device) -> Result<(), Failure>
 }
 
 /// The retrieval options the flags ask for.
-fn retrieve_options(args: &RetrieveArgs) -> RetrieveOptions {
-    let mut opts = RetrieveOptions::new(args.beta);
+fn retrieve_options(args: &RetrieveArgs) -> Result<RetrieveOptions, Failure> {
+    let mut opts = RetrieveOptions::new(args.beta).fusion(bench::parse_fusion(&args.fusion)?);
     opts = if args.until_converged {
         opts.until_converged(args.eps, args.max_steps)
     } else {
@@ -481,7 +500,7 @@ fn retrieve_options(args: &RetrieveArgs) -> RetrieveOptions {
     opts.weights = args.weights.is_some();
     opts.top_k = args.topk;
     opts.energy = args.energy_out.is_some();
-    opts
+    Ok(opts)
 }
 
 /// The memory to retrieve from: `--patterns` uploaded with `storage`, or `--memory` loaded.
@@ -651,7 +670,7 @@ fn demo(args: &DemoArgs) -> Result<(), Failure> {
         "  retrieval until max |change| <= {eps:e} (at most {max_steps} steps); recovered = the top-1 pattern is the original AND cosine(state, original) > 0.99"
     );
 
-    let (device, dev) = run(|| open(&args.device.device), x.view(), q.view(), &opts)?;
+    let (device, dev) = run(|| open(&args.device), x.view(), q.view(), &opts)?;
     let (cpu, host) = run(|| Ok(Device::cpu()), x.view(), q.view(), &opts)?;
     say_chosen_device(args, &device)?;
     for (tag, device, r) in [("device", &device, &dev), ("cpu", &cpu, &host)] {

@@ -570,6 +570,57 @@ fn retrieve_in_small_chunks_matches_one_buffer() {
     }
 }
 
+/// Every GPU path (fused, unfused, f16 storage, small chunks) agrees with the f64 reference
+/// under the adapter's limits and under WebGPU's defaults, where the fused kernels take their
+/// compact tiles and fused_rows takes many-query blocks.
+#[test]
+fn every_path_under_both_limits() {
+    if !gpu_available() {
+        return;
+    }
+    // 70 queries: past the few-query kernel's 8, so the many-query one runs where it fits.
+    for (n, d, b) in [(257, 131, 70), (1, 5, 3)] {
+        let f = Files::new(n, d, b);
+        let (x, q) = (common::to64(f.x.view()), common::to64(f.q.view()));
+        let (want, _) = reference::update(x.view(), q.view(), 2.0);
+        let paths: [(&str, &[&str], f64); 4] = [
+            ("fused", &["--fusion", "fused"], 1e-5),
+            ("unfused", &["--fusion", "unfused"], 1e-5),
+            // f16 rounds each stored element by up to 2^-11 relative.
+            ("f16", &["--precision", "f16"], 2e-3),
+            ("chunked", &["--max-chunk-bytes", "4096"], 1e-5),
+        ];
+        for limits in ["adapter", "webgpu"] {
+            for (path, extra, tolerance) in paths {
+                let mut args = vec!["--device", "gpu", "--limits", limits];
+                args.extend_from_slice(extra);
+                let run = f.retrieve("x.npy", "q.npy", "2", &args);
+                succeeds(&run);
+                let got: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+                let err = common::rel_err(got.view(), want.view());
+                eprintln!("({n}, {d}, {b}) {path} --limits {limits}: relative error {err:e}");
+                assert!(err <= tolerance, "{path} --limits {limits}: {err:e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_limits_and_fusion() {
+    let f = Files::new(5, 3, 2);
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "1", &["--limits", "huge"]),
+        2,
+        "--limits",
+    );
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "1", &["--fusion", "half"]),
+        2,
+        "--fusion",
+    );
+    f.no_output();
+}
+
 #[test]
 fn retrieve_stores_f16() {
     let f = Files::new(50, 16, 5);

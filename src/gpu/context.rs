@@ -10,6 +10,7 @@ use super::fused::Fused;
 use super::mask::Mask;
 use super::merge::Merge;
 use super::poller::Poller;
+use super::programs;
 use super::readback::StagingPool;
 use super::similarity::Similarity;
 use super::softmax::Softmax;
@@ -35,6 +36,8 @@ pub(crate) struct Kernels {
     pub mask: Mask,
     binary: OnceLock<BinaryKernels>,
     by_precision: [OnceLock<PatternKernels>; 2],
+    /// The device's limits, by which kernels built in two tile sizes pick one.
+    limits: wgpu::Limits,
 }
 
 impl Kernels {
@@ -51,7 +54,7 @@ impl Kernels {
         slot.get_or_init(|| PatternKernels {
             similarity: Similarity::new(device, p),
             weighted_sum: WeightedSum::new(device, p),
-            fused: Fused::new(device, p),
+            fused: Fused::new(device, &self.limits, p),
         })
     }
 }
@@ -76,11 +79,17 @@ pub(crate) struct GpuContext {
 const POISON: f32 = f32::NAN;
 
 impl GpuContext {
-    pub(crate) fn new(adapter: wgpu::Adapter, poison: bool) -> Result<GpuContext> {
+    /// Opens a device on `adapter` with `limits`: the adapter's own, or WebGPU's defaults to
+    /// run as a browser would. Fails with [`Error::OverLimit`] where they leave some kernel
+    /// the crate needs no size that fits.
+    pub(crate) fn new(
+        adapter: wgpu::Adapter,
+        limits: wgpu::Limits,
+        poison: bool,
+    ) -> Result<GpuContext> {
         let features = wanted_features(&adapter);
-        // The adapter's own limits, not wgpu's conservative defaults (128 MiB bindings).
-        let limits = adapter.limits();
         let name = adapter.get_info().name;
+        programs::check_device(&limits)?;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("hopfield"),
             required_features: features,
@@ -108,6 +117,7 @@ impl GpuContext {
             mask: Mask::new(&device),
             binary: OnceLock::new(),
             by_precision: [OnceLock::new(), OnceLock::new()],
+            limits: limits.clone(),
         };
         let info = adapter_info(&adapter, &limits, features);
         let gl = adapter.get_info().backend == wgpu::Backend::Gl;

@@ -27,15 +27,18 @@ const FEW_UP_TO: usize = 8;
 /// assumption to be wrong.
 pub(crate) const LOOP_BUDGET: usize = 16_384;
 
-/// Trips of one tile (TILE_PATTERNS patterns) of either fused kernel at dimension `dim`, the
-/// larger of the two. fused_rows: per 64 features the tile loop and its 64-step dot product
-/// (65), two 16-step reductions, and 2 × (1 + 32) for the weighted sum. fused_tile: per 16
-/// features the tile loop and its 16-step k loop (17), two 16-step row scans, 4 × (1 + 16)
-/// for the weighted sum. Plus the tile loop's own trip.
+/// Trips of one tile (TILE_PATTERNS patterns) of any fused kernel at dimension `dim`, the
+/// largest of the three, so the split length does not depend on which one a device builds.
+/// fused_rows with wide tiles: per 64 features the tile loop and its 64-step dot product
+/// (65), two 16-step reductions, and 2 × (1 + 32) for the weighted sum; with compact tiles
+/// per 32 features 33, and 4 × (1 + 16). fused_tile: per 16 features the tile loop and its
+/// 16-step k loop (17), two 16-step row scans, 4 × (1 + 16) for the weighted sum. Plus the
+/// tile loop's own trip.
 fn tile_trips(dim: usize) -> usize {
-    let rows = 65 * dim.div_ceil(64) + 32 + 66;
+    let rows_wide = 65 * dim.div_ceil(64) + 32 + 66;
+    let rows_compact = 33 * dim.div_ceil(32) + 32 + 68;
     let tile = 17 * dim.div_ceil(16) + 32 + 68;
-    rows.max(tile) + 1
+    rows_wide.max(rows_compact).max(tile) + 1
 }
 
 /// The longest split (a multiple of TILE_PATTERNS) whose walk stays within [`LOOP_BUDGET`] at
@@ -59,7 +62,9 @@ struct Params {
 
 pub(crate) struct Fused {
     few: Kernel,
-    many: Kernel,
+    /// `None` where the device's workgroup memory is too small for `fused_tile`: `few` then
+    /// takes blocks of every size, reading the patterns once per 4 queries instead of 64.
+    many: Option<Kernel>,
 }
 
 /// What one fused step over a chunk needs to know.
@@ -73,17 +78,27 @@ pub(crate) struct FusedChunk<'a> {
 }
 
 impl Fused {
-    pub(crate) fn new(device: &wgpu::Device, precision: Precision) -> Self {
-        let variant = Variant::patterns(precision);
+    /// Builds each kernel in the tile size that fits `limits` (`programs::check_device` has
+    /// made sure `fused_rows` fits in one).
+    pub(crate) fn new(device: &wgpu::Device, limits: &wgpu::Limits, precision: Precision) -> Self {
+        let build = |program: &programs::Program| {
+            program.tiles_for(limits).map(|tiles| {
+                let variant = Variant {
+                    tiles,
+                    ..Variant::patterns(precision)
+                };
+                Kernel::new(device, program, variant)
+            })
+        };
         Fused {
-            few: Kernel::new(device, &programs::FUSED_ROWS, variant),
-            many: Kernel::new(device, &programs::FUSED_TILE, variant),
+            few: build(&programs::FUSED_ROWS).expect("checked when the device opened"),
+            many: build(&programs::FUSED_TILE),
         }
     }
 
     /// Queries per workgroup for a block of `rows` queries.
-    pub(crate) fn queries_per_group(rows: usize) -> usize {
-        if rows <= FEW_UP_TO {
+    pub(crate) fn queries_per_group(&self, rows: usize) -> usize {
+        if rows <= FEW_UP_TO || self.many.is_none() {
             FEW
         } else {
             MANY
@@ -104,12 +119,11 @@ impl Fused {
         ml: wgpu::BufferBinding<'_>,
         part: wgpu::BufferBinding<'_>,
     ) {
-        let per_group = Self::queries_per_group(rows);
-        let kernel = if per_group == FEW {
-            &self.few
-        } else {
-            &self.many
+        let kernel = match &self.many {
+            Some(many) if self.queries_per_group(rows) == MANY => many,
+            _ => &self.few,
         };
+        let per_group = self.queries_per_group(rows);
         let params = Params {
             rows: rows as u32,
             n: chunk.n as u32,

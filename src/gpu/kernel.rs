@@ -13,8 +13,15 @@ pub(crate) struct Kernel {
 
 impl Kernel {
     /// Compiles `program` in `variant` (see [`programs`](super::programs)).
+    ///
+    /// wgpu does not check a pipeline's workgroup memory against the device's limits, and a
+    /// driver given more than it has may fail in any way; the variant choice must keep within
+    /// them (`programs::check_device`, `Program::tiles_for`), and breaking that is a bug here.
     pub(crate) fn new(device: &wgpu::Device, program: &Program, variant: Variant) -> Kernel {
         let label = program.name;
+        if let Some((limit, needed, have)) = program.needs(variant).exceeds(&device.limits()) {
+            panic!("{label} ({variant:?}) needs {needed} of {limit}; the device allows {have}");
+        }
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(program.source(variant).into()),

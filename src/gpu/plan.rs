@@ -2,7 +2,7 @@
 //! it runs fused, and how the fused path splits the patterns.
 
 use super::buffers::PatternStore;
-use super::fused::{max_split_len, Fused, FEATURE_SLICE, TILE_PATTERNS};
+use super::fused::{max_split_len, FEATURE_SLICE, TILE_PATTERNS};
 use super::merge::MAX_SPLITS;
 use super::softmax::{Softmax, SEGMENT};
 use super::GpuContext;
@@ -49,8 +49,12 @@ impl Splits {
     /// checked that the fewest splits that allows fit one merge).
     pub(crate) fn plan(ctx: &GpuContext, store: &PatternStore, rows: usize, dim: usize) -> Splits {
         let longest = max_split_len(dim);
+        let fused = &ctx
+            .kernels
+            .for_patterns(&ctx.device, store.precision())
+            .fused;
         let groups_per_split =
-            rows.div_ceil(Fused::queries_per_group(rows)) * dim.div_ceil(FEATURE_SLICE);
+            rows.div_ceil(fused.queries_per_group(rows)) * dim.div_ceil(FEATURE_SLICE);
         let wanted = TARGET_GROUPS.div_ceil(groups_per_split).max(1);
         let mut split_len = store
             .len()

@@ -1,9 +1,74 @@
 //! Every WGSL program the crate compiles, declared once: its sources in order, the prelude
-//! axes it is built along, and whether wgpu zero-initialises its workgroup memory. The kernel
-//! constructors build from these declarations, and `tests/shaders.rs` validates every variant
-//! of every one of them through [`__programs`], so the two cannot drift apart.
+//! axes it is built along, what it asks of the device, and whether wgpu zero-initialises its
+//! workgroup memory. The kernel constructors build from these declarations, and
+//! `tests/shaders.rs` validates every variant of every one of them through [`__programs`] and
+//! checks each declared need against naga's reading of the WGSL, so they cannot drift apart.
 
+use crate::error::{Error, Result};
 use crate::storage::Precision;
+
+/// What one program asks of the device. Kernels run 256 or 64 invocations and bind at most 7
+/// storage buffers, within WebGPU's guaranteed limits (256 and 8); workgroup memory is the
+/// figure that varies, and the one kernel built in two tile sizes picks by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Needs {
+    pub workgroup_bytes: u32,
+    pub storage_buffers: u32,
+    pub invocations: u32,
+}
+
+impl Needs {
+    const fn new(workgroup_bytes: u32, storage_buffers: u32, invocations: u32) -> Needs {
+        Needs {
+            workgroup_bytes,
+            storage_buffers,
+            invocations,
+        }
+    }
+
+    /// The first limit of `limits` this program would break, as (name, needed, limit).
+    pub(crate) fn exceeds(&self, limits: &wgpu::Limits) -> Option<(&'static str, u32, u32)> {
+        [
+            (
+                "max_compute_workgroup_storage_size",
+                self.workgroup_bytes,
+                limits.max_compute_workgroup_storage_size,
+            ),
+            (
+                "max_storage_buffers_per_shader_stage",
+                self.storage_buffers,
+                limits.max_storage_buffers_per_shader_stage,
+            ),
+            (
+                "max_compute_invocations_per_workgroup",
+                self.invocations,
+                limits.max_compute_invocations_per_workgroup,
+            ),
+        ]
+        .into_iter()
+        .find(|&(_, needed, limit)| needed > limit)
+    }
+
+    pub(crate) fn fits(&self, limits: &wgpu::Limits) -> bool {
+        self.exceeds(limits).is_none()
+    }
+}
+
+/// Tile sizes of a kernel built in two: wide where the device has the workgroup memory for
+/// them, compact within WebGPU's guaranteed 16 KiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tiles {
+    Wide,
+    Compact,
+}
+
+/// The compact tile sizes of a program built in two: the WGSL prelude of each size, and the
+/// compact size's workgroup memory (the wide size's is the program's own [`Needs`]).
+pub(crate) struct TwoSizes {
+    pub wide: &'static str,
+    pub compact: &'static str,
+    pub compact_workgroup_bytes: u32,
+}
 
 /// One WGSL program: the prelude of each axis it has, then `sources`, concatenated.
 pub(crate) struct Program {
@@ -13,6 +78,10 @@ pub(crate) struct Program {
     /// Starts with `workgroup_max` / `workgroup_sum`, by subgroups or workgroup memory.
     pub reductions: bool,
     pub sources: &'static [&'static str],
+    /// What the program asks of the device (in its wide tile size where it has two).
+    pub needs: Needs,
+    /// Set for a program built in two tile sizes, whose prelude then chooses them.
+    pub sizes: Option<TwoSizes>,
     /// False for a kernel that writes every element of its workgroup memory before reading
     /// it, so wgpu's zero-initialisation is skipped. Where the backend cannot zero it natively
     /// (GL), wgpu has every workgroup clear all its shared arrays behind a barrier; besides the
@@ -26,6 +95,7 @@ pub(crate) struct Program {
 pub(crate) struct Variant {
     pub precision: Precision,
     pub subgroups: bool,
+    pub tiles: Tiles,
 }
 
 impl Variant {
@@ -33,6 +103,7 @@ impl Variant {
     pub(crate) const PLAIN: Variant = Variant {
         precision: Precision::F32,
         subgroups: false,
+        tiles: Tiles::Wide,
     };
 
     pub(crate) fn patterns(precision: Precision) -> Variant {
@@ -53,13 +124,22 @@ impl Variant {
 
 impl Program {
     /// A program with no axes, zero-initialised.
-    const fn new(name: &'static str, sources: &'static [&'static str]) -> Program {
+    const fn new(name: &'static str, sources: &'static [&'static str], needs: Needs) -> Program {
         Program {
             name,
             patterns: false,
             reductions: false,
             sources,
+            needs,
+            sizes: None,
             zeroed: true,
+        }
+    }
+
+    const fn two_sizes(self, sizes: TwoSizes) -> Program {
+        Program {
+            sizes: Some(sizes),
+            ..self
         }
     }
 
@@ -88,11 +168,43 @@ impl Program {
     pub(crate) fn source(&self, variant: Variant) -> String {
         let patterns = self.patterns.then(|| patterns_wgsl(variant.precision));
         let reduce = self.reductions.then(|| reduce_wgsl(variant.subgroups));
+        let sizes = self.sizes.as_ref().map(|s| match variant.tiles {
+            Tiles::Wide => s.wide,
+            Tiles::Compact => s.compact,
+        });
         patterns
             .into_iter()
             .chain(reduce)
+            .chain(sizes)
             .chain(self.sources.iter().copied())
             .collect()
+    }
+
+    /// What this program asks of the device in `variant`.
+    pub(crate) fn needs(&self, variant: Variant) -> Needs {
+        match (&self.sizes, variant.tiles) {
+            (Some(s), Tiles::Compact) => Needs {
+                workgroup_bytes: s.compact_workgroup_bytes,
+                ..self.needs
+            },
+            _ => self.needs,
+        }
+    }
+
+    /// The tile size to build this program in on a device with `limits`: wide where it fits,
+    /// else compact where the program has that size; `None` where neither fits.
+    pub(crate) fn tiles_for(&self, limits: &wgpu::Limits) -> Option<Tiles> {
+        let fits = |tiles| {
+            let v = Variant {
+                tiles,
+                ..Variant::PLAIN
+            };
+            self.needs(v).fits(limits)
+        };
+        let compact = self.sizes.is_some().then_some(Tiles::Compact);
+        std::iter::once(Tiles::Wide)
+            .chain(compact)
+            .find(|&t| fits(t))
     }
 
     /// Every variant the crate may build this program in.
@@ -107,15 +219,24 @@ impl Program {
         } else {
             &[false]
         };
-        precisions
-            .iter()
-            .flat_map(|&precision| {
-                subgroups.iter().map(move |&subgroups| Variant {
-                    precision,
-                    subgroups,
-                })
-            })
-            .collect()
+        let tiles: &[Tiles] = if self.sizes.is_some() {
+            &[Tiles::Wide, Tiles::Compact]
+        } else {
+            &[Tiles::Wide]
+        };
+        let mut out = Vec::new();
+        for &precision in precisions {
+            for &subgroups in subgroups {
+                for &tiles in tiles {
+                    out.push(Variant {
+                        precision,
+                        subgroups,
+                        tiles,
+                    });
+                }
+            }
+        }
+        out
     }
 }
 
@@ -144,55 +265,83 @@ const DENSE_FIELD: &str = include_str!("../../shaders/dense_field.wgsl");
 pub(crate) const SIMILARITY: Program = Program::new(
     "similarity",
     &[include_str!("../../shaders/similarity.wgsl")],
+    Needs::new(8192, 3, 256),
 )
 .patterns();
 pub(crate) const WEIGHTED_SUM: Program = Program::new(
     "weighted_sum",
     &[include_str!("../../shaders/weighted_sum.wgsl")],
+    Needs::new(8192, 3, 256),
 )
 .patterns();
 pub(crate) const FUSED_ROWS: Program = Program::new(
     "fused_rows",
     &[include_str!("../../shaders/fused_rows.wgsl")],
+    Needs::new(18_992, 4, 256),
 )
 .patterns()
+.two_sizes(TwoSizes {
+    wide: "const KT: u32 = 64u;\nconst PASSES: u32 = 2u;\nconst TILE_WORDS: u32 = 4160u;\n",
+    compact: "const KT: u32 = 32u;\nconst PASSES: u32 = 4u;\nconst TILE_WORDS: u32 = 2112u;\n",
+    compact_workgroup_bytes: 10_288,
+})
 .unzeroed();
+/// Optional: where the device's workgroup memory is too small for it, `fused_rows` takes
+/// every block (see `Fused`).
 pub(crate) const FUSED_TILE: Program = Program::new(
     "fused_tile",
     &[include_str!("../../shaders/fused_tile.wgsl")],
+    Needs::new(26_624, 4, 256),
 )
 .patterns()
 .unzeroed();
 pub(crate) const SOFTMAX_STATS: Program = Program::new(
     "softmax_stats",
     &[include_str!("../../shaders/softmax_stats.wgsl")],
+    Needs::new(1024, 2, 256),
 )
 .reductions();
 pub(crate) const SOFTMAX_APPLY: Program = Program::new(
     "softmax_apply",
     &[include_str!("../../shaders/softmax_apply.wgsl")],
+    Needs::new(1024, 3, 256),
 )
 .reductions();
-pub(crate) const MERGE: Program =
-    Program::new("merge", &[include_str!("../../shaders/merge.wgsl")]).reductions();
-pub(crate) const CHANGE: Program =
-    Program::new("change", &[include_str!("../../shaders/change.wgsl")]);
+pub(crate) const MERGE: Program = Program::new(
+    "merge",
+    &[include_str!("../../shaders/merge.wgsl")],
+    Needs::new(5120, 7, 256),
+)
+.reductions();
+pub(crate) const CHANGE: Program = Program::new(
+    "change",
+    &[include_str!("../../shaders/change.wgsl")],
+    Needs::new(256, 4, 64),
+);
 pub(crate) const SUM_SPLITS: Program = Program::new(
     "sum_splits",
     &[include_str!("../../shaders/sum_splits.wgsl")],
+    Needs::new(0, 2, 256),
 );
-pub(crate) const MASK: Program = Program::new("mask", &[include_str!("../../shaders/mask.wgsl")]);
+pub(crate) const MASK: Program = Program::new(
+    "mask",
+    &[include_str!("../../shaders/mask.wgsl")],
+    Needs::new(0, 2, 256),
+);
 pub(crate) const CLASSICAL_SYNC: Program = Program::new(
     "classical_sync",
     &[BINARY, include_str!("../../shaders/classical_sync.wgsl")],
+    Needs::new(0, 7, 64),
 );
 pub(crate) const CLASSICAL_ASYNC: Program = Program::new(
     "classical_async",
     &[BINARY, include_str!("../../shaders/classical_async.wgsl")],
+    Needs::new(256, 6, 64),
 );
 pub(crate) const DENSE_OVERLAPS: Program = Program::new(
     "dense_overlaps",
     &[BINARY, include_str!("../../shaders/dense_overlaps.wgsl")],
+    Needs::new(0, 3, 64),
 );
 pub(crate) const DENSE_SYNC: Program = Program::new(
     "dense_sync",
@@ -201,6 +350,7 @@ pub(crate) const DENSE_SYNC: Program = Program::new(
         DENSE_FIELD,
         include_str!("../../shaders/dense_sync.wgsl"),
     ],
+    Needs::new(0, 7, 64),
 );
 pub(crate) const DENSE_ASYNC: Program = Program::new(
     "dense_async",
@@ -209,6 +359,7 @@ pub(crate) const DENSE_ASYNC: Program = Program::new(
         DENSE_FIELD,
         include_str!("../../shaders/dense_async.wgsl"),
     ],
+    Needs::new(516, 6, 64),
 );
 
 /// Every program, for the validation test.
@@ -230,10 +381,45 @@ const ALL: [&Program; 15] = [
     &DENSE_ASYNC,
 ];
 
-/// Every variant of every program the crate builds, as (name with its variant, WGSL, whether
-/// it needs subgroup operations). For `tests/shaders.rs`; not part of the API.
+/// Fails with [`Error::OverLimit`] where `limits` leave no size of some program the crate
+/// needs (`fused_tile` is optional); run when a device opens, so no pipeline fails later.
+pub(crate) fn check_device(limits: &wgpu::Limits) -> Result<()> {
+    for p in ALL.iter().filter(|p| p.name != FUSED_TILE.name) {
+        if p.tiles_for(limits).is_some() {
+            continue;
+        }
+        let smallest = Variant {
+            tiles: p.sizes.as_ref().map_or(Tiles::Wide, |_| Tiles::Compact),
+            ..Variant::PLAIN
+        };
+        if let Some((limit_name, needed, limit)) = p.needs(smallest).exceeds(limits) {
+            return Err(Error::OverLimit {
+                what: format!("the {} kernel", p.name),
+                needed: needed.into(),
+                limit: limit.into(),
+                limit_name,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One variant of one program, as the crate would hand it to wgpu. For `tests/shaders.rs`;
+/// not part of the API.
 #[doc(hidden)]
-pub fn __programs() -> Vec<(String, String, bool)> {
+pub struct ProgramSource {
+    /// The program's name with its variant.
+    pub name: String,
+    pub wgsl: String,
+    /// Whether it needs subgroup operations.
+    pub subgroups: bool,
+    /// What it asks of the device, as declared in the registry.
+    pub needs: Needs,
+}
+
+/// Every variant of every program the crate builds. For `tests/shaders.rs`; not part of the API.
+#[doc(hidden)]
+pub fn __programs() -> Vec<ProgramSource> {
     ALL.iter()
         .flat_map(|p| {
             p.variants().into_iter().map(move |v| {
@@ -244,7 +430,15 @@ pub fn __programs() -> Vec<(String, String, bool)> {
                 if p.reductions {
                     name += &format!(" (subgroups: {})", v.subgroups);
                 }
-                (name, p.source(v), p.reductions && v.subgroups)
+                if p.sizes.is_some() {
+                    name += &format!(" ({:?} tiles)", v.tiles);
+                }
+                ProgramSource {
+                    name,
+                    wgsl: p.source(v),
+                    subgroups: p.reductions && v.subgroups,
+                    needs: p.needs(v),
+                }
             })
         })
         .collect()

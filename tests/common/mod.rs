@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use hopfield::{Device, GpuOptions};
+use hopfield::{Device, GpuOptions, Limits};
 use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -11,12 +11,18 @@ use rand_distr::StandardNormal;
 
 /// The GPU under test, opened once per test binary with output poisoning on, or `None` (the
 /// test is then skipped, loudly) — unless `HOPFIELD_REQUIRE_GPU=1`, where no adapter is a
-/// failure.
+/// failure. `HOPFIELD_TEST_LIMITS=webgpu` opens it with WebGPU's default limits instead of the
+/// adapter's, as a browser would.
 pub fn gpu() -> Option<Device> {
     static GPU: OnceLock<Result<Device, String>> = OnceLock::new();
     let opened = GPU.get_or_init(|| {
+        let limits = match std::env::var("HOPFIELD_TEST_LIMITS") {
+            Ok(s) if !s.is_empty() => s.parse::<Limits>().map_err(|e| e.to_string())?,
+            _ => Limits::Adapter,
+        };
         Device::gpu_with(&GpuOptions {
             poison_outputs: true,
+            limits,
             ..Default::default()
         })
         .map_err(|e| e.to_string())
