@@ -277,14 +277,12 @@ fn open(device: &str) -> Result<Device, Failure> {
         "gpu" => Device::gpu()?,
         "" => return Err(Failure(2, "--device must not be empty".into())),
         // A name that matches no adapter is the user's to fix, like any other bad argument.
-        _ => Device::gpu_with(&GpuOptions {
-            adapter_name: Some(device.to_string()),
-            ..Default::default()
-        })
-        .map_err(|e| match e {
-            Error::NoAdapter(why) => Failure(2, format!("--device {device}: {why}")),
-            e => e.into(),
-        })?,
+        _ => {
+            Device::gpu_with(&GpuOptions::default().adapter_name(device)).map_err(|e| match e {
+                Error::NoAdapter(why) => Failure(2, format!("--device {device}: {why}")),
+                e => e.into(),
+            })?
+        }
     })
 }
 

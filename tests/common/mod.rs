@@ -15,11 +15,7 @@ use rand_distr::StandardNormal;
 pub fn gpu() -> Option<Device> {
     static GPU: OnceLock<Result<Device, String>> = OnceLock::new();
     let opened = GPU.get_or_init(|| {
-        Device::gpu_with(&GpuOptions {
-            poison_outputs: true,
-            ..Default::default()
-        })
-        .map_err(|e| e.to_string())
+        Device::gpu_with(&GpuOptions::default().with_poisoned_outputs()).map_err(|e| e.to_string())
     });
     match opened {
         Ok(d) => Some(d.clone()),
