@@ -140,7 +140,11 @@ fn yes_no(b: bool) -> &'static str {
 
 /// How to pick a GPU adapter; fields left `None` fall back to the environment
 /// (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`), then to "any".
+///
+/// Built from [`Default`] and the builder methods, so that a new field is not a breaking
+/// change: `GpuOptions::default().adapter_name("lavapipe").with_poisoned_outputs()`.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct GpuOptions {
     /// Comma-separated backends: "vulkan", "metal", "dx12", "gl" (and wgpu's other names:
     /// "vk", "mtl", "d3d12", "gles", "opengl", "webgpu", "noop"), any case. A name outside
@@ -187,9 +191,33 @@ impl std::str::FromStr for Limits {
 }
 
 impl GpuOptions {
+    /// Sets [`backends`](Self::backends): a comma-separated list such as `"vulkan,gl"`.
+    pub fn backends(mut self, list: impl Into<String>) -> Self {
+        self.backends = Some(list.into());
+        self
+    }
+
+    /// Sets [`adapter_name`](Self::adapter_name): a case-insensitive substring of the name.
+    pub fn adapter_name(mut self, name: impl Into<String>) -> Self {
+        self.adapter_name = Some(name.into());
+        self
+    }
+
+    /// Sets [`poison_outputs`](Self::poison_outputs) (for testing).
+    pub fn with_poisoned_outputs(mut self) -> Self {
+        self.poison_outputs = true;
+        self
+    }
+
+    /// Sets [`limits`](Self::limits): the adapter's own or WebGPU's defaults.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// The backends asked for: the field, else `WGPU_BACKEND` (set but empty counts as unset),
     /// else all. A name wgpu does not know is an error, not a silent "no adapter".
-    fn backends(&self) -> Result<wgpu::Backends> {
+    fn chosen_backends(&self) -> Result<wgpu::Backends> {
         match (&self.backends, env_backends()) {
             (Some(list), _) => parse_backends(list, "GpuOptions::backends"),
             (None, Some(list)) => parse_backends(&list, "WGPU_BACKEND"),
@@ -197,7 +225,7 @@ impl GpuOptions {
         }
     }
 
-    fn adapter_name(&self) -> Option<String> {
+    fn chosen_adapter_name(&self) -> Option<String> {
         self.adapter_name
             .clone()
             .or_else(|| std::env::var("WGPU_ADAPTER_NAME").ok())
@@ -206,7 +234,7 @@ impl GpuOptions {
 
     /// Whether the caller (or the environment) narrowed the choice of adapter.
     fn is_explicit(&self) -> bool {
-        self.backends.is_some() || self.adapter_name().is_some() || env_backends().is_some()
+        self.backends.is_some() || self.chosen_adapter_name().is_some() || env_backends().is_some()
     }
 }
 
@@ -384,8 +412,8 @@ fn kind_rank(t: wgpu::DeviceType) -> u8 {
 }
 
 fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
-    let backends = options.backends()?;
-    let name = options.adapter_name().map(|s| s.to_lowercase());
+    let backends = options.chosen_backends()?;
+    let name = options.chosen_adapter_name().map(|s| s.to_lowercase());
     let adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
     let seen: Vec<String> = adapters
         .iter()

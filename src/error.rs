@@ -116,7 +116,8 @@ pub enum Error {
         /// The name of the limit in wgpu's `Limits`.
         limit_name: &'static str,
     },
-    /// A layer's weight file could not be read or holds a tensor of a type it cannot use.
+    /// A layer's weights are not safetensors, or hold a tensor of a type or value the layer
+    /// cannot use (a file the system could not read is [`Error::Io`]).
     #[error("layer weights: {0}")]
     TensorFile(String),
     /// A tensor the layer's configuration needs is not among the weights.

@@ -512,7 +512,8 @@ impl Memory {
         q: &[f32],
         options: &RetrieveOptions,
     ) -> Result<Vec<(usize, BlockOut)>> {
-        let per_block = retrieval::max_block_rows(ctx, store, self.dim, options)?;
+        let plan = retrieval::blocks(ctx, store, self.dim, options)?;
+        let per_block = plan.rows;
         if per_block * self.dim < q.len() {
             log::debug!(
                 "{} queries retrieved in blocks of {per_block}",
@@ -522,7 +523,7 @@ impl Memory {
         q.chunks(per_block * self.dim)
             .map(|chunk| {
                 let out = pollster::block_on(retrieval::retrieve_block(
-                    ctx, store, chunk, self.dim, options,
+                    ctx, store, chunk, &plan, options,
                 ))?;
                 Ok((chunk.len() / self.dim, out))
             })

@@ -2,9 +2,13 @@
 
 mod common;
 
+use std::io::ErrorKind;
+
 use common::normal;
+use hopfield::layers::Weights;
 use hopfield::{
-    Device, Error, Fusion, GpuOptions, Limits, Memory, MemoryOptions, Precision, RetrieveOptions,
+    Device, Error, FileOp, Fusion, GpuOptions, IoCause, Limits, Memory, MemoryOptions, Precision,
+    RetrieveOptions,
 };
 use ndarray::{array, Array2};
 
@@ -222,11 +226,8 @@ on_every_backend!(
 
 #[test]
 fn no_adapter_by_that_name() {
-    let err = Device::gpu_with(&GpuOptions {
-        adapter_name: Some("no-such-adapter-4e1f".into()),
-        ..Default::default()
-    })
-    .unwrap_err();
+    let err =
+        Device::gpu_with(&GpuOptions::default().adapter_name("no-such-adapter-4e1f")).unwrap_err();
     assert!(
         matches!(err, Error::NoAdapter(ref why) if why.contains("no-such-adapter-4e1f")),
         "{err}"
@@ -250,11 +251,7 @@ fn webgpu_limits_are_the_devices() {
     if common::gpu().is_none() {
         return;
     }
-    let device = Device::gpu_with(&GpuOptions {
-        limits: Limits::WebGpu,
-        ..Default::default()
-    })
-    .unwrap();
+    let device = Device::gpu_with(&GpuOptions::default().limits(Limits::WebGpu)).unwrap();
     let limits = device.info().limits;
     let webgpu = wgpu::Limits::default();
     assert_eq!(
@@ -367,4 +364,28 @@ fn device_lost() {
     ));
     assert!(matches!(m.patterns().unwrap_err(), Error::DeviceLost(_)));
     assert_eq!(m.len(), 7, "the failed append did not count its row");
+}
+
+/// Layer weights the system cannot read keep the system's error: an application tells a
+/// missing file from a file that is not safetensors, and reaches the `io::Error` by `source()`.
+#[test]
+fn unreadable_weights_keep_their_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.safetensors");
+    let err = Weights::load(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Io { op: FileOp::Read, path: p, source }
+            if p == &path && source.kind() == ErrorKind::NotFound),
+        "{err:?}"
+    );
+    let cause = std::error::Error::source(&err).expect("the system's error is the source");
+    assert_eq!(
+        cause.downcast_ref::<IoCause>().map(IoCause::kind),
+        Some(ErrorKind::NotFound)
+    );
+    // A file that is there but is not safetensors is a format problem, with no I/O cause.
+    std::fs::write(&path, b"nonsense").unwrap();
+    let err = Weights::load(&path).unwrap_err();
+    assert!(matches!(err, Error::TensorFile(_)), "{err:?}");
+    assert!(std::error::Error::source(&err).is_none());
 }

@@ -18,13 +18,14 @@
 
 mod common;
 
+use std::io::ErrorKind;
 use std::path::PathBuf;
 
 use hopfield::layers::{
     Activation, ForwardOptions, Hopfield, HopfieldConfig, HopfieldLayer, HopfieldPooling,
     LayerOutput, Scaling, Weights,
 };
-use hopfield::{Device, Error};
+use hopfield::{Device, Error, FileOp};
 use ndarray::{Array2, Array3, Array4, ArrayD, Axis, IxDyn};
 use rand::RngExt;
 use safetensors::{Dtype, SafeTensors};
@@ -862,7 +863,7 @@ fn weight_errors_name_the_tensor() {
     ));
     assert!(matches!(
         Weights::load("/nonexistent/layer.safetensors"),
-        Err(Error::TensorFile(_))
+        Err(Error::Io { op: FileOp::Read, ref source, .. }) if source.kind() == ErrorKind::NotFound
     ));
 }
 

@@ -48,7 +48,7 @@ pub fn json_report(
 }
 
 /// The adapter's name, kind, limits and features, as the report records them.
-fn adapter_json(info: &DeviceInfo) -> Value {
+pub fn adapter_json(info: &DeviceInfo) -> Value {
     let l = &info.limits;
     let f = &info.features;
     json!({
@@ -73,7 +73,7 @@ fn adapter_json(info: &DeviceInfo) -> Value {
 }
 
 /// One workload's shape and its measurements, or why it did not run.
-fn workload_json(r: &Row, cfg: &Config) -> Value {
+pub fn workload_json(r: &Row, cfg: &Config) -> Value {
     let w: &Workload = r.workload;
     let mut v = json!({
         "name": w.name,

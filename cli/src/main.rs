@@ -286,21 +286,14 @@ fn open(arg: &DeviceArg) -> Result<Device, Failure> {
         .limits
         .parse()
         .map_err(|e: Error| Failure(2, format!("--limits: {e}")))?;
-    let opts = GpuOptions {
-        limits,
-        ..Default::default()
-    };
+    let opts = GpuOptions::default().limits(limits);
     Ok(match device.to_ascii_lowercase().as_str() {
         "auto" => Device::auto_with(&opts)?,
         "cpu" => Device::cpu(),
         "gpu" => Device::gpu_with(&opts)?,
         "" => return Err(Failure(2, "--device must not be empty".into())),
         // A name that matches no adapter is the user's to fix, like any other bad argument.
-        _ => Device::gpu_with(&GpuOptions {
-            adapter_name: Some(device.to_string()),
-            ..opts
-        })
-        .map_err(|e| match e {
+        _ => Device::gpu_with(&opts.adapter_name(device)).map_err(|e| match e {
             Error::NoAdapter(why) => Failure(2, format!("--device {device}: {why}")),
             e => e.into(),
         })?,

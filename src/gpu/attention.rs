@@ -16,10 +16,11 @@
 use std::num::NonZeroU64;
 
 use super::buffers::binding;
-use super::mask::Mask;
-use super::similarity::Columns;
-use super::softmax::{Softmax, SoftmaxBuffers};
-use super::weighted_sum::{WeightedSum, WeightedSumJob};
+use super::mask::{Mask, MaskBindings};
+use super::recorder::Recorder;
+use super::similarity::{Columns, SimilarityBindings, SimilarityJob};
+use super::softmax::{Softmax, SoftmaxBindings};
+use super::weighted_sum::{WeightedSum, WeightedSumBindings, WeightedSumJob};
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::storage::{row_words, Precision};
@@ -117,11 +118,9 @@ pub(crate) enum From {
     Update,
 }
 
-/// The problems on the device, with the buffers their passes share.
-pub(crate) struct Attention<'c> {
-    ctx: &'c GpuContext,
-    shape: Shape,
-    beta: Vec<f32>,
+/// Where each operand's problems live in its buffer.
+#[derive(Clone, Copy)]
+struct Regions {
     k_words: usize,
     v_words: usize,
     query: Region,
@@ -130,6 +129,59 @@ pub(crate) struct Attention<'c> {
     score: Region,
     lse: Region,
     out: Region,
+}
+
+impl Regions {
+    /// The regions of problems of shape `s`; fails where an operand's buffer is past the
+    /// device's largest.
+    fn new(ctx: &GpuContext, s: Shape) -> Result<Regions> {
+        let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment).max(16);
+        let (k_words, v_words) = (
+            row_words(Precision::F32, s.dim),
+            row_words(Precision::F32, s.vdim),
+        );
+        let r = Regions {
+            k_words,
+            v_words,
+            query: Region::new(s.rows * s.dim, align),
+            key: Region::new(s.keys * k_words, align),
+            value: Region::new(s.keys * v_words, align),
+            score: Region::new(s.rows * s.keys, align),
+            lse: Region::new(s.rows, align),
+            out: Region::new(s.rows * s.vdim, align),
+        };
+        let largest = [r.query, r.key, r.value, r.score, r.out]
+            .iter()
+            .map(|region| region.bytes(s.problems))
+            .max()
+            .unwrap_or(0);
+        if largest > ctx.limits.max_buffer_size {
+            return Err(Error::OverLimit {
+                what: "the attention operands of one layer call".into(),
+                needed: largest,
+                limit: ctx.limits.max_buffer_size,
+                limit_name: "max_buffer_size",
+            });
+        }
+        Ok(r)
+    }
+}
+
+/// Which operand a weighted sum of the association takes.
+#[derive(Clone, Copy)]
+enum Operand {
+    /// `xi · k`: an update step's new queries.
+    Keys,
+    /// `xi · v`: the outputs.
+    Values,
+}
+
+/// The problems on the device, with the buffers their passes share.
+pub(crate) struct Attention<'c> {
+    ctx: &'c GpuContext,
+    shape: Shape,
+    beta: Vec<f32>,
+    r: Regions,
     queries: wgpu::Buffer,
     next: wgpu::Buffer,
     keys: wgpu::Buffer,
@@ -144,89 +196,68 @@ pub(crate) struct Attention<'c> {
     part: wgpu::Buffer,
 }
 
+/// Fails where the problems' rows or masked scores are past what one dispatch covers.
+fn check_dispatch(ctx: &GpuContext, s: Shape) -> Result<()> {
+    let max_groups = ctx.limits.max_compute_workgroups_per_dimension;
+    if s.rows > max_groups as usize || s.rows * s.keys > Mask::max_len(max_groups) {
+        return Err(Error::InvalidOptions(format!(
+            "{} states against {} stored patterns per head is past what this device \
+             dispatches at once ({max_groups} workgroups per dimension)",
+            s.rows, s.keys
+        )));
+    }
+    Ok(())
+}
+
 impl<'c> Attention<'c> {
     /// Uploads the problems; fails where a shape is past what one dispatch can cover.
     pub(crate) fn new(ctx: &'c GpuContext, p: &Problems<'_>) -> Result<Attention<'c>> {
         ctx.check_alive()?;
-        let s = p.shape;
-        let max_groups = ctx.limits.max_compute_workgroups_per_dimension;
-        if s.rows > max_groups as usize || s.rows * s.keys > Mask::max_len(max_groups) {
-            return Err(Error::InvalidOptions(format!(
-                "{} states against {} stored patterns per head is past what this device \
-                 dispatches at once ({max_groups} workgroups per dimension)",
-                s.rows, s.keys
-            )));
-        }
-        let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment).max(16);
-        let (k_words, v_words) = (
-            row_words(Precision::F32, s.dim),
-            row_words(Precision::F32, s.vdim),
-        );
-        let query = Region::new(s.rows * s.dim, align);
-        let key = Region::new(s.keys * k_words, align);
-        let value = Region::new(s.keys * v_words, align);
-        let score = Region::new(s.rows * s.keys, align);
-        let lse = Region::new(s.rows, align);
-        let out = Region::new(s.rows * s.vdim, align);
-        let n = s.problems;
-        let largest = [query, key, value, score, out]
-            .iter()
-            .map(|r| r.bytes(n))
-            .max()
-            .unwrap_or(0);
-        if largest > ctx.limits.max_buffer_size {
-            return Err(Error::OverLimit {
-                what: "the attention operands of one layer call".into(),
-                needed: largest,
-                limit: ctx.limits.max_buffer_size,
-                limit_name: "max_buffer_size",
-            });
-        }
-        let (attention, done) = ctx.scoped("uploading layer attention", || {
-            let upload = |label, region: Region, data: &[f32], cols, row_len| {
-                let b = ctx.storage(label, region.bytes(n));
-                let image = region.pack(n, data, cols, row_len);
-                ctx.queue.write_buffer(&b, 0, bytemuck::cast_slice(&image));
-                b
-            };
-            let mask = p.mask.map(|m| {
-                let b = ctx.storage("association mask", score.bytes(n));
-                let image = score.pack(n, m, s.keys, s.keys);
-                ctx.queue.write_buffer(&b, 0, bytemuck::cast_slice(&image));
-                b
-            });
-            Attention {
-                ctx,
-                shape: s,
-                beta: p.beta.to_vec(),
-                k_words,
-                v_words,
-                queries: upload("layer queries", query, p.queries, s.dim, s.dim),
-                keys: upload("layer keys", key, p.keys, s.dim, k_words),
-                values: upload("layer values", value, p.values, s.vdim, v_words),
-                next: ctx.storage("layer updated queries", query.bytes(n)),
-                stats: ctx.storage(
-                    "layer softmax statistics",
-                    Softmax::stats_bytes(s.rows, s.keys),
-                ),
-                part: ctx.storage(
-                    "layer weighted-sum partials",
-                    WeightedSum::part_bytes(ctx, s.rows, s.dim.max(s.vdim), s.keys),
-                ),
-                scores: ctx.storage("layer association", score.bytes(n)),
-                lses: ctx.storage("layer lse", lse.bytes(n)),
-                outs: ctx.storage("layer outputs", out.bytes(n)),
-                mask,
-                query,
-                key,
-                value,
-                score,
-                lse,
-                out,
-            }
-        });
+        check_dispatch(ctx, p.shape)?;
+        let r = Regions::new(ctx, p.shape)?;
+        let (attention, done) =
+            ctx.scoped("uploading layer attention", || Attention::upload(ctx, p, r));
         pollster::block_on(done)?;
         Ok(attention)
+    }
+
+    /// The operands' buffers, uploaded, and the buffers the passes write.
+    fn upload(ctx: &'c GpuContext, p: &Problems<'_>, r: Regions) -> Attention<'c> {
+        let (s, n) = (p.shape, p.shape.problems);
+        let upload = |label, region: Region, data: &[f32], cols, row_len| {
+            let b = ctx.storage(label, region.bytes(n));
+            let image = region.pack(n, data, cols, row_len);
+            ctx.queue.write_buffer(&b, 0, bytemuck::cast_slice(&image));
+            b
+        };
+        let mask = p.mask.map(|m| {
+            let b = ctx.storage("association mask", r.score.bytes(n));
+            let image = r.score.pack(n, m, s.keys, s.keys);
+            ctx.queue.write_buffer(&b, 0, bytemuck::cast_slice(&image));
+            b
+        });
+        Attention {
+            ctx,
+            shape: s,
+            beta: p.beta.to_vec(),
+            r,
+            queries: upload("layer queries", r.query, p.queries, s.dim, s.dim),
+            keys: upload("layer keys", r.key, p.keys, s.dim, r.k_words),
+            values: upload("layer values", r.value, p.values, s.vdim, r.v_words),
+            next: ctx.storage("layer updated queries", r.query.bytes(n)),
+            stats: ctx.storage(
+                "layer softmax statistics",
+                Softmax::stats_bytes(s.rows, s.keys),
+            ),
+            part: ctx.storage(
+                "layer weighted-sum partials",
+                WeightedSum::part_bytes(ctx, s.rows, s.dim.max(s.vdim), s.keys),
+            ),
+            scores: ctx.storage("layer association", r.score.bytes(n)),
+            lses: ctx.storage("layer lse", r.lse.bytes(n)),
+            outs: ctx.storage("layer outputs", r.out.bytes(n)),
+            mask,
+        }
     }
 
     /// Computes `xi = softmax(mask(β·q·kᵀ))` of every problem where `active[p]` (the others
@@ -238,125 +269,142 @@ impl<'c> Attention<'c> {
         active: &[bool],
         read: bool,
     ) -> Result<Option<Vec<f32>>> {
-        let (ctx, s) = (self.ctx, self.shape);
-        let kernels = ctx.kernels.for_patterns(&ctx.device, Precision::F32);
-        let mut encoder = ctx.encoder("layer association");
-        let (parts, done) = ctx.scoped("recording layer association", || {
+        let (r, problems) = (self.r, self.shape.problems);
+        let image = self.run("layer association", |rec| {
             if from == From::Queries {
                 // Every problem is written now; an unwritten score stays NaN and fails a test.
-                ctx.poison(&mut encoder, &self.scores, self.score.bytes(s.problems));
+                rec.poison(&self.scores, r.score.bytes(problems));
             } else {
-                ctx.poison(&mut encoder, &self.next, self.query.bytes(s.problems));
+                rec.poison(&self.next, r.query.bytes(problems));
             }
-            ctx.poison(&mut encoder, &self.lses, self.lse.bytes(s.problems));
-            for p in (0..s.problems).filter(|&p| active[p]) {
-                let queries = match from {
-                    From::Queries => &self.queries,
-                    From::Update => {
-                        kernels.weighted_sum.encode(
-                            ctx,
-                            &mut encoder,
-                            WeightedSumJob {
-                                shape: (s.rows, s.keys, s.dim, self.k_words),
-                                cols: Columns {
-                                    offset: 0,
-                                    ld: s.keys,
-                                },
-                                accumulate: false,
-                                weights: self.score.bind(&self.scores, p),
-                                chunk: self.key.bind(&self.keys, p),
-                                states: self.query.bind(&self.next, p),
-                                part: &self.part,
-                            },
-                        );
-                        &self.next
-                    }
-                };
-                kernels.similarity.encode(
-                    &ctx.device,
-                    &mut encoder,
-                    ctx.limits.max_compute_workgroups_per_dimension,
-                    (s.rows, s.keys, s.dim, self.k_words),
-                    Columns {
-                        offset: 0,
-                        ld: s.keys,
-                    },
-                    self.beta[p],
-                    self.query.bind(queries, p),
-                    self.key.bind(&self.keys, p),
-                    self.score.bind(&self.scores, p),
-                );
-                if let Some(mask) = &self.mask {
-                    ctx.kernels.mask.encode(
-                        &ctx.device,
-                        &mut encoder,
-                        s.rows * s.keys,
-                        self.score.bind(&self.scores, p),
-                        self.score.bind(mask, p),
-                    );
-                }
-                let stats_bytes = Softmax::stats_bytes(s.rows, s.keys);
-                ctx.poison(&mut encoder, &self.stats, stats_bytes);
-                ctx.kernels.softmax.encode(
-                    &ctx.device,
-                    &mut encoder,
-                    (s.rows, s.keys),
-                    SoftmaxBuffers {
-                        scores: self.score.bind(&self.scores, p),
-                        stats: binding(&self.stats, stats_bytes),
-                        lse: self.lse.bind(&self.lses, p),
-                    },
-                );
+            rec.poison(&self.lses, r.lse.bytes(problems));
+            for p in (0..problems).filter(|&p| active[p]) {
+                self.record_association(rec, from, p);
             }
             if read {
-                vec![(&self.scores, self.score.bytes(s.problems))]
+                vec![(&self.scores, r.score.bytes(problems))]
             } else {
                 vec![]
             }
-        });
-        pollster::block_on(done)?;
-        let read_back = ctx.submit_and_read("running layer association", encoder, None, &parts);
-        let image = pollster::block_on(read_back)?;
-        Ok(read.then(|| self.score.unpack(s.problems, &image[0])))
+        })?;
+        Ok(read.then(|| r.score.unpack(problems, &image[0])))
+    }
+
+    /// Records problem `p`'s association: for an update its new queries first, then scores,
+    /// mask and softmax.
+    fn record_association(&self, rec: &mut Recorder<'_>, from: From, p: usize) {
+        let (ctx, s, r) = (self.ctx, self.shape, self.r);
+        let kernels = ctx.kernels.for_patterns(&ctx.device, Precision::F32);
+        let queries = match from {
+            From::Queries => &self.queries,
+            From::Update => {
+                kernels
+                    .weighted_sum
+                    .encode(rec, self.xi_times(Operand::Keys, p));
+                &self.next
+            }
+        };
+        let similarity = SimilarityJob {
+            shape: (s.rows, s.keys, s.dim, r.k_words),
+            cols: Columns {
+                offset: 0,
+                ld: s.keys,
+            },
+            beta: self.beta[p],
+        };
+        let b = SimilarityBindings {
+            queries: r.query.bind(queries, p),
+            patterns: r.key.bind(&self.keys, p),
+            scores: r.score.bind(&self.scores, p),
+        };
+        kernels.similarity.encode(rec, similarity, b);
+        if let Some(mask) = &self.mask {
+            let b = MaskBindings {
+                scores: r.score.bind(&self.scores, p),
+                mask: r.score.bind(mask, p),
+            };
+            ctx.kernels.mask.encode(rec, s.rows * s.keys, b);
+        }
+        let stats_bytes = Softmax::stats_bytes(s.rows, s.keys);
+        rec.poison(&self.stats, stats_bytes);
+        let b = SoftmaxBindings {
+            scores: r.score.bind(&self.scores, p),
+            stats: binding(&self.stats, stats_bytes),
+            lse: r.lse.bind(&self.lses, p),
+        };
+        ctx.kernels.softmax.encode(rec, (s.rows, s.keys), b);
     }
 
     /// Computes `xi · v` of every problem (`problems × rows × vdim`), and returns the
     /// associations too when `with_association`.
     pub(crate) fn retrieve(&self, with_association: bool) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
-        let (ctx, s) = (self.ctx, self.shape);
+        let (ctx, r, problems) = (self.ctx, self.r, self.shape.problems);
         let kernels = ctx.kernels.for_patterns(&ctx.device, Precision::F32);
-        let mut encoder = ctx.encoder("layer retrieval");
-        let (parts, done) = ctx.scoped("recording layer retrieval", || {
-            ctx.poison(&mut encoder, &self.outs, self.out.bytes(s.problems));
-            for p in 0..s.problems {
-                kernels.weighted_sum.encode(
-                    ctx,
-                    &mut encoder,
-                    WeightedSumJob {
-                        shape: (s.rows, s.keys, s.vdim, self.v_words),
-                        cols: Columns {
-                            offset: 0,
-                            ld: s.keys,
-                        },
-                        accumulate: false,
-                        weights: self.score.bind(&self.scores, p),
-                        chunk: self.value.bind(&self.values, p),
-                        states: self.out.bind(&self.outs, p),
-                        part: &self.part,
-                    },
-                );
+        let image = self.run("layer retrieval", |rec| {
+            rec.poison(&self.outs, r.out.bytes(problems));
+            for p in 0..problems {
+                kernels
+                    .weighted_sum
+                    .encode(rec, self.xi_times(Operand::Values, p));
             }
-            let mut parts = vec![(&self.outs, self.out.bytes(s.problems))];
+            let mut parts = vec![(&self.outs, r.out.bytes(problems))];
             if with_association {
-                parts.push((&self.scores, self.score.bytes(s.problems)));
+                parts.push((&self.scores, r.score.bytes(problems)));
             }
             parts
+        })?;
+        let out = r.out.unpack(problems, &image[0]);
+        let xi = with_association.then(|| r.score.unpack(problems, &image[1]));
+        Ok((out, xi))
+    }
+
+    /// The weighted sum `xi · k` (into the updated queries) or `xi · v` (into the outputs) of
+    /// problem `p`.
+    fn xi_times(&self, operand: Operand, p: usize) -> WeightedSumJob<'_> {
+        let (s, r) = (self.shape, self.r);
+        let (dim, words, patterns, states) = match operand {
+            Operand::Keys => (
+                s.dim,
+                r.k_words,
+                r.key.bind(&self.keys, p),
+                r.query.bind(&self.next, p),
+            ),
+            Operand::Values => (
+                s.vdim,
+                r.v_words,
+                r.value.bind(&self.values, p),
+                r.out.bind(&self.outs, p),
+            ),
+        };
+        WeightedSumJob {
+            shape: (s.rows, s.keys, dim, words),
+            cols: Columns {
+                offset: 0,
+                ld: s.keys,
+            },
+            accumulate: false,
+            b: WeightedSumBindings {
+                weights: r.score.bind(&self.scores, p),
+                patterns,
+                states,
+            },
+            part: &self.part,
+        }
+    }
+
+    /// Records a pass (`record` returns the parts to read back), submits it and reads them.
+    fn run<'s>(
+        &'s self,
+        what: &str,
+        record: impl FnOnce(&mut Recorder<'_>) -> Vec<(&'s wgpu::Buffer, u64)>,
+    ) -> Result<Vec<Vec<f32>>> {
+        let ctx = self.ctx;
+        let mut encoder = ctx.encoder(what);
+        let (parts, done) = ctx.scoped(&format!("recording {what}"), || {
+            record(&mut Recorder::new(ctx, &mut encoder))
         });
         pollster::block_on(done)?;
-        let read_back = ctx.submit_and_read("running layer retrieval", encoder, None, &parts);
-        let image = pollster::block_on(read_back)?;
-        let out = self.out.unpack(s.problems, &image[0]);
-        let xi = with_association.then(|| self.score.unpack(s.problems, &image[1]));
-        Ok((out, xi))
+        let running = format!("running {what}");
+        pollster::block_on(ctx.submit_and_read(&running, encoder, None, &parts))
     }
 }

@@ -8,6 +8,7 @@
 use super::buffers::binding;
 use super::kernel::{groups_for, Kernel};
 use super::programs::{self, Variant};
+use super::recorder::Recorder;
 use super::GpuContext;
 use crate::binary::{summarize, sweep_order, RecallOptions, Update};
 use crate::error::Result;
@@ -103,91 +104,132 @@ impl Sweep<'_> {
     }
 }
 
+/// What recall returns: the final states, and each query's sweep count and convergence.
+pub(crate) type Recalled = (Vec<f32>, Vec<usize>, Vec<bool>);
+
 /// Runs the sweeps of `queries` (rows of `dim` ±1 values) in blocks of at most `max_rows`,
-/// `record` adding one sweep's kernels to an encoder. Returns the final states and each query's
-/// sweep count and convergence.
+/// `record` adding one sweep's kernels to an encoder.
 pub(crate) async fn run_sweeps(
     ctx: &GpuContext,
     queries: &[f32],
     dim: usize,
     max_rows: usize,
     opts: &RecallOptions,
-    record: impl Fn(&mut wgpu::CommandEncoder, &Sweep<'_>),
-) -> Result<(Vec<f32>, Vec<usize>, Vec<bool>)> {
+    record: impl Fn(&mut Recorder<'_>, &Sweep<'_>),
+) -> Result<Recalled> {
     ctx.check_alive()?;
     let max_rows = max_rows
         .min(ctx.limits.max_compute_workgroups_per_dimension as usize)
         .max(1);
-    let mut states = Vec::with_capacity(queries.len());
-    let mut sweeps = Vec::new();
-    let mut converged = Vec::new();
+    let mut out: Recalled = (Vec::with_capacity(queries.len()), Vec::new(), Vec::new());
     for block in queries.chunks(max_rows * dim) {
+        let b = BlockBuffers::upload(ctx, block, dim).await?;
+        let (cur, ran) = sweep_block(ctx, &b, dim, opts, &record).await?;
+        let (states, last) = b.read(ctx, cur).await?;
+        let (s, c) = summarize(&last, ran, opts.max_sweeps);
+        out.0.extend(states);
+        out.1.extend(s);
+        out.2.extend(c);
+    }
+    Ok(out)
+}
+
+/// The device buffers of one block of queries.
+struct BlockBuffers {
+    rows: usize,
+    state_bytes: u64,
+    states: [wgpu::Buffer; 2],
+    order: wgpu::Buffer,
+    last_change: wgpu::Buffer,
+    changed: wgpu::Buffer,
+}
+
+impl BlockBuffers {
+    /// Buffers for `block`, its states uploaded and every last change at sweep 0.
+    async fn upload(ctx: &GpuContext, block: &[f32], dim: usize) -> Result<BlockBuffers> {
         let rows = block.len() / dim;
-        let (bufs, done) = ctx.scoped("allocating recall buffers", || {
+        let (b, done) = ctx.scoped("allocating recall buffers", || {
             let state_bytes = block.len() as u64 * WORD;
-            let bufs = [
-                ctx.storage("states a", state_bytes),
-                ctx.storage("states b", state_bytes),
-                ctx.storage("visiting order", dim as u64 * WORD),
-                ctx.storage("last change", rows as u64 * WORD),
-                ctx.storage("changed", WORD),
-            ];
+            let b = BlockBuffers {
+                rows,
+                state_bytes,
+                states: [
+                    ctx.storage("states a", state_bytes),
+                    ctx.storage("states b", state_bytes),
+                ],
+                order: ctx.storage("visiting order", dim as u64 * WORD),
+                last_change: ctx.storage("last change", rows as u64 * WORD),
+                changed: ctx.storage("changed", WORD),
+            };
             ctx.queue
-                .write_buffer(&bufs[0], 0, bytemuck::cast_slice(block));
+                .write_buffer(&b.states[0], 0, bytemuck::cast_slice(block));
             ctx.queue
-                .write_buffer(&bufs[3], 0, bytemuck::cast_slice(&vec![0u32; rows]));
-            bufs
+                .write_buffer(&b.last_change, 0, bytemuck::cast_slice(&vec![0u32; rows]));
+            b
         });
         done.await?;
-        let [a, b, order, last_change, changed] = &bufs;
-        let mut cur = 0;
-        let mut ran = 0;
-        while ran < opts.max_sweeps {
-            if let Update::Asynchronous { seed } = opts.update {
-                let perm = sweep_order(seed, ran, dim);
-                ctx.queue
-                    .write_buffer(order, 0, bytemuck::cast_slice(&perm));
-            }
-            let pair = [a, b];
-            let sweep = Sweep {
-                rows,
-                number: ran as u32 + 1,
-                current: pair[cur],
-                next: pair[1 - cur],
-                order,
-                last_change,
-                changed,
-            };
-            let (encoder, done) = ctx.scoped("recording a sweep", || {
-                let mut encoder = ctx.encoder("sweep");
-                encoder.clear_buffer(changed, 0, None);
-                record(&mut encoder, &sweep);
-                encoder
-            });
-            done.await?;
-            let flips = ctx
-                .submit_and_read("running a sweep", encoder, None, &[(changed, WORD)])
-                .await?;
-            ran += 1;
-            if opts.update == Update::Synchronous {
-                cur = 1 - cur;
-            }
-            if bytemuck::cast_slice::<f32, u32>(&flips[0])[0] == 0 {
-                break;
-            }
-        }
+        Ok(b)
+    }
+
+    /// The final states (in `states[cur]`) and each query's last changing sweep.
+    async fn read(&self, ctx: &GpuContext, cur: usize) -> Result<(Vec<f32>, Vec<u32>)> {
         let parts = [
-            ([a, b][cur], block.len() as u64 * WORD),
-            (last_change, rows as u64 * WORD),
+            (&self.states[cur], self.state_bytes),
+            (&self.last_change, self.rows as u64 * WORD),
         ];
         let encoder = ctx.encoder("read states");
         let out = ctx.submit_and_read("reading states back", encoder, None, &parts);
         let mut out = out.await?.into_iter();
-        states.extend(out.next().unwrap_or_default());
-        let last: Vec<u32> = bytemuck::cast_slice(&out.next().unwrap_or_default()).to_vec();
-        let (s, c) = summarize(&last, ran, opts.max_sweeps);
-        sweeps.extend(s);
-        converged.extend(c);
+        let states = out.next().unwrap_or_default();
+        let last = bytemuck::cast_slice(&out.next().unwrap_or_default()).to_vec();
+        Ok((states, last))
     }
-    Ok((states, sweeps, converged))
+}
+
+/// Sweeps one block until no query changes or `opts.max_sweeps`, reading back one word per
+/// sweep; returns which state buffer holds the result and how many sweeps ran.
+async fn sweep_block(
+    ctx: &GpuContext,
+    b: &BlockBuffers,
+    dim: usize,
+    opts: &RecallOptions,
+    record: &impl Fn(&mut Recorder<'_>, &Sweep<'_>),
+) -> Result<(usize, usize)> {
+    let mut cur = 0;
+    let mut ran = 0;
+    while ran < opts.max_sweeps {
+        if let Update::Asynchronous { seed } = opts.update {
+            let perm = sweep_order(seed, ran, dim);
+            ctx.queue
+                .write_buffer(&b.order, 0, bytemuck::cast_slice(&perm));
+        }
+        let sweep = Sweep {
+            rows: b.rows,
+            number: ran as u32 + 1,
+            current: &b.states[cur],
+            next: &b.states[1 - cur],
+            order: &b.order,
+            last_change: &b.last_change,
+            changed: &b.changed,
+        };
+        let (encoder, done) = ctx.scoped("recording a sweep", || {
+            let mut encoder = ctx.encoder("sweep");
+            let mut rec = Recorder::new(ctx, &mut encoder);
+            rec.clear(&b.changed);
+            record(&mut rec, &sweep);
+            encoder
+        });
+        done.await?;
+        let flips = ctx
+            .submit_and_read("running a sweep", encoder, None, &[(&b.changed, WORD)])
+            .await?;
+        ran += 1;
+        if opts.update == Update::Synchronous {
+            cur = 1 - cur;
+        }
+        if bytemuck::cast_slice::<f32, u32>(&flips[0])[0] == 0 {
+            break;
+        }
+    }
+    Ok((cur, ran))
 }

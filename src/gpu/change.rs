@@ -2,6 +2,7 @@
 
 use super::kernel::{groups_for, Kernel};
 use super::programs::{self, Variant};
+use super::recorder::{bindings, Recorder};
 
 /// Features per workgroup (the shader's `SLICE`).
 const SLICE: usize = 4096;
@@ -16,6 +17,13 @@ struct Params {
 
 pub(crate) struct Change(Kernel);
 
+bindings!(ChangeBindings {
+    old,
+    new,
+    delta,
+    flag
+});
+
 impl Change {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
         Change(Kernel::new(device, &programs::CHANGE, Variant::PLAIN))
@@ -24,27 +32,21 @@ impl Change {
     /// Records `delta[r] = max_k |new[r,k] − old[r,k]|` and `flag = max(flag, max_r delta[r])`
     /// (as f32 bits; the caller zeroes `delta` and `flag` first). One workgroup per slice of a
     /// row.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn encode(
         &self,
-        device: &wgpu::Device,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut Recorder<'_>,
         (rows, dim): (usize, usize),
-        old: wgpu::BufferBinding<'_>,
-        new: wgpu::BufferBinding<'_>,
-        delta: wgpu::BufferBinding<'_>,
-        flag: wgpu::BufferBinding<'_>,
+        b: ChangeBindings<'_>,
     ) {
         let params = Params {
             rows: rows as u32,
             dim: dim as u32,
             _pad: [0; 2],
         };
-        self.0.dispatch(
-            device,
-            encoder,
+        rec.dispatch(
+            &self.0,
             &params,
-            &[old, new, delta, flag],
+            &b,
             (groups_for(dim, SLICE), rows as u32, 1),
         );
     }

@@ -5,13 +5,33 @@
 
 use std::sync::Arc;
 
-use super::binary::{ranges, run_sweeps, Params, Sweep, LOOP_BUDGET, TREE_STEPS, WG};
+use super::binary::{ranges, run_sweeps, Params, Recalled, Sweep, LOOP_BUDGET, TREE_STEPS, WG};
 use super::buffers::binding;
+use super::recorder::{bindings, Recorder};
 use super::GpuContext;
 use crate::binary::{RecallOptions, Update};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 use crate::storage::WORD_BYTES as WORD;
+
+bindings!(ClassicalSyncBindings {
+    weights,
+    thresholds,
+    current,
+    next,
+    fields,
+    last_change,
+    changed
+});
+
+bindings!(ClassicalAsyncBindings {
+    weights,
+    thresholds,
+    order,
+    current,
+    last_change,
+    changed
+});
 
 pub(crate) struct ClassicalGpu {
     ctx: Arc<GpuContext>,
@@ -30,14 +50,8 @@ impl ClassicalGpu {
         ctx.check_alive()?;
         let dim = thresholds.len();
         let bytes = scaled.len() as u64 * WORD;
-        if bytes > ctx.max_binding_bytes() {
-            return Err(Error::OverLimit {
-                what: format!("the {dim}×{dim} weights of a classical network"),
-                needed: bytes,
-                limit: ctx.max_binding_bytes(),
-                limit_name: "max_storage_buffer_binding_size",
-            });
-        }
+        let what = || format!("the {dim}×{dim} weights of a classical network");
+        ctx.check_binding(what, bytes)?;
         let ((weights, t), done) = ctx.scoped("uploading weights", || {
             let w = ctx.storage("classical weights", bytes);
             let t = ctx.storage("classical thresholds", dim as u64 * WORD);
@@ -71,7 +85,7 @@ impl ClassicalGpu {
         queries: &[f32],
         dim: usize,
         opts: &RecallOptions,
-    ) -> Result<(Vec<f32>, Vec<usize>, Vec<bool>)> {
+    ) -> Result<Recalled> {
         let ctx = &*self.ctx;
         let max_rows = (ctx.max_binding_bytes() / (dim as u64 * WORD)) as usize;
         let (fields, done) = ctx.scoped("allocating fields", || {
@@ -79,17 +93,12 @@ impl ClassicalGpu {
             ctx.storage("classical fields", rows * dim as u64 * WORD)
         });
         done.await?;
-        run_sweeps(
-            ctx,
-            queries,
-            dim,
-            max_rows,
-            opts,
-            |encoder, sweep| match opts.update {
-                Update::Synchronous => self.record_sync(encoder, sweep, &fields),
-                Update::Asynchronous { .. } => self.record_async(encoder, sweep),
-            },
-        )
+        run_sweeps(ctx, queries, dim, max_rows, opts, |rec, sweep| {
+            match opts.update {
+                Update::Synchronous => self.record_sync(rec, sweep, &fields),
+                Update::Asynchronous { .. } => self.record_async(rec, sweep),
+            }
+        })
         .await
     }
 
@@ -104,62 +113,58 @@ impl ClassicalGpu {
         }
     }
 
+    fn weights(&self) -> wgpu::BufferBinding<'_> {
+        binding(&self.weights, (self.dim * self.dim) as u64 * WORD)
+    }
+
+    fn thresholds(&self) -> wgpu::BufferBinding<'_> {
+        binding(&self.thresholds, self.dim as u64 * WORD)
+    }
+
     /// Every field as a sum over slices of [`LOOP_BUDGET`] columns, one dispatch each.
-    fn record_sync(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        sweep: &Sweep<'_>,
-        fields: &wgpu::Buffer,
-    ) {
-        let ctx = &*self.ctx;
+    fn record_sync(&self, rec: &mut Recorder<'_>, sweep: &Sweep<'_>, fields: &wgpu::Buffer) {
+        let ctx = rec.ctx();
         let kernels = ctx.kernels.binary(&ctx.device);
         let bytes = sweep.state_bytes(self.dim);
-        ctx.poison(encoder, sweep.next, bytes);
-        ctx.poison(encoder, fields, bytes);
+        rec.poison(sweep.next, bytes);
+        rec.poison(fields, bytes);
         for range in ranges(self.dim, LOOP_BUDGET) {
-            let [last, changed] = sweep.tail();
-            kernels.classical_sync.dispatch(
-                &ctx.device,
-                encoder,
-                &self.params(sweep, range),
-                &[
-                    binding(&self.weights, (self.dim * self.dim) as u64 * WORD),
-                    binding(&self.thresholds, self.dim as u64 * WORD),
-                    binding(sweep.current, bytes),
-                    binding(sweep.next, bytes),
-                    binding(fields, bytes),
-                    last,
-                    changed,
-                ],
-                sweep.grid(self.dim),
-            );
+            let [last_change, changed] = sweep.tail();
+            let b = ClassicalSyncBindings {
+                weights: self.weights(),
+                thresholds: self.thresholds(),
+                current: binding(sweep.current, bytes),
+                next: binding(sweep.next, bytes),
+                fields: binding(fields, bytes),
+                last_change,
+                changed,
+            };
+            let params = self.params(sweep, range);
+            rec.dispatch(&kernels.classical_sync, &params, &b, sweep.grid(self.dim));
         }
     }
 
     /// The visiting order in runs of as many neurons as keep a dispatch within
     /// [`LOOP_BUDGET`]: each neuron costs its share of the dot product, the reduction tree and
     /// the visit itself.
-    fn record_async(&self, encoder: &mut wgpu::CommandEncoder, sweep: &Sweep<'_>) {
-        let ctx = &*self.ctx;
+    fn record_async(&self, rec: &mut Recorder<'_>, sweep: &Sweep<'_>) {
+        let ctx = rec.ctx();
         let kernels = ctx.kernels.binary(&ctx.device);
         let bytes = sweep.state_bytes(self.dim);
         let per_neuron = self.dim.div_ceil(WG) + TREE_STEPS + 1;
         for range in ranges(self.dim, LOOP_BUDGET / per_neuron) {
-            let [last, changed] = sweep.tail();
-            kernels.classical_async.dispatch(
-                &ctx.device,
-                encoder,
-                &self.params(sweep, range),
-                &[
-                    binding(&self.weights, (self.dim * self.dim) as u64 * WORD),
-                    binding(&self.thresholds, self.dim as u64 * WORD),
-                    binding(sweep.order, self.dim as u64 * WORD),
-                    binding(sweep.current, bytes),
-                    last,
-                    changed,
-                ],
-                (sweep.rows as u32, 1, 1),
-            );
+            let [last_change, changed] = sweep.tail();
+            let b = ClassicalAsyncBindings {
+                weights: self.weights(),
+                thresholds: self.thresholds(),
+                order: binding(sweep.order, self.dim as u64 * WORD),
+                current: binding(sweep.current, bytes),
+                last_change,
+                changed,
+            };
+            let params = self.params(sweep, range);
+            let grid = (sweep.rows as u32, 1, 1);
+            rec.dispatch(&kernels.classical_async, &params, &b, grid);
         }
     }
 }

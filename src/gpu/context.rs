@@ -156,6 +156,19 @@ impl GpuContext {
             .min(self.limits.max_buffer_size)
     }
 
+    /// Fails with [`Error::OverLimit`] where `bytes` of `what` cannot be one binding.
+    pub(crate) fn check_binding(&self, what: impl FnOnce() -> String, bytes: u64) -> Result<()> {
+        if bytes > self.max_binding_bytes() {
+            return Err(Error::OverLimit {
+                what: what(),
+                needed: bytes,
+                limit: self.max_binding_bytes(),
+                limit_name: "max_storage_buffer_binding_size",
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_alive(&self) -> Result<()> {
         match &*self.lost.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(why) => Err(Error::DeviceLost(why.clone())),

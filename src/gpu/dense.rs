@@ -8,14 +8,40 @@ use std::sync::Arc;
 
 use ndarray::ArrayView2;
 
-use super::binary::{ranges, run_sweeps, Params, Sweep, LOOP_BUDGET, TREE_STEPS, WG};
+use super::binary::{ranges, run_sweeps, Params, Recalled, Sweep, LOOP_BUDGET, TREE_STEPS, WG};
 use super::buffers::binding;
+use super::recorder::{bindings, Recorder};
 use super::GpuContext;
 use crate::binary::{RecallOptions, Update};
 use crate::dense::Interaction;
 use crate::error::{Error, Result};
 
 use crate::storage::WORD_BYTES as WORD;
+
+bindings!(OverlapsBindings {
+    patterns,
+    states,
+    overlaps
+});
+
+bindings!(DenseSyncBindings {
+    patterns,
+    overlaps,
+    current,
+    next,
+    fields,
+    last_change,
+    changed
+});
+
+bindings!(DenseAsyncBindings {
+    patterns,
+    order,
+    overlaps,
+    current,
+    last_change,
+    changed
+});
 
 pub(crate) struct DenseGpu {
     ctx: Arc<GpuContext>,
@@ -29,14 +55,7 @@ impl DenseGpu {
         ctx.check_alive()?;
         let (n, dim) = patterns.dim();
         let bytes = (n * dim) as u64 * WORD;
-        if bytes > ctx.max_binding_bytes() {
-            return Err(Error::OverLimit {
-                what: format!("{n} binary patterns of dimension {dim}"),
-                needed: bytes,
-                limit: ctx.max_binding_bytes(),
-                limit_name: "max_storage_buffer_binding_size",
-            });
-        }
+        ctx.check_binding(|| format!("{n} binary patterns of dimension {dim}"), bytes)?;
         let t = patterns.t().as_standard_layout().into_owned();
         let (patterns_t, done) = ctx.scoped("uploading patterns", || {
             let b = ctx.storage("dense patterns (transposed)", bytes);
@@ -59,7 +78,7 @@ impl DenseGpu {
         queries: &[f32],
         interaction: Interaction,
         opts: &RecallOptions,
-    ) -> Result<(Vec<f32>, Vec<usize>, Vec<bool>)> {
+    ) -> Result<Recalled> {
         let ctx = &*self.ctx;
         let (n, dim) = (self.n, self.dim);
         let asynchronous = matches!(opts.update, Update::Asynchronous { .. });
@@ -86,7 +105,7 @@ impl DenseGpu {
         });
         done.await?;
         let [overlaps, fields] = &buffers;
-        let run = |encoder: &mut wgpu::CommandEncoder, sweep: &Sweep<'_>| {
+        let run = |rec: &mut Recorder<'_>, sweep: &Sweep<'_>| {
             let params = |(begin, end)| {
                 let (kind, power, beta) = interaction.code();
                 Params {
@@ -102,14 +121,14 @@ impl DenseGpu {
                     _pad: [0; 2],
                 }
             };
-            self.record_overlaps(encoder, sweep, overlaps, &params);
+            self.record_overlaps(rec, sweep, overlaps, &params);
             if asynchronous {
                 let per = LOOP_BUDGET / per_neuron;
-                self.record_async(encoder, sweep, overlaps, ranges(dim, per).map(&params));
+                self.record_async(rec, sweep, overlaps, ranges(dim, per).map(&params));
             } else {
                 let per = LOOP_BUDGET / per_pattern;
                 let ranges = ranges(n, per).map(&params);
-                self.record_sync(encoder, sweep, overlaps, fields, ranges);
+                self.record_sync(rec, sweep, overlaps, fields, ranges);
             }
         };
         run_sweeps(ctx, queries, dim, max_rows, opts, run).await
@@ -119,29 +138,32 @@ impl DenseGpu {
         binding(&self.patterns_t, (self.n * self.dim) as u64 * WORD)
     }
 
+    fn overlap_bytes(&self, sweep: &Sweep<'_>) -> u64 {
+        (sweep.rows * self.n) as u64 * WORD
+    }
+
     /// m = X σ, over slices of [`LOOP_BUDGET`] neurons.
     fn record_overlaps(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut Recorder<'_>,
         sweep: &Sweep<'_>,
         overlaps: &wgpu::Buffer,
         params: &impl Fn((u32, u32)) -> Params,
     ) {
-        let ctx = &*self.ctx;
+        let ctx = rec.ctx();
         let kernels = ctx.kernels.binary(&ctx.device);
-        let bytes = sweep.state_bytes(self.dim);
-        let overlap_bytes = (sweep.rows * self.n) as u64 * WORD;
-        ctx.poison(encoder, overlaps, overlap_bytes);
+        let overlap_bytes = self.overlap_bytes(sweep);
+        rec.poison(overlaps, overlap_bytes);
         for range in ranges(self.dim, LOOP_BUDGET) {
-            kernels.dense_overlaps.dispatch(
-                &ctx.device,
-                encoder,
+            let b = OverlapsBindings {
+                patterns: self.patterns(),
+                states: binding(sweep.current, sweep.state_bytes(self.dim)),
+                overlaps: binding(overlaps, overlap_bytes),
+            };
+            rec.dispatch(
+                &kernels.dense_overlaps,
                 &params(range),
-                &[
-                    self.patterns(),
-                    binding(sweep.current, bytes),
-                    binding(overlaps, overlap_bytes),
-                ],
+                &b,
                 sweep.grid(self.n),
             );
         }
@@ -149,65 +171,53 @@ impl DenseGpu {
 
     fn record_sync(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut Recorder<'_>,
         sweep: &Sweep<'_>,
         overlaps: &wgpu::Buffer,
         fields: &wgpu::Buffer,
         slices: impl Iterator<Item = Params>,
     ) {
-        let ctx = &*self.ctx;
+        let ctx = rec.ctx();
         let kernels = ctx.kernels.binary(&ctx.device);
         let bytes = sweep.state_bytes(self.dim);
-        let overlap_bytes = (sweep.rows * self.n) as u64 * WORD;
-        ctx.poison(encoder, sweep.next, bytes);
-        ctx.poison(encoder, fields, 2 * bytes);
+        rec.poison(sweep.next, bytes);
+        rec.poison(fields, 2 * bytes);
         for params in slices {
-            let [last, changed] = sweep.tail();
-            kernels.dense_sync.dispatch(
-                &ctx.device,
-                encoder,
-                &params,
-                &[
-                    self.patterns(),
-                    binding(overlaps, overlap_bytes),
-                    binding(sweep.current, bytes),
-                    binding(sweep.next, bytes),
-                    binding(fields, 2 * bytes),
-                    last,
-                    changed,
-                ],
-                sweep.grid(self.dim),
-            );
+            let [last_change, changed] = sweep.tail();
+            let b = DenseSyncBindings {
+                patterns: self.patterns(),
+                overlaps: binding(overlaps, self.overlap_bytes(sweep)),
+                current: binding(sweep.current, bytes),
+                next: binding(sweep.next, bytes),
+                fields: binding(fields, 2 * bytes),
+                last_change,
+                changed,
+            };
+            rec.dispatch(&kernels.dense_sync, &params, &b, sweep.grid(self.dim));
         }
     }
 
     fn record_async(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut Recorder<'_>,
         sweep: &Sweep<'_>,
         overlaps: &wgpu::Buffer,
         runs: impl Iterator<Item = Params>,
     ) {
-        let ctx = &*self.ctx;
+        let ctx = rec.ctx();
         let kernels = ctx.kernels.binary(&ctx.device);
-        let bytes = sweep.state_bytes(self.dim);
-        let overlap_bytes = (sweep.rows * self.n) as u64 * WORD;
         for params in runs {
-            let [last, changed] = sweep.tail();
-            kernels.dense_async.dispatch(
-                &ctx.device,
-                encoder,
-                &params,
-                &[
-                    self.patterns(),
-                    binding(sweep.order, self.dim as u64 * WORD),
-                    binding(overlaps, overlap_bytes),
-                    binding(sweep.current, bytes),
-                    last,
-                    changed,
-                ],
-                (sweep.rows as u32, 1, 1),
-            );
+            let [last_change, changed] = sweep.tail();
+            let b = DenseAsyncBindings {
+                patterns: self.patterns(),
+                order: binding(sweep.order, self.dim as u64 * WORD),
+                overlaps: binding(overlaps, self.overlap_bytes(sweep)),
+                current: binding(sweep.current, sweep.state_bytes(self.dim)),
+                last_change,
+                changed,
+            };
+            let grid = (sweep.rows as u32, 1, 1);
+            rec.dispatch(&kernels.dense_async, &params, &b, grid);
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::kernel::{groups_for, Kernel};
 use super::programs::{self, Variant};
+use super::recorder::{bindings, Recorder};
 use crate::storage::Precision;
 
 /// Patterns per tile in both kernels: split lengths are multiples of it.
@@ -68,14 +69,20 @@ pub(crate) struct Fused {
 }
 
 /// What one fused step over a chunk needs to know.
-pub(crate) struct FusedChunk<'a> {
-    /// Patterns in the chunk, and its binding.
+pub(crate) struct FusedChunk {
+    /// Patterns in the chunk.
     pub n: usize,
-    pub patterns: wgpu::BufferBinding<'a>,
     /// The chunk's first split in the partials, and the split length.
     pub split0: usize,
     pub split_len: usize,
 }
+
+bindings!(FusedBindings {
+    states,
+    patterns,
+    ml,
+    part
+});
 
 impl Fused {
     /// Builds each kernel in the tile size that fits `limits` (`programs::check_device` has
@@ -107,17 +114,13 @@ impl Fused {
 
     /// Records, for every split of the chunk, the running (max, sum) into `ml` and the weighted
     /// sum into `part` at the chunk's split slots.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn encode(
         &self,
-        device: &wgpu::Device,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut Recorder<'_>,
         (rows, dim, row_words): (usize, usize, usize),
         beta: f32,
-        chunk: FusedChunk<'_>,
-        states: wgpu::BufferBinding<'_>,
-        ml: wgpu::BufferBinding<'_>,
-        part: wgpu::BufferBinding<'_>,
+        chunk: FusedChunk,
+        b: FusedBindings<'_>,
     ) {
         let kernel = match &self.many {
             Some(many) if self.queries_per_group(rows) == MANY => many,
@@ -134,16 +137,11 @@ impl Fused {
             beta,
             _pad: 0,
         };
-        kernel.dispatch(
-            device,
-            encoder,
-            &params,
-            &[states, chunk.patterns, ml, part],
-            (
-                groups_for(chunk.n, chunk.split_len),
-                groups_for(rows, per_group),
-                groups_for(dim, FEATURE_SLICE),
-            ),
+        let grid = (
+            groups_for(chunk.n, chunk.split_len),
+            groups_for(rows, per_group),
+            groups_for(dim, FEATURE_SLICE),
         );
+        rec.dispatch(kernel, &params, &b, grid);
     }
 }

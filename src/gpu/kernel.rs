@@ -1,7 +1,6 @@
-//! What every kernel shares: a compute pipeline compiled once from its program, and a
-//! dispatch that binds a uniform parameter block followed by storage buffers, in order.
-
-use wgpu::util::DeviceExt;
+//! What every kernel shares: a compute pipeline compiled once from its program, with the
+//! layout of its bindings (a uniform parameter block, then storage buffers; the
+//! [`Recorder`](super::recorder::Recorder) dispatches it).
 
 use super::programs::{Program, Variant};
 
@@ -45,45 +44,16 @@ impl Kernel {
         }
     }
 
-    /// Records one dispatch: binding 0 is `params` as a uniform, bindings 1.. are `buffers`.
-    pub(crate) fn dispatch<P: bytemuck::Pod>(
-        &self,
-        device: &wgpu::Device,
-        encoder: &mut wgpu::CommandEncoder,
-        params: &P,
-        buffers: &[wgpu::BufferBinding<'_>],
-        groups: (u32, u32, u32),
-    ) {
-        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(self.label),
-            contents: bytemuck::bytes_of(params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.as_entire_binding(),
-        }];
-        entries.extend(
-            buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32 + 1,
-                    resource: wgpu::BindingResource::Buffer(b.clone()),
-                }),
-        );
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(self.label),
-            layout: &self.layout,
-            entries: &entries,
-        });
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(self.label),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+    pub(crate) fn label(&self) -> &'static str {
+        self.label
+    }
+
+    pub(crate) fn pipeline(&self) -> &wgpu::ComputePipeline {
+        &self.pipeline
+    }
+
+    pub(crate) fn layout(&self) -> &wgpu::BindGroupLayout {
+        &self.layout
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::kernel::{groups_for, Kernel};
 use super::programs::{self, Variant};
+use super::recorder::{bindings, Recorder};
 
 const WG: usize = 256;
 
@@ -13,6 +14,8 @@ struct Params {
 }
 
 pub(crate) struct Mask(Kernel);
+
+bindings!(MaskBindings { scores, mask });
 
 impl Mask {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
@@ -26,24 +29,11 @@ impl Mask {
 
     /// Records `scores[i] = −∞` wherever `mask[i] ≠ 0`, for `i < len` (at most
     /// [`max_len`](Self::max_len)).
-    pub(crate) fn encode(
-        &self,
-        device: &wgpu::Device,
-        encoder: &mut wgpu::CommandEncoder,
-        len: usize,
-        scores: wgpu::BufferBinding<'_>,
-        mask: wgpu::BufferBinding<'_>,
-    ) {
+    pub(crate) fn encode(&self, rec: &mut Recorder<'_>, len: usize, b: MaskBindings<'_>) {
         let params = Params {
             len: len as u32,
             _pad: [0; 3],
         };
-        self.0.dispatch(
-            device,
-            encoder,
-            &params,
-            &[scores, mask],
-            (groups_for(len, WG), 1, 1),
-        );
+        rec.dispatch(&self.0, &params, &b, (groups_for(len, WG), 1, 1));
     }
 }

@@ -3,6 +3,7 @@
 
 use super::kernel::{groups_for, Kernel};
 use super::programs::{self, Variant};
+use super::recorder::{bindings, Recorder};
 
 /// The most splits one merge takes (the size of its workgroup array of split weights).
 pub(crate) const MAX_SPLITS: usize = 1024;
@@ -18,16 +19,18 @@ struct Params {
 
 pub(crate) struct Merge(Kernel);
 
-/// The buffers a merge reads and writes.
-pub(crate) struct MergeBuffers<'a> {
-    pub ml: wgpu::BufferBinding<'a>,
-    pub part: wgpu::BufferBinding<'a>,
-    pub old: wgpu::BufferBinding<'a>,
-    pub new: wgpu::BufferBinding<'a>,
-    pub lse: wgpu::BufferBinding<'a>,
-    pub delta: wgpu::BufferBinding<'a>,
-    pub flag: wgpu::BufferBinding<'a>,
-}
+bindings!(
+    /// The buffers a merge reads and writes.
+    MergeBindings {
+        ml,
+        part,
+        old,
+        new,
+        lse,
+        delta,
+        flag
+    }
+);
 
 impl Merge {
     /// `subgroups`: reduce with subgroup operations (the device must have `SUBGROUP`).
@@ -44,10 +47,9 @@ impl Merge {
     /// workgroup per row and slice of 256 features.
     pub(crate) fn encode(
         &self,
-        device: &wgpu::Device,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut Recorder<'_>,
         (rows, dim, splits): (usize, usize, usize),
-        b: MergeBuffers<'_>,
+        b: MergeBindings<'_>,
     ) {
         let params = Params {
             rows: rows as u32,
@@ -55,12 +57,6 @@ impl Merge {
             splits: splits as u32,
             _pad: 0,
         };
-        self.0.dispatch(
-            device,
-            encoder,
-            &params,
-            &[b.ml, b.part, b.old, b.new, b.lse, b.delta, b.flag],
-            (groups_for(dim, 256), rows as u32, 1),
-        );
+        rec.dispatch(&self.0, &params, &b, (groups_for(dim, 256), rows as u32, 1));
     }
 }

@@ -16,6 +16,7 @@ mod plan;
 mod poller;
 pub(crate) mod programs;
 mod readback;
+mod recorder;
 pub(crate) mod retrieval;
 mod similarity;
 mod softmax;

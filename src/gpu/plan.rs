@@ -137,18 +137,30 @@ pub(crate) fn fused(store: &PatternStore, dim: usize, opts: &RetrieveOptions) ->
     Ok(false)
 }
 
-/// The largest block of queries one pass can take: its states, and its scores (unfused) or
-/// per-chunk partials (fused), must fit one binding, and rows get a workgroup each in the
-/// softmax, change and merge kernels.
-pub(crate) fn max_block_rows(
+/// How a request's queries go through the device: in blocks of at most `rows` queries of
+/// dimension `dim`, on the fused path or not.
+pub(crate) struct Blocks {
+    pub rows: usize,
+    pub dim: usize,
+    pub fused: bool,
+}
+
+/// Plans the blocks of one request, deciding the path once for all of them.
+pub(crate) fn blocks(
     ctx: &GpuContext,
     store: &PatternStore,
     dim: usize,
     opts: &RetrieveOptions,
-) -> Result<usize> {
-    let limit = ctx.max_binding_bytes();
+) -> Result<Blocks> {
+    check_feature_tiles(ctx, dim)?;
+    let fused = fused(store, dim, opts)?;
+    let rows = max_block_rows(ctx, store, dim, fused)?;
+    Ok(Blocks { rows, dim, fused })
+}
+
+/// Feature tiles of 64 (unfused) or slices of 128 (fused) are one dispatch dimension.
+fn check_feature_tiles(ctx: &GpuContext, dim: usize) -> Result<()> {
     let per_dimension = ctx.limits.max_compute_workgroups_per_dimension as u64;
-    // Feature tiles of 64 (unfused) or slices of 128 (fused) are one dispatch dimension.
     if dim.div_ceil(64) as u64 > per_dimension {
         return Err(Error::OverLimit {
             what: format!("patterns of dimension {dim} (one workgroup per 64 features)"),
@@ -157,7 +169,21 @@ pub(crate) fn max_block_rows(
             limit_name: "max_compute_workgroups_per_dimension",
         });
     }
-    let (row_bytes, what) = if fused(store, dim, opts)? {
+    Ok(())
+}
+
+/// The largest block of queries one pass can take: its states, and its scores (unfused) or
+/// per-chunk partials (fused), must fit one binding, and rows get a workgroup each in the
+/// softmax, change and merge kernels.
+fn max_block_rows(
+    ctx: &GpuContext,
+    store: &PatternStore,
+    dim: usize,
+    fused: bool,
+) -> Result<usize> {
+    let limit = ctx.max_binding_bytes();
+    let per_dimension = ctx.limits.max_compute_workgroups_per_dimension as u64;
+    let (row_bytes, what) = if fused {
         let splits = fewest_splits(store, dim).unwrap_or(1);
         (
             (splits * dim) as u64 * WORD,

@@ -13,155 +13,153 @@
 use std::time::Duration;
 
 use super::buffers::PatternStore;
-use super::plan::{fused, Shape, Splits, WORD};
+use super::plan::{Blocks, Shape, Splits, WORD};
+use super::recorder::Recorder;
 use super::softmax::Softmax;
-use super::step::{encode_energy, encode_step, Scratch, Work};
+use super::step::{encode_energy, encode_step, Scratch, StepJob, Work};
 use super::timer::Timer;
 use super::weighted_sum::WeightedSum;
 use super::GpuContext;
 use crate::error::Result;
 use crate::retrieve::{BlockOut, RetrieveOptions};
 
-pub(crate) use super::plan::max_block_rows;
+pub(crate) use super::plan::blocks;
 
 const SUBMIT: &str = "submitting retrieval work";
 
+/// Retrieves one block of `queries` (at most `plan.rows` of them) from the store.
 pub(crate) async fn retrieve_block(
     ctx: &GpuContext,
     store: &PatternStore,
     queries: &[f32],
-    dim: usize,
+    plan: &Blocks,
     opts: &RetrieveOptions,
 ) -> Result<BlockOut> {
     ctx.check_alive()?;
     let shape = Shape {
-        rows: queries.len() / dim,
+        rows: queries.len() / plan.dim,
         n: store.len(),
-        dim,
+        dim: plan.dim,
     };
-    let fused = fused(store, dim, opts)?;
     let (scratch, done) = ctx.scoped("allocating retrieval buffers", || {
-        let work = if fused {
-            let splits = Splits::plan(ctx, store, shape.rows, dim);
-            let slots = (splits.total * shape.rows) as u64;
-            Work::Fused {
-                ml: ctx.storage("split max and sum", slots * 2 * WORD),
-                part: ctx.storage("split weighted sums", slots * dim as u64 * WORD),
-                splits,
-            }
-        } else {
-            Work::Unfused {
-                scores: ctx.storage("scores", shape.score_bytes()),
-                stats: ctx.storage(
-                    "softmax segment statistics",
-                    Softmax::stats_bytes(shape.rows, shape.n),
-                ),
-                part: ctx.storage(
-                    "weighted-sum run partials",
-                    WeightedSum::part_bytes(ctx, shape.rows, dim, store.chunk_rows()),
-                ),
-            }
-        };
-        let s = Scratch {
-            states: [
-                ctx.storage("states a", shape.state_bytes()),
-                ctx.storage("states b", shape.state_bytes()),
-            ],
-            lse: ctx.storage("lse", shape.row_bytes()),
-            lse_before: ctx.storage("lse before", shape.row_bytes()),
-            delta: ctx.storage("delta", shape.row_bytes()),
-            flag: ctx.storage("flag", WORD),
-            work,
-        };
+        let s = allocate(ctx, store, shape, plan.fused);
         ctx.queue
             .write_buffer(&s.states[0], 0, bytemuck::cast_slice(queries));
         s
     });
     done.await?;
-
-    let timer = ctx.timer(opts.timing);
-    let mut device_time = timer.as_ref().map(|_| Duration::ZERO);
-    let fresh = || {
-        let mut e = ctx.encoder("retrieve");
-        if let Some(t) = &timer {
-            t.start(&mut e);
-        }
-        e
+    let mut job = StepJob {
+        store,
+        scratch: &scratch,
+        shape,
+        beta: opts.beta,
+        from: 0,
     };
-    let mut cur = 0;
-    let mut steps = 0;
+    let mut run = Submissions::new(ctx, opts.timing);
+    let steps = run_steps(&mut run, &mut job, opts).await?;
+    read_results(run, &job, steps, opts).await
+}
+
+/// The block's scratch buffers for the fused or the unfused path.
+fn allocate(ctx: &GpuContext, store: &PatternStore, shape: Shape, fused: bool) -> Scratch {
+    let work = if fused {
+        let splits = Splits::plan(ctx, store, shape.rows, shape.dim);
+        let slots = (splits.total * shape.rows) as u64;
+        Work::Fused {
+            ml: ctx.storage("split max and sum", slots * 2 * WORD),
+            part: ctx.storage("split weighted sums", slots * shape.dim as u64 * WORD),
+            splits,
+        }
+    } else {
+        Work::Unfused {
+            scores: ctx.storage("scores", shape.score_bytes()),
+            stats: ctx.storage(
+                "softmax segment statistics",
+                Softmax::stats_bytes(shape.rows, shape.n),
+            ),
+            part: ctx.storage(
+                "weighted-sum run partials",
+                WeightedSum::part_bytes(ctx, shape.rows, shape.dim, store.chunk_rows()),
+            ),
+        }
+    };
+    Scratch {
+        states: [
+            ctx.storage("states a", shape.state_bytes()),
+            ctx.storage("states b", shape.state_bytes()),
+        ],
+        lse: ctx.storage("lse", shape.row_bytes()),
+        lse_before: ctx.storage("lse before", shape.row_bytes()),
+        delta: ctx.storage("delta", shape.row_bytes()),
+        flag: ctx.storage("flag", WORD),
+        work,
+    }
+}
+
+/// Records the update steps, leaving `job.from` at the final states; returns how many ran.
+/// With a fixed step count every step goes into one submission; stopping on convergence
+/// needs the flag after each step.
+async fn run_steps(
+    run: &mut Submissions<'_>,
+    job: &mut StepJob<'_>,
+    opts: &RetrieveOptions,
+) -> Result<usize> {
     let max_steps = opts.max_steps();
-    // With a fixed step count every step goes into one submission; stopping on convergence
-    // needs the flag after each step.
-    let mut encoder = fresh();
+    let mut steps = 0;
     while steps < max_steps {
-        let (_, done) = ctx.scoped("recording an update step", || {
-            encode_step(
-                ctx,
-                &mut encoder,
-                store,
-                &scratch,
-                shape,
-                opts,
-                cur,
-                steps == 0,
-            );
-        });
-        done.await?;
-        cur = 1 - cur;
+        let keep_lse = steps == 0 && opts.energy;
+        run.record("recording an update step", |rec| {
+            encode_step(rec, job, keep_lse)
+        })
+        .await?;
+        job.from = 1 - job.from;
         steps += 1;
-        if let Some(eps) = opts.eps() {
-            if steps < max_steps {
-                let e = std::mem::replace(&mut encoder, fresh());
-                let mut out = ctx
-                    .submit_and_read(SUBMIT, e, timer.as_ref(), &[(&scratch.flag, WORD)])
-                    .await?;
-                add_time(&mut device_time, timer.as_ref(), &mut out);
-                if out[0][0] <= eps {
-                    break;
-                }
+        if let (Some(eps), true) = (opts.eps(), steps < max_steps) {
+            let flag = run.submit(&[(&job.scratch.flag, WORD)]).await?;
+            if flag[0][0] <= eps {
+                break;
             }
         }
     }
+    Ok(steps)
+}
 
+/// Reads back the states, their last change and the weights asked for, and the energy pass's
+/// log-sum-exps.
+async fn read_results(
+    mut run: Submissions<'_>,
+    job: &StepJob<'_>,
+    steps: usize,
+    opts: &RetrieveOptions,
+) -> Result<BlockOut> {
+    let (s, shape, ctx) = (job.scratch, job.shape, run.ctx);
     // The weights must be read before the energy pass below reuses the scores; recording the
     // copies first in the same encoder orders them.
     let mut parts: Vec<(&wgpu::Buffer, u64)> = vec![
-        (&scratch.states[cur], shape.state_bytes()),
-        (&scratch.delta, shape.row_bytes()),
+        (&s.states[job.from], shape.state_bytes()),
+        (&s.delta, shape.row_bytes()),
     ];
-    if let (true, Work::Unfused { scores, .. }) = (opts.needs_weights(), &scratch.work) {
+    if let (true, Work::Unfused { scores, .. }) = (opts.needs_weights(), &s.work) {
         parts.push((scores, shape.score_bytes()));
     }
     let (staged, done) = ctx.scoped("reading results back", || {
-        ctx.stage_reads(&mut encoder, &parts)
+        ctx.stage_reads(&mut run.encoder, &parts)
     });
     done.await?;
-    let energy_parts = [
-        (&scratch.lse_before, shape.row_bytes()),
-        (&scratch.lse, shape.row_bytes()),
+    let lses = [
+        (&s.lse_before, shape.row_bytes()),
+        (&s.lse, shape.row_bytes()),
     ];
-    let (lse_before, lse_after) = if opts.energy {
-        let (_, done) = ctx.scoped("recording the energy pass", || {
-            encode_energy(ctx, &mut encoder, store, &scratch, shape, opts.beta, cur)
-        });
-        done.await?;
-        let mut out = ctx
-            .submit_and_read(SUBMIT, encoder, timer.as_ref(), &energy_parts)
+    let energy: &[(&wgpu::Buffer, u64)] = if opts.energy {
+        run.record("recording the energy pass", |rec| encode_energy(rec, job))
             .await?;
-        add_time(&mut device_time, timer.as_ref(), &mut out);
-        let mut out = out.into_iter();
-        (out.next(), out.next())
+        &lses
     } else {
-        let mut out = ctx
-            .submit_and_read(SUBMIT, encoder, timer.as_ref(), &[])
-            .await?;
-        add_time(&mut device_time, timer.as_ref(), &mut out);
-        (None, None)
+        &[]
     };
-    if let Some(t) = timer {
-        ctx.give_timer(t);
-    }
+    let (lses, device_time) = run.finish(energy).await?;
+    let mut lses = lses.into_iter();
+    let (lse_before, lse_after) = (lses.next(), lses.next());
     let mut main = ctx.finish_read(staged).await?.into_iter();
     Ok(BlockOut {
         states: main.next().unwrap_or_default(),
@@ -174,11 +172,82 @@ pub(crate) async fn retrieve_block(
     })
 }
 
-/// Adds a submission's timestamps (the last part read) to the block's device time.
-fn add_time(total: &mut Option<Duration>, timer: Option<&Timer>, out: &mut Vec<Vec<f32>>) {
+/// The encoder a block records into, and the device time of what it has submitted.
+struct Submissions<'c> {
+    ctx: &'c GpuContext,
+    timer: Option<Timer>,
+    device_time: Option<Duration>,
+    encoder: wgpu::CommandEncoder,
+}
+
+impl<'c> Submissions<'c> {
+    fn new(ctx: &'c GpuContext, timing: bool) -> Self {
+        let timer = ctx.timer(timing);
+        Submissions {
+            ctx,
+            device_time: timer.as_ref().map(|_| Duration::ZERO),
+            encoder: fresh(ctx, timer.as_ref()),
+            timer,
+        }
+    }
+
+    /// Records into the current encoder inside an error scope.
+    async fn record(&mut self, what: &str, f: impl FnOnce(&mut Recorder<'_>)) -> Result<()> {
+        let ctx = self.ctx;
+        let encoder = &mut self.encoder;
+        let ((), done) = ctx.scoped(what, || f(&mut Recorder::new(ctx, encoder)));
+        done.await
+    }
+
+    /// Submits what is recorded (a fresh encoder takes its place) and reads back `parts`.
+    async fn submit(&mut self, parts: &[(&wgpu::Buffer, u64)]) -> Result<Vec<Vec<f32>>> {
+        let encoder = std::mem::replace(&mut self.encoder, fresh(self.ctx, self.timer.as_ref()));
+        let timer = self.timer.as_ref();
+        submit_timed(self.ctx, encoder, timer, &mut self.device_time, parts).await
+    }
+
+    /// Submits the last of the block's work and reads back `parts`; returns them with the
+    /// device time of every submission, and gives the timer back to the pool.
+    async fn finish(
+        self,
+        parts: &[(&wgpu::Buffer, u64)],
+    ) -> Result<(Vec<Vec<f32>>, Option<Duration>)> {
+        let Submissions {
+            ctx,
+            timer,
+            mut device_time,
+            encoder,
+        } = self;
+        let out = submit_timed(ctx, encoder, timer.as_ref(), &mut device_time, parts).await;
+        if let Some(t) = timer {
+            ctx.give_timer(t);
+        }
+        Ok((out?, device_time))
+    }
+}
+
+/// Submits `encoder`, reads back `parts` and adds the submission's timestamps (read last) to
+/// `total`.
+async fn submit_timed(
+    ctx: &GpuContext,
+    encoder: wgpu::CommandEncoder,
+    timer: Option<&Timer>,
+    total: &mut Option<Duration>,
+    parts: &[(&wgpu::Buffer, u64)],
+) -> Result<Vec<Vec<f32>>> {
+    let mut out = ctx.submit_and_read(SUBMIT, encoder, timer, parts).await?;
     if let (Some(total), Some(timer)) = (total.as_mut(), timer) {
         if let Some(stamps) = out.pop() {
             *total += timer.elapsed(&stamps);
         }
     }
+    Ok(out)
+}
+
+fn fresh(ctx: &GpuContext, timer: Option<&Timer>) -> wgpu::CommandEncoder {
+    let mut e = ctx.encoder("retrieve");
+    if let Some(t) = timer {
+        t.start(&mut e);
+    }
+    e
 }

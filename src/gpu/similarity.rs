@@ -2,6 +2,7 @@
 
 use super::kernel::{groups_for, Kernel};
 use super::programs::{self, Variant};
+use super::recorder::{bindings, Recorder};
 use crate::storage::Precision;
 
 const TILE: usize = 64;
@@ -34,6 +35,22 @@ pub(crate) struct Columns {
     pub ld: usize,
 }
 
+/// One similarity over a chunk of patterns.
+#[derive(Clone, Copy)]
+pub(crate) struct SimilarityJob {
+    /// Rows of queries, patterns in the chunk, features, words per stored row.
+    pub shape: (usize, usize, usize, usize),
+    /// Where the chunk's scores go.
+    pub cols: Columns,
+    pub beta: f32,
+}
+
+bindings!(SimilarityBindings {
+    queries,
+    patterns,
+    scores
+});
+
 pub(crate) struct Similarity(Kernel);
 
 impl Similarity {
@@ -45,21 +62,20 @@ impl Similarity {
         ))
     }
 
-    /// Records `scores[rows × cols] = beta · queries[rows × dim] · chunk[n × dim]ᵀ` into the
+    /// Records `scores[rows × cols] = beta · queries[rows × dim] · patterns[n × dim]ᵀ` into the
     /// chunk's columns.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn encode(
         &self,
-        device: &wgpu::Device,
-        encoder: &mut wgpu::CommandEncoder,
-        max_groups: u32,
-        (rows, n, dim, row_words): (usize, usize, usize, usize),
-        cols: Columns,
-        beta: f32,
-        queries: wgpu::BufferBinding<'_>,
-        chunk: wgpu::BufferBinding<'_>,
-        scores: wgpu::BufferBinding<'_>,
+        rec: &mut Recorder<'_>,
+        job: SimilarityJob,
+        b: SimilarityBindings<'_>,
     ) {
+        let SimilarityJob {
+            shape: (rows, n, dim, row_words),
+            cols,
+            beta,
+        } = job;
+        let max_groups = rec.ctx().limits.max_compute_workgroups_per_dimension;
         let col_tiles = groups_for(n, TILE);
         let row_tiles = groups_for(rows, TILE);
         // Past the per-dimension workgroup limit the column tiles go in several dispatches,
@@ -83,13 +99,7 @@ impl Similarity {
                     accumulate: u32::from(k_begin > 0),
                     _pad: 0,
                 };
-                self.0.dispatch(
-                    device,
-                    encoder,
-                    &params,
-                    &[queries.clone(), chunk.clone(), scores.clone()],
-                    (count, row_tiles, 1),
-                );
+                rec.dispatch(&self.0, &params, &b, (count, row_tiles, 1));
             }
             first += count;
         }

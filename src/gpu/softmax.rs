@@ -4,6 +4,7 @@
 
 use super::kernel::Kernel;
 use super::programs::{self, Variant};
+use super::recorder::{bindings, Recorder};
 
 /// Columns per workgroup in both passes (the shaders' `SEG`): 16 per thread.
 pub(crate) const SEGMENT: usize = 4096;
@@ -22,13 +23,16 @@ pub(crate) struct Softmax {
     apply: Kernel,
 }
 
-/// The buffers of one softmax: the scores (normalised in place), the per-segment statistics
-/// (scratch of [`Softmax::stats_bytes`]) and the rows' log-sum-exp.
-pub(crate) struct SoftmaxBuffers<'a> {
-    pub scores: wgpu::BufferBinding<'a>,
-    pub stats: wgpu::BufferBinding<'a>,
-    pub lse: wgpu::BufferBinding<'a>,
-}
+bindings!(
+    /// The buffers of one softmax: the scores (normalised in place), the per-segment
+    /// statistics (scratch of [`Softmax::stats_bytes`]) and the rows' log-sum-exp.
+    SoftmaxBindings { scores, stats, lse }
+);
+
+bindings!(
+    /// The statistics pass reads the scores and writes the statistics only.
+    StatsBindings { scores, stats }
+);
 
 impl Softmax {
     /// `subgroups`: reduce with subgroup operations (the device must have `SUBGROUP`).
@@ -52,13 +56,12 @@ impl Softmax {
 
     /// Records `scores[r, :] ← softmax(scores[r, :])` and `lse[r] = max + ln Σ exp(· − max)`.
     /// `rows` and the segments of a row must not exceed the per-dimension workgroup limit
-    /// (`plan::max_block_rows` sees to it).
+    /// (`plan::blocks` sees to it).
     pub(crate) fn encode(
         &self,
-        device: &wgpu::Device,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut Recorder<'_>,
         (rows, n): (usize, usize),
-        b: SoftmaxBuffers<'_>,
+        b: SoftmaxBindings<'_>,
     ) {
         let segments = Self::segments(n);
         let params = Params {
@@ -68,19 +71,11 @@ impl Softmax {
             _pad: 0,
         };
         let groups = (segments as u32, rows as u32, 1);
-        self.stats.dispatch(
-            device,
-            encoder,
-            &params,
-            &[b.scores.clone(), b.stats.clone()],
-            groups,
-        );
-        self.apply.dispatch(
-            device,
-            encoder,
-            &params,
-            &[b.scores, b.stats, b.lse],
-            groups,
-        );
+        let stats = StatsBindings {
+            scores: b.scores.clone(),
+            stats: b.stats.clone(),
+        };
+        rec.dispatch(&self.stats, &params, &stats, groups);
+        rec.dispatch(&self.apply, &params, &b, groups);
     }
 }

@@ -1,15 +1,17 @@
 //! One update step recorded into an encoder, on the fused or the unfused path, and the
 //! device buffers a block's steps share.
 
-use super::buffers::{binding, PatternStore};
-use super::fused::FusedChunk;
-use super::merge::MergeBuffers;
+use super::buffers::{binding, ChunkView, PatternStore};
+use super::change::ChangeBindings;
+use super::context::PatternKernels;
+use super::fused::{FusedBindings, FusedChunk};
+use super::merge::MergeBindings;
 use super::plan::{Shape, Splits, WORD};
-use super::similarity::Columns;
-use super::softmax::{Softmax, SoftmaxBuffers};
-use super::weighted_sum::WeightedSumJob;
+use super::recorder::Recorder;
+use super::similarity::{Columns, SimilarityBindings, SimilarityJob};
+use super::softmax::{Softmax, SoftmaxBindings};
+use super::weighted_sum::{WeightedSumBindings, WeightedSumJob};
 use super::GpuContext;
-use crate::retrieve::RetrieveOptions;
 
 /// Device buffers of one block.
 pub(crate) struct Scratch {
@@ -36,194 +38,202 @@ pub(crate) enum Work {
     },
 }
 
-/// Records one update `states[1−cur] ← softmax(β states[cur] Xᵀ) X`, its lse and its change.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn encode_step(
-    ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
-    store: &PatternStore,
-    s: &Scratch,
-    shape: Shape,
-    opts: &RetrieveOptions,
-    cur: usize,
-    first: bool,
-) {
-    let next = 1 - cur;
+/// One update of a block: `states[to] ← softmax(β states[from] Xᵀ) X` over the store.
+#[derive(Clone, Copy)]
+pub(crate) struct StepJob<'a> {
+    pub store: &'a PatternStore,
+    pub scratch: &'a Scratch,
+    pub shape: Shape,
+    pub beta: f32,
+    /// The state buffer read; the other one is written.
+    pub from: usize,
+}
+
+impl<'a> StepJob<'a> {
+    fn to(&self) -> usize {
+        1 - self.from
+    }
+
+    fn states(&self, i: usize) -> wgpu::BufferBinding<'a> {
+        binding(&self.scratch.states[i], self.shape.state_bytes())
+    }
+
+    fn rows(&self, buffer: &'a wgpu::Buffer) -> wgpu::BufferBinding<'a> {
+        binding(buffer, self.shape.row_bytes())
+    }
+
+    fn flag(&self) -> wgpu::BufferBinding<'a> {
+        binding(&self.scratch.flag, WORD)
+    }
+
+    /// The kernels for the store's precision.
+    fn kernels<'c>(&self, ctx: &'c GpuContext) -> &'c PatternKernels {
+        ctx.kernels
+            .for_patterns(&ctx.device, self.store.precision())
+    }
+
+    /// States, patterns, features and words per stored row of a pass over `chunk`.
+    fn chunk_shape(&self, chunk: &ChunkView<'_>) -> (usize, usize, usize, usize) {
+        let s = self.shape;
+        (s.rows, chunk.rows, s.dim, self.store.row_words())
+    }
+
+    /// Where `chunk`'s columns are in the scores.
+    fn columns(&self, chunk: &ChunkView<'_>) -> Columns {
+        Columns {
+            offset: chunk.first,
+            ld: self.shape.n,
+        }
+    }
+}
+
+/// Records one update step, its lse and its change; with `keep_lse`, also keeps the lse (of
+/// the states before the step) in `lse_before` for the energies.
+pub(crate) fn encode_step(rec: &mut Recorder<'_>, job: &StepJob<'_>, keep_lse: bool) {
+    let s = job.scratch;
     match &s.work {
-        Work::Fused { .. } => encode_fused(ctx, encoder, store, s, shape, opts.beta, cur, next),
+        Work::Fused { .. } => encode_fused(rec, job),
         Work::Unfused {
             scores,
             stats,
             part,
         } => {
-            encode_weights(
-                ctx,
-                encoder,
-                store,
-                s,
-                (scores, stats),
-                shape,
-                opts.beta,
-                cur,
-            );
-            let k = ctx.kernels.for_patterns(&ctx.device, store.precision());
-            ctx.poison(encoder, &s.states[next], shape.state_bytes());
-            for (i, chunk) in store.chunks().enumerate() {
-                k.weighted_sum.encode(
-                    ctx,
-                    encoder,
-                    WeightedSumJob {
-                        shape: (shape.rows, chunk.rows, shape.dim, store.row_words()),
-                        cols: Columns {
-                            offset: chunk.first,
-                            ld: shape.n,
-                        },
-                        accumulate: i > 0,
-                        weights: binding(scores, shape.score_bytes()),
-                        chunk: chunk.binding,
-                        states: binding(&s.states[next], shape.state_bytes()),
-                        part,
-                    },
-                );
-            }
-            // The change kernel's slices meet by atomicMax: delta starts at zero.
-            encoder.clear_buffer(&s.delta, 0, None);
-            encoder.clear_buffer(&s.flag, 0, None);
-            ctx.kernels.change.encode(
-                &ctx.device,
-                encoder,
-                (shape.rows, shape.dim),
-                binding(&s.states[cur], shape.state_bytes()),
-                binding(&s.states[next], shape.state_bytes()),
-                binding(&s.delta, shape.row_bytes()),
-                binding(&s.flag, WORD),
-            );
+            encode_weights(rec, job, scores, stats);
+            encode_weighted_sums(rec, job, scores, part);
+            encode_change(rec, job);
         }
     }
-    if first && opts.energy {
-        encoder.copy_buffer_to_buffer(&s.lse, 0, &s.lse_before, 0, shape.row_bytes());
+    if keep_lse {
+        rec.copy(&s.lse, &s.lse_before, job.shape.row_bytes());
     }
 }
 
-/// Records the log-sum-exp of the final states `states[cur]` into `lse` (the fused path also
+/// Records the log-sum-exp of the states `states[job.from]` into `lse` (the fused path also
 /// writes a throwaway update into the other state buffer, already read).
-pub(crate) fn encode_energy(
-    ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
-    store: &PatternStore,
-    s: &Scratch,
-    shape: Shape,
-    beta: f32,
-    cur: usize,
-) {
-    match &s.work {
-        Work::Fused { .. } => encode_fused(ctx, encoder, store, s, shape, beta, cur, 1 - cur),
-        Work::Unfused { scores, stats, .. } => {
-            encode_weights(ctx, encoder, store, s, (scores, stats), shape, beta, cur)
-        }
+pub(crate) fn encode_energy(rec: &mut Recorder<'_>, job: &StepJob<'_>) {
+    match &job.scratch.work {
+        Work::Fused { .. } => encode_fused(rec, job),
+        Work::Unfused { scores, stats, .. } => encode_weights(rec, job, scores, stats),
     }
 }
 
-/// Records `scores ← softmax(β states[cur] Xᵀ)`, chunk by chunk, and its log-sum-exp.
-#[allow(clippy::too_many_arguments)]
+/// Records `scores ← softmax(β states[from] Xᵀ)`, chunk by chunk, and its log-sum-exp.
 fn encode_weights(
-    ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
-    store: &PatternStore,
-    s: &Scratch,
-    (scores, stats): (&wgpu::Buffer, &wgpu::Buffer),
-    shape: Shape,
-    beta: f32,
-    cur: usize,
+    rec: &mut Recorder<'_>,
+    job: &StepJob<'_>,
+    scores: &wgpu::Buffer,
+    stats: &wgpu::Buffer,
 ) {
-    let k = ctx.kernels.for_patterns(&ctx.device, store.precision());
-    ctx.poison(encoder, scores, shape.score_bytes());
-    for chunk in store.chunks() {
-        k.similarity.encode(
-            &ctx.device,
-            encoder,
-            ctx.limits.max_compute_workgroups_per_dimension,
-            (shape.rows, chunk.rows, shape.dim, store.row_words()),
-            Columns {
-                offset: chunk.first,
-                ld: shape.n,
-            },
-            beta,
-            binding(&s.states[cur], shape.state_bytes()),
-            chunk.binding,
-            binding(scores, shape.score_bytes()),
-        );
-    }
-    ctx.poison(encoder, &s.lse, shape.row_bytes());
-    let stats_bytes = Softmax::stats_bytes(shape.rows, shape.n);
-    ctx.poison(encoder, stats, stats_bytes);
-    ctx.kernels.softmax.encode(
-        &ctx.device,
-        encoder,
-        (shape.rows, shape.n),
-        SoftmaxBuffers {
+    let (ctx, shape) = (rec.ctx(), job.shape);
+    rec.poison(scores, shape.score_bytes());
+    for chunk in job.store.chunks() {
+        let similarity = SimilarityJob {
+            shape: job.chunk_shape(&chunk),
+            cols: job.columns(&chunk),
+            beta: job.beta,
+        };
+        let b = SimilarityBindings {
+            queries: job.states(job.from),
+            patterns: chunk.binding,
             scores: binding(scores, shape.score_bytes()),
-            stats: binding(stats, stats_bytes),
-            lse: binding(&s.lse, shape.row_bytes()),
-        },
-    );
+        };
+        job.kernels(ctx).similarity.encode(rec, similarity, b);
+    }
+    rec.poison(&job.scratch.lse, shape.row_bytes());
+    let stats_bytes = Softmax::stats_bytes(shape.rows, shape.n);
+    rec.poison(stats, stats_bytes);
+    let b = SoftmaxBindings {
+        scores: binding(scores, shape.score_bytes()),
+        stats: binding(stats, stats_bytes),
+        lse: job.rows(&job.scratch.lse),
+    };
+    ctx.kernels.softmax.encode(rec, (shape.rows, shape.n), b);
 }
 
-/// Records the fused update `states[to] ← softmax(β states[from] Xᵀ) X`: split partials per
-/// chunk, then their merge, with lse, delta and flag.
-#[allow(clippy::too_many_arguments)]
-fn encode_fused(
-    ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
-    store: &PatternStore,
-    s: &Scratch,
-    shape: Shape,
-    beta: f32,
-    from: usize,
-    to: usize,
+/// Records `states[to] ← scores · X`, chunk by chunk.
+fn encode_weighted_sums(
+    rec: &mut Recorder<'_>,
+    job: &StepJob<'_>,
+    scores: &wgpu::Buffer,
+    part: &wgpu::Buffer,
 ) {
+    let k = job.kernels(rec.ctx());
+    rec.poison(&job.scratch.states[job.to()], job.shape.state_bytes());
+    for (i, chunk) in job.store.chunks().enumerate() {
+        let sum = WeightedSumJob {
+            shape: job.chunk_shape(&chunk),
+            cols: job.columns(&chunk),
+            accumulate: i > 0,
+            b: WeightedSumBindings {
+                weights: binding(scores, job.shape.score_bytes()),
+                patterns: chunk.binding,
+                states: job.states(job.to()),
+            },
+            part,
+        };
+        k.weighted_sum.encode(rec, sum);
+    }
+}
+
+/// Records each state's largest change and the block's, into `delta` and `flag`.
+fn encode_change(rec: &mut Recorder<'_>, job: &StepJob<'_>) {
+    let s = job.scratch;
+    // The change kernel's slices meet by atomicMax: delta starts at zero.
+    rec.clear(&s.delta);
+    rec.clear(&s.flag);
+    let b = ChangeBindings {
+        old: job.states(job.from),
+        new: job.states(job.to()),
+        delta: job.rows(&s.delta),
+        flag: job.flag(),
+    };
+    let change = &rec.ctx().kernels.change;
+    change.encode(rec, (job.shape.rows, job.shape.dim), b);
+}
+
+/// Records the fused update: split partials per chunk, then their merge, with lse, delta and
+/// flag.
+fn encode_fused(rec: &mut Recorder<'_>, job: &StepJob<'_>) {
+    let (s, shape, store) = (job.scratch, job.shape, job.store);
     let Work::Fused { splits, ml, part } = &s.work else {
         unreachable!("called on the fused path only")
     };
-    let k = ctx.kernels.for_patterns(&ctx.device, store.precision());
+    let ctx = rec.ctx();
+    let k = job.kernels(ctx);
     let slots = (splits.total * shape.rows) as u64;
     let (ml_bytes, part_bytes) = (slots * 2 * WORD, slots * shape.dim as u64 * WORD);
-    ctx.poison(encoder, ml, ml_bytes);
-    ctx.poison(encoder, part, part_bytes);
+    rec.poison(ml, ml_bytes);
+    rec.poison(part, part_bytes);
     for (c, chunk) in store.chunks().enumerate() {
-        k.fused.encode(
-            &ctx.device,
-            encoder,
-            (shape.rows, shape.dim, store.row_words()),
-            beta,
-            FusedChunk {
-                n: chunk.rows,
-                patterns: chunk.binding,
-                split0: splits.split0[c],
-                split_len: splits.split_len,
-            },
-            binding(&s.states[from], shape.state_bytes()),
-            binding(ml, ml_bytes),
-            binding(part, part_bytes),
-        );
-    }
-    ctx.poison(encoder, &s.states[to], shape.state_bytes());
-    ctx.poison(encoder, &s.lse, shape.row_bytes());
-    // The merge's feature slices meet by atomicMax: delta starts at zero.
-    encoder.clear_buffer(&s.delta, 0, None);
-    encoder.clear_buffer(&s.flag, 0, None);
-    ctx.kernels.merge.encode(
-        &ctx.device,
-        encoder,
-        (shape.rows, shape.dim, splits.total),
-        MergeBuffers {
+        let fused = FusedChunk {
+            n: chunk.rows,
+            split0: splits.split0[c],
+            split_len: splits.split_len,
+        };
+        let b = FusedBindings {
+            states: job.states(job.from),
+            patterns: chunk.binding,
             ml: binding(ml, ml_bytes),
             part: binding(part, part_bytes),
-            old: binding(&s.states[from], shape.state_bytes()),
-            new: binding(&s.states[to], shape.state_bytes()),
-            lse: binding(&s.lse, shape.row_bytes()),
-            delta: binding(&s.delta, shape.row_bytes()),
-            flag: binding(&s.flag, WORD),
-        },
-    );
+        };
+        let shape3 = (shape.rows, shape.dim, store.row_words());
+        k.fused.encode(rec, shape3, job.beta, fused, b);
+    }
+    rec.poison(&s.states[job.to()], shape.state_bytes());
+    rec.poison(&s.lse, shape.row_bytes());
+    // The merge's feature slices meet by atomicMax: delta starts at zero.
+    rec.clear(&s.delta);
+    rec.clear(&s.flag);
+    let b = MergeBindings {
+        ml: binding(ml, ml_bytes),
+        part: binding(part, part_bytes),
+        old: job.states(job.from),
+        new: job.states(job.to()),
+        lse: job.rows(&s.lse),
+        delta: job.rows(&s.delta),
+        flag: job.flag(),
+    };
+    ctx.kernels
+        .merge
+        .encode(rec, (shape.rows, shape.dim, splits.total), b);
 }

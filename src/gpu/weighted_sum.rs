@@ -4,6 +4,7 @@
 use super::buffers::binding;
 use super::kernel::{groups_for, Kernel};
 use super::programs::{self, Variant};
+use super::recorder::{bindings, Recorder};
 use super::similarity::Columns;
 use super::GpuContext;
 use crate::storage::Precision;
@@ -48,6 +49,17 @@ pub(crate) struct WeightedSum(Kernel);
 /// Adds run partials into states (`shaders/sum_splits.wgsl`); precision-independent.
 pub(crate) struct SumSplits(Kernel);
 
+bindings!(
+    /// `states (+)= weights · patterns`; `states` is a run partial where the sum is split.
+    WeightedSumBindings {
+        weights,
+        patterns,
+        states
+    }
+);
+
+bindings!(SumSplitsBindings { part, states });
+
 /// One weighted sum over a chunk of patterns.
 pub(crate) struct WeightedSumJob<'a> {
     /// Rows of states, patterns in the chunk, features, words per stored row.
@@ -56,10 +68,8 @@ pub(crate) struct WeightedSumJob<'a> {
     pub cols: Columns,
     /// Add to the states (every chunk after the first) instead of overwriting them.
     pub accumulate: bool,
-    pub weights: wgpu::BufferBinding<'a>,
-    pub chunk: wgpu::BufferBinding<'a>,
-    /// The `rows × dim` states.
-    pub states: wgpu::BufferBinding<'a>,
+    /// The weights, the chunk and the `rows × dim` states.
+    pub b: WeightedSumBindings<'a>,
     /// Scratch of [`WeightedSum::part_bytes`] for the run partials.
     pub part: &'a wgpu::Buffer,
 }
@@ -93,12 +103,7 @@ impl WeightedSum {
 
     /// Records `states (+)= weights[rows, cols] · chunk[n × dim]`: a chunk of one run in one
     /// dispatch, a longer one in dispatches of runs whose partials `sum_splits` adds.
-    pub(crate) fn encode(
-        &self,
-        ctx: &GpuContext,
-        encoder: &mut wgpu::CommandEncoder,
-        job: WeightedSumJob<'_>,
-    ) {
+    pub(crate) fn encode(&self, rec: &mut Recorder<'_>, job: WeightedSumJob<'_>) {
         let (rows, n, dim, row_words) = job.shape;
         let mut params = Params {
             rows: rows as u32,
@@ -115,42 +120,35 @@ impl WeightedSum {
         let groups = (groups_for(dim, TILE), groups_for(rows, TILE));
         let runs = n.div_ceil(RUN);
         if runs <= 1 {
-            let buffers = [job.weights, job.chunk, job.states];
-            self.0.dispatch(
-                &ctx.device,
-                encoder,
-                &params,
-                &buffers,
-                (groups.0, groups.1, 1),
-            );
+            rec.dispatch(&self.0, &params, &job.b, (groups.0, groups.1, 1));
             return;
         }
+        let ctx = rec.ctx();
         let per_dispatch = Self::runs_per_dispatch(ctx, rows, dim);
-        let sum = &ctx.kernels.sum_splits;
         for (i, first_run) in (0..runs).step_by(per_dispatch).enumerate() {
             let count = (runs - first_run).min(per_dispatch);
             let part_bytes = (count * rows * dim) as u64 * WORD;
-            ctx.poison(encoder, job.part, part_bytes);
+            rec.poison(job.part, part_bytes);
             params.first = (first_run * RUN) as u32;
             params.accumulate = 0;
-            let buffers = [
-                job.weights.clone(),
-                job.chunk.clone(),
-                binding(job.part, part_bytes),
-            ];
-            self.0.dispatch(
-                &ctx.device,
-                encoder,
+            let into_part = WeightedSumBindings {
+                weights: job.b.weights.clone(),
+                patterns: job.b.patterns.clone(),
+                states: binding(job.part, part_bytes),
+            };
+            rec.dispatch(
+                &self.0,
                 &params,
-                &buffers,
+                &into_part,
                 (groups.0, groups.1, count as u32),
             );
-            sum.encode(
-                ctx,
-                encoder,
+            ctx.kernels.sum_splits.encode(
+                rec,
                 (rows * dim, count, job.accumulate || i > 0),
-                binding(job.part, part_bytes),
-                job.states.clone(),
+                SumSplitsBindings {
+                    part: binding(job.part, part_bytes),
+                    states: job.b.states.clone(),
+                },
             );
         }
     }
@@ -164,26 +162,18 @@ impl SumSplits {
     /// Records `states (+)= Σ_s part[s]` over `splits` slices of `elems` values.
     fn encode(
         &self,
-        ctx: &GpuContext,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut Recorder<'_>,
         (elems, splits, accumulate): (usize, usize, bool),
-        part: wgpu::BufferBinding<'_>,
-        states: wgpu::BufferBinding<'_>,
+        b: SumSplitsBindings<'_>,
     ) {
         let groups = groups_for(elems, 256);
-        let x = groups.min(ctx.limits.max_compute_workgroups_per_dimension);
+        let x = groups.min(rec.ctx().limits.max_compute_workgroups_per_dimension);
         let params = SumParams {
             elems: elems as u32,
             splits: splits as u32,
             accumulate: u32::from(accumulate),
             groups_x: x,
         };
-        self.0.dispatch(
-            &ctx.device,
-            encoder,
-            &params,
-            &[part, states],
-            (x, groups.div_ceil(x), 1),
-        );
+        rec.dispatch(&self.0, &params, &b, (x, groups.div_ceil(x), 1));
     }
 }

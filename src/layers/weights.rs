@@ -6,7 +6,7 @@ use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FileOp, Result};
 
 /// One tensor: its shape and its elements, row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,11 +31,16 @@ impl Weights {
         Weights::default()
     }
 
-    /// Reads every tensor of a safetensors file.
+    /// Reads every tensor of a safetensors file. A file the system cannot read is
+    /// [`Error::Io`] (its `source()` the `std::io::Error`); one that is not safetensors of
+    /// floating-point tensors is [`Error::TensorFile`].
     pub fn load(path: impl AsRef<Path>) -> Result<Weights> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::TensorFile(format!("reading {}: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::Io {
+            op: FileOp::Read,
+            path: path.to_owned(),
+            source: e.into(),
+        })?;
         Weights::from_safetensors(&bytes, "")
     }
 

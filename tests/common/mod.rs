@@ -20,12 +20,8 @@ pub fn gpu() -> Option<Device> {
             Ok(s) if !s.is_empty() => s.parse::<Limits>().map_err(|e| e.to_string())?,
             _ => Limits::Adapter,
         };
-        Device::gpu_with(&GpuOptions {
-            poison_outputs: true,
-            limits,
-            ..Default::default()
-        })
-        .map_err(|e| e.to_string())
+        Device::gpu_with(&GpuOptions::default().with_poisoned_outputs().limits(limits))
+            .map_err(|e| e.to_string())
     });
     match opened {
         Ok(d) => Some(d.clone()),
