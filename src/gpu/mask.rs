@@ -9,7 +9,9 @@ const WG: usize = 256;
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     len: u32,
-    _pad: [u32; 3],
+    /// −∞, which a WGSL program cannot write as a constant.
+    masked: f32,
+    _pad: [u32; 2],
 }
 
 pub(crate) struct Mask(Kernel);
@@ -36,7 +38,8 @@ impl Mask {
     ) {
         let params = Params {
             len: len as u32,
-            _pad: [0; 3],
+            masked: f32::NEG_INFINITY,
+            _pad: [0; 2],
         };
         self.0.dispatch(
             device,
