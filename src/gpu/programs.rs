@@ -1,8 +1,9 @@
 //! Every WGSL program the crate compiles, declared once: its sources in order, the prelude
 //! axes it is built along, and whether wgpu zero-initialises its workgroup memory. The kernel
-//! constructors build from these declarations, and `tests/shaders.rs` validates every variant
-//! of every one of them through [`__programs`], so the two cannot drift apart.
+//! constructors build from these declarations; [`export`] lists every variant of every one of
+//! them for `tests/shaders.rs` (naga) and `hopfield shaders` (Tint), so none can drift apart.
 
+use crate::shaders::{Dialect, Shader};
 use crate::storage::Precision;
 
 /// One WGSL program: the prelude of each axis it has, then `sources`, concatenated.
@@ -84,15 +85,44 @@ impl Program {
         }
     }
 
-    /// The WGSL of this program in `variant`.
+    /// The WGSL of this program in `variant`, in the dialect wgpu takes on this target.
     pub(crate) fn source(&self, variant: Variant) -> String {
+        self.source_in(variant, Dialect::WGPU)
+    }
+
+    /// The WGSL of this program in `variant`, written for `dialect`.
+    pub(crate) fn source_in(&self, variant: Variant, dialect: Dialect) -> String {
+        let enable = (dialect == Dialect::WebGpu && self.needs_subgroups(variant))
+            .then_some("enable subgroups;\n");
         let patterns = self.patterns.then(|| patterns_wgsl(variant.precision));
         let reduce = self.reductions.then(|| reduce_wgsl(variant.subgroups));
-        patterns
+        enable
             .into_iter()
+            .chain(patterns)
             .chain(reduce)
             .chain(self.sources.iter().copied())
             .collect()
+    }
+
+    /// Whether the device must have subgroup operations to build this program in `variant`.
+    fn needs_subgroups(&self, variant: Variant) -> bool {
+        self.reductions && variant.subgroups
+    }
+
+    /// The program's name with the choices `variant` makes on its axes, e.g. `merge-subgroups`.
+    fn variant_name(&self, variant: Variant) -> String {
+        let mut name = self.name.to_string();
+        if self.patterns {
+            name += &format!("-{}", variant.precision);
+        }
+        if self.reductions {
+            name += if variant.subgroups {
+                "-subgroups"
+            } else {
+                "-shared"
+            };
+        }
+        name
     }
 
     /// Every variant the crate may build this program in.
@@ -211,7 +241,7 @@ pub(crate) const DENSE_ASYNC: Program = Program::new(
     ],
 );
 
-/// Every program, for the validation test.
+/// Every program.
 const ALL: [&Program; 15] = [
     &SIMILARITY,
     &WEIGHTED_SUM,
@@ -230,22 +260,27 @@ const ALL: [&Program; 15] = [
     &DENSE_ASYNC,
 ];
 
-/// Every variant of every program the crate builds, as (name with its variant, WGSL, whether
-/// it needs subgroup operations). For `tests/shaders.rs`; not part of the API.
-#[doc(hidden)]
-pub fn __programs() -> Vec<(String, String, bool)> {
+/// Every variant of every program the crate may build on a device with `limits`, written for
+/// `dialect`; those that need subgroup operations only if `subgroups`.
+pub(crate) fn export(dialect: Dialect, limits: &wgpu::Limits, subgroups: bool) -> Vec<Shader> {
     ALL.iter()
         .flat_map(|p| {
-            p.variants().into_iter().map(move |v| {
-                let mut name = p.name.to_string();
-                if p.patterns {
-                    name += &format!(" with {:?} patterns", v.precision);
-                }
-                if p.reductions {
-                    name += &format!(" (subgroups: {})", v.subgroups);
-                }
-                (name, p.source(v), p.reductions && v.subgroups)
-            })
+            p.variants()
+                .into_iter()
+                .filter(|&v| fits(p, v, limits) && (subgroups || !p.needs_subgroups(v)))
+                .map(move |v| Shader {
+                    name: p.variant_name(v),
+                    wgsl: p.source_in(v, dialect),
+                    subgroups: p.needs_subgroups(v),
+                })
         })
         .collect()
+}
+
+/// Whether the crate would build `program` in `variant` on a device with `limits`: the one place
+/// where a variant that only some devices can run (a kernel's workgroup memory, say) is chosen
+/// for export. Today every variant is built on every device, whatever its limits.
+fn fits(program: &Program, variant: Variant, limits: &wgpu::Limits) -> bool {
+    let _ = (program, variant, limits);
+    true
 }
