@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 missing=()
 compgen -G "/usr/share/vulkan/icd.d/lvp_icd*.json" >/dev/null || missing+=(mesa-vulkan-drivers)
 compgen -G "/usr/share/glvnd/egl_vendor.d/*mesa*.json" >/dev/null || missing+=(libegl1 libegl-mesa0 libgl1-mesa-dri)
+# Node runs the Tint check (tools/tint-check).
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
@@ -28,6 +31,16 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 # cargo command without -p covers both, and `--workspace` says so where it matters.
 echo "== adapters"
 cargo run --quiet --profile test -- info
+
+echo "== every WGSL program through Tint (Chrome's and Dawn's compiler), WebGPU default limits"
+# About 3 s here, the CLI being built above: npm ci 2 s (the `webgpu` package, Dawn for Node:
+# a 51 MB download on a fresh machine, 137 MB unpacked), the export well under 1 s, Tint 0.2 s
+# for all programs. Nothing runs on a GPU: Dawn's null backend compiles and validates only.
+# Under WebGPU's limits the export holds what the crate builds there: fused_rows in its
+# compact tiles, no fused_tile; a program over 16 KiB of workgroup storage fails here.
+npm ci --prefix tools/tint-check --no-audit --no-fund --loglevel=error
+cargo run --quiet --profile test -- shaders --out target/shaders-webgpu --limits webgpu --subgroups
+node tools/tint-check/check.mjs target/shaders-webgpu
 
 echo "== whole suite (GPU tests on the default adapter: Vulkan)"
 # tests/examples*.rs run the example programs in quick mode; the test profile reuses the

@@ -8,7 +8,9 @@
 
 struct Params {
     len: u32,         // scores in this problem (rows × cols)
-    _pad0: u32,
+    // −∞, from the host: WGSL has no literal for it, and a constant expression that evaluates
+    // to it (bitcast<f32>(0xff800000u)) is an error in the standard, which Tint enforces.
+    masked: f32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -21,7 +23,6 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
     if (i < p.len && mask[i] != 0u) {
-        // −∞ cannot be written as a WGSL constant; its IEEE bits can.
-        scores[i] = bitcast<f32>(0xff800000u);
+        scores[i] = p.masked;
     }
 }

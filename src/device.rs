@@ -411,7 +411,7 @@ fn kind_rank(t: wgpu::DeviceType) -> u8 {
     }
 }
 
-fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
+pub(crate) fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
     let backends = options.chosen_backends()?;
     let name = options.chosen_adapter_name().map(|s| s.to_lowercase());
     let adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));

@@ -76,6 +76,7 @@ mod memory;
 pub mod persist;
 pub mod reference;
 mod retrieve;
+pub mod shaders;
 mod storage;
 mod worker;
 pub mod workloads;
@@ -84,8 +85,6 @@ pub use device::{
     Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions, Limits,
 };
 pub use error::{Error, FileOp, IoCause, Result};
-#[doc(hidden)]
-pub use gpu::programs::__programs;
 pub use memory::Memory;
 pub use retrieve::{Energies, Fusion, Retrieval, RetrieveOptions, Stop, TopK};
 pub use storage::{MemoryOptions, Precision};

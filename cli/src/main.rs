@@ -1,6 +1,7 @@
 //! `hopfield`: the adapters this machine has, storing patterns in a memory file, retrieval on
 //! .npy files or a memory file, a demo that stores random patterns and recovers corrupted
-//! copies of them on a device and on the CPU, and the benchmark of the workloads in docs/workloads.md.
+//! copies of them on a device and on the CPU, the benchmark of the workloads in
+//! docs/workloads.md, and the WGSL programs the library builds, as files.
 //!
 //! `-v` logs what the library decides (adapter, chunking, fallbacks) to stderr, `-vv` more;
 //! `RUST_LOG` (env_logger's syntax) overrides both.
@@ -63,6 +64,10 @@ enum Command {
     /// Time retrieval on the workloads of docs/workloads.md (W1-W4) or small ones (S1-S4): device and
     /// end-to-end time, GB/s, TFLOP/s and the error against the f64 reference.
     Bench(bench::BenchArgs),
+    /// Write every WGSL program the library would build for a device, one NAME.wgsl file each,
+    /// exactly as it hands them to wgpu (preludes included), to check them with another
+    /// compiler: tools/tint-check feeds them to Tint, the compiler of Chrome and Dawn.
+    Shaders(shaders::ShadersArgs),
 }
 
 #[derive(Args)]
@@ -218,6 +223,7 @@ macro_rules! say {
 // After `say!`, which it uses.
 mod bench;
 mod outputs;
+mod shaders;
 mod steps;
 
 use outputs::Outputs;
@@ -263,6 +269,7 @@ fn main() -> ExitCode {
         Command::Retrieve(args) => retrieve(&args),
         Command::Demo(args) => demo(&args),
         Command::Bench(args) => bench::bench(&args),
+        Command::Shaders(args) => shaders::shaders(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

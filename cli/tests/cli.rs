@@ -1,5 +1,6 @@
 //! The `hopfield` binary: `retrieve` on .npy files against the f64 reference, a one-line
-//! `error:` (never a panic) for every kind of bad input, `info`, and small `demo` runs.
+//! `error:` (never a panic) for every kind of bad input, `info`, small `demo` runs, and the
+//! `shaders` export.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -1229,4 +1230,112 @@ fn many_steps_stop_at_a_fixed_point() {
     let got: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
     let err = common::rel_err(got.view(), want.view());
     assert!(err <= 1e-5, "relative error {err:e}");
+}
+
+/// The files `shaders --out` wrote: name → contents.
+fn exported(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            (name, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect()
+}
+
+/// What the library's registry says `shaders` writes, as file name → program.
+fn registry(dialect: hopfield::shaders::Dialect, subgroups: bool) -> Vec<(String, String)> {
+    hopfield::shaders::programs(dialect, &wgpu::Limits::default(), subgroups)
+        .into_iter()
+        .map(|s| (format!("{}.wgsl", s.name), s.wgsl))
+        .collect()
+}
+
+#[test]
+fn shaders_writes_every_program_variant() {
+    use hopfield::shaders::Dialect;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shaders");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["shaders", "--out", s(&out), "--limits", "webgpu"];
+        args.extend(extra);
+        succeeds(&hopfield(&args));
+        exported(&out)
+    };
+    let webgpu = run(&["--subgroups"]);
+    assert_eq!(webgpu.clone().into_iter().collect::<Vec<_>>(), {
+        let mut r = registry(Dialect::WebGpu, true);
+        r.sort();
+        r
+    });
+    for name in ["mask.wgsl", "similarity-f16.wgsl", "merge-subgroups.wgsl"] {
+        assert!(
+            webgpu.contains_key(name),
+            "{name} missing: {:?}",
+            webgpu.keys()
+        );
+    }
+    for (name, wgsl) in &webgpu {
+        assert!(wgsl.contains("fn main("), "{name} is no program");
+        let subgroups = name.ends_with("-subgroups.wgsl");
+        assert_eq!(wgsl.starts_with("enable subgroups;"), subgroups, "{name}");
+    }
+    // Over the earlier export: replaced whole, so the subgroup programs are gone.
+    let plain = run(&[]);
+    assert!(!plain.is_empty() && plain.keys().all(|n| !n.contains("subgroups")));
+    assert_eq!(plain.len(), webgpu.len() - 3);
+    let naga = run(&["--subgroups", "--dialect", "naga"]);
+    assert_eq!(naga.len(), webgpu.len());
+    assert!(naga.values().all(|w| !w.contains("enable subgroups")));
+    assert!(naga.keys().any(|n| n.ends_with("-subgroups.wgsl")));
+    // Nothing but the folder itself was left beside it.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn shaders_writes_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("taken");
+    std::fs::write(&file, "mine").unwrap();
+    let out = hopfield(&["shaders", "--out", s(&file), "--limits", "webgpu"]);
+    fails_with(&out, 2, "not a folder");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+
+    let foreign = dir.path().join("mixed");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let out = hopfield(&["shaders", "--out", s(&foreign), "--limits", "webgpu"]);
+    fails_with(&out, 2, "notes.txt");
+    assert_eq!(exported(&foreign).len(), 1);
+
+    let fresh = dir.path().join("fresh");
+    let out = hopfield(&["shaders", "--out", s(&fresh), "--limits", "fast"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--limits"), "{}", stderr(&out));
+    // With no adapter to read limits from: the machine's fault, before anything is written.
+    let out = hopfield_env(
+        &["shaders", "--out", s(&fresh), "--limits", "adapter"],
+        &[("WGPU_ADAPTER_NAME", "no adapter is called this")],
+    );
+    fails_with(&out, 1, "no adapter");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 2, "only the two folders given: {left:?}");
+}
+
+#[test]
+fn shaders_reads_the_adapters_limits() {
+    if !gpu_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("adapter");
+    let run = hopfield(&["shaders", "--out", s(&out), "--subgroups"]);
+    succeeds(&run);
+    assert!(
+        stderr(&run).contains("the default adapter's limits"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(exported(&out).contains_key("mask.wgsl"));
 }

@@ -10,7 +10,9 @@ const WG: usize = 256;
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     len: u32,
-    _pad: [u32; 3],
+    /// −∞, which a WGSL program cannot write as a constant.
+    masked: f32,
+    _pad: [u32; 2],
 }
 
 pub(crate) struct Mask(Kernel);
@@ -32,7 +34,8 @@ impl Mask {
     pub(crate) fn encode(&self, rec: &mut Recorder<'_>, len: usize, b: MaskBindings<'_>) {
         let params = Params {
             len: len as u32,
-            _pad: [0; 3],
+            masked: f32::NEG_INFINITY,
+            _pad: [0; 2],
         };
         rec.dispatch(&self.0, &params, &b, (groups_for(len, WG), 1, 1));
     }

@@ -1,10 +1,11 @@
 //! Every WGSL program the crate compiles, declared once: its sources in order, the prelude
 //! axes it is built along, what it asks of the device, and whether wgpu zero-initialises its
-//! workgroup memory. The kernel constructors build from these declarations, and
-//! `tests/shaders.rs` validates every variant of every one of them through [`__programs`] and
-//! checks each declared need against naga's reading of the WGSL, so they cannot drift apart.
+//! workgroup memory. The kernel constructors build from these declarations; [`export`] lists
+//! every variant of every one of them for `tests/shaders.rs` (naga, which also checks each
+//! declared need against the WGSL) and `hopfield shaders` (Tint), so none can drift apart.
 
 use crate::error::{Error, Result};
+use crate::shaders::{Dialect, Shader};
 use crate::storage::Precision;
 
 /// What one program asks of the device. Kernels run 256 or 64 invocations and bind at most 7
@@ -12,8 +13,11 @@ use crate::storage::Precision;
 /// figure that varies, and the one kernel built in two tile sizes picks by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Needs {
+    /// Bytes of workgroup memory (`max_compute_workgroup_storage_size`).
     pub workgroup_bytes: u32,
+    /// Storage buffers bound (`max_storage_buffers_per_shader_stage`).
     pub storage_buffers: u32,
+    /// Invocations per workgroup (`max_compute_invocations_per_workgroup`).
     pub invocations: u32,
 }
 
@@ -164,16 +168,24 @@ impl Program {
         }
     }
 
-    /// The WGSL of this program in `variant`.
+    /// The WGSL of this program in `variant`, in the dialect wgpu takes on this target.
     pub(crate) fn source(&self, variant: Variant) -> String {
+        self.source_in(variant, Dialect::WGPU)
+    }
+
+    /// The WGSL of this program in `variant`, written for `dialect`.
+    pub(crate) fn source_in(&self, variant: Variant, dialect: Dialect) -> String {
+        let enable = (dialect == Dialect::WebGpu && self.needs_subgroups(variant))
+            .then_some("enable subgroups;\n");
         let patterns = self.patterns.then(|| patterns_wgsl(variant.precision));
         let reduce = self.reductions.then(|| reduce_wgsl(variant.subgroups));
         let sizes = self.sizes.as_ref().map(|s| match variant.tiles {
             Tiles::Wide => s.wide,
             Tiles::Compact => s.compact,
         });
-        patterns
+        enable
             .into_iter()
+            .chain(patterns)
             .chain(reduce)
             .chain(sizes)
             .chain(self.sources.iter().copied())
@@ -205,6 +217,30 @@ impl Program {
         std::iter::once(Tiles::Wide)
             .chain(compact)
             .find(|&t| fits(t))
+    }
+
+    /// Whether the device must have subgroup operations to build this program in `variant`.
+    fn needs_subgroups(&self, variant: Variant) -> bool {
+        self.reductions && variant.subgroups
+    }
+
+    /// The program's name with the choices `variant` makes on its axes, e.g. `merge-subgroups`.
+    fn variant_name(&self, variant: Variant) -> String {
+        let mut name = self.name.to_string();
+        if self.patterns {
+            name += &format!("-{}", variant.precision);
+        }
+        if self.reductions {
+            name += if variant.subgroups {
+                "-subgroups"
+            } else {
+                "-shared"
+            };
+        }
+        if self.sizes.is_some() && variant.tiles == Tiles::Compact {
+            name += "-compact";
+        }
+        name
     }
 
     /// Every variant the crate may build this program in.
@@ -362,7 +398,7 @@ pub(crate) const DENSE_ASYNC: Program = Program::new(
     Needs::new(516, 6, 64),
 );
 
-/// Every program, for the validation test.
+/// Every program.
 const ALL: [&Program; 15] = [
     &SIMILARITY,
     &WEIGHTED_SUM,
@@ -404,42 +440,31 @@ pub(crate) fn check_device(limits: &wgpu::Limits) -> Result<()> {
     Ok(())
 }
 
-/// One variant of one program, as the crate would hand it to wgpu. For `tests/shaders.rs`;
-/// not part of the API.
-#[doc(hidden)]
-pub struct ProgramSource {
-    /// The program's name with its variant.
-    pub name: String,
-    pub wgsl: String,
-    /// Whether it needs subgroup operations.
-    pub subgroups: bool,
-    /// What it asks of the device, as declared in the registry.
-    pub needs: Needs,
-}
-
-/// Every variant of every program the crate builds. For `tests/shaders.rs`; not part of the API.
-#[doc(hidden)]
-pub fn __programs() -> Vec<ProgramSource> {
+/// Every variant of every program the crate may build on a device with `limits`, written for
+/// `dialect`; those that need subgroup operations only if `subgroups`.
+pub(crate) fn export(dialect: Dialect, limits: &wgpu::Limits, subgroups: bool) -> Vec<Shader> {
     ALL.iter()
         .flat_map(|p| {
-            p.variants().into_iter().map(move |v| {
-                let mut name = p.name.to_string();
-                if p.patterns {
-                    name += &format!(" with {:?} patterns", v.precision);
-                }
-                if p.reductions {
-                    name += &format!(" (subgroups: {})", v.subgroups);
-                }
-                if p.sizes.is_some() {
-                    name += &format!(" ({:?} tiles)", v.tiles);
-                }
-                ProgramSource {
-                    name,
-                    wgsl: p.source(v),
-                    subgroups: p.reductions && v.subgroups,
+            p.variants()
+                .into_iter()
+                .filter(|&v| builds(p, v, limits) && (subgroups || !p.needs_subgroups(v)))
+                .map(move |v| Shader {
+                    name: p.variant_name(v),
+                    wgsl: p.source_in(v, dialect),
+                    subgroups: p.needs_subgroups(v),
                     needs: p.needs(v),
-                }
-            })
+                })
         })
         .collect()
+}
+
+/// Whether the crate builds `program` in `variant` on a device with `limits`: a program built
+/// in two tile sizes in the one [`Program::tiles_for`] picks, the optional `fused_tile` where it
+/// fits, and every other program in every variant (`check_device` refused a device they
+/// would not fit).
+fn builds(program: &Program, variant: Variant, limits: &wgpu::Limits) -> bool {
+    if program.sizes.is_some() {
+        return program.tiles_for(limits) == Some(variant.tiles);
+    }
+    program.name != FUSED_TILE.name || program.needs(variant).fits(limits)
 }
