@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
+use crate::wait;
 
 /// Where a [`Memory`](crate::Memory) lives and its retrievals run.
 ///
@@ -236,14 +237,22 @@ impl Device {
     /// same function faster on the same cores. If `WGPU_BACKEND` or `WGPU_ADAPTER_NAME` is set,
     /// the choice is the user's: the matching adapter is used, software or not, and finding none
     /// is an error rather than a silent fallback.
+    ///
+    /// On the web (wasm32) opening a device must wait for the browser: use
+    /// [`auto_async`](Self::auto_async) there ([`Error::WouldBlock`] otherwise).
     pub fn auto() -> Result<Device> {
+        wait::now("Device::auto", Device::auto_async())
+    }
+
+    /// The asynchronous form of [`auto`](Self::auto), the one that works on the web.
+    pub async fn auto_async() -> Result<Device> {
         let opts = GpuOptions::default();
         if opts.is_explicit() {
-            return Device::gpu_with(&opts);
+            return Device::gpu_with_async(&opts).await;
         }
-        match pick_adapter(&opts) {
+        match pick_adapter(&opts).await {
             Ok(adapter) if adapter.get_info().device_type != wgpu::DeviceType::Cpu => {
-                Device::open(adapter, &opts)
+                Device::open(adapter, &opts).await
             }
             Ok(adapter) => {
                 log::info!(
@@ -260,15 +269,26 @@ impl Device {
     }
 
     /// The best GPU adapter wgpu offers (software adapters included), honouring
-    /// `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`; [`Error::NoAdapter`] if there is none.
+    /// `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`; [`Error::NoAdapter`] if there is none. On the
+    /// web use [`gpu_async`](Self::gpu_async).
     pub fn gpu() -> Result<Device> {
-        Device::gpu_with(&GpuOptions::default())
+        wait::now("Device::gpu", Device::gpu_async())
     }
 
-    /// A GPU adapter chosen by `options`.
+    /// The asynchronous form of [`gpu`](Self::gpu); in a browser, its WebGPU adapter.
+    pub async fn gpu_async() -> Result<Device> {
+        Device::gpu_with_async(&GpuOptions::default()).await
+    }
+
+    /// A GPU adapter chosen by `options`. On the web use [`gpu_with_async`](Self::gpu_with_async).
     pub fn gpu_with(options: &GpuOptions) -> Result<Device> {
-        let adapter = pick_adapter(options)?;
-        Device::open(adapter, options)
+        wait::now("Device::gpu_with", Device::gpu_with_async(options))
+    }
+
+    /// The asynchronous form of [`gpu_with`](Self::gpu_with).
+    pub async fn gpu_with_async(options: &GpuOptions) -> Result<Device> {
+        let adapter = pick_adapter(options).await?;
+        Device::open(adapter, options).await
     }
 
     /// The host CPU path (f32, multi-threaded GEMM).
@@ -292,6 +312,10 @@ impl Device {
     }
 
     /// Every adapter wgpu can see (with its full limits), followed by the host CPU.
+    ///
+    /// Not on the web (wasm32), where listing adapters must wait for the browser; there
+    /// [`gpu_async`](Self::gpu_async) opens the browser's one adapter.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn all() -> Vec<DeviceInfo> {
         let instance = instance(wgpu::Backends::all());
         let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
@@ -312,8 +336,8 @@ impl Device {
         }
     }
 
-    fn open(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Device> {
-        let ctx = GpuContext::new(adapter, options.poison_outputs)?;
+    async fn open(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Device> {
+        let ctx = GpuContext::new(adapter, options.poison_outputs).await?;
         log::info!("opened {}", ctx.info);
         Ok(Device {
             backend: Backend::Gpu(Arc::new(ctx)),
@@ -343,10 +367,10 @@ fn kind_rank(t: wgpu::DeviceType) -> u8 {
     }
 }
 
-fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
+async fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
     let backends = options.backends()?;
     let name = options.adapter_name().map(|s| s.to_lowercase());
-    let adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
+    let adapters = instance(backends).enumerate_adapters(backends).await;
     let seen: Vec<String> = adapters
         .iter()
         .map(|a| {
@@ -366,7 +390,9 @@ fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
                 Some(n) => format!("no adapter named like {n:?} on backends {backends:?}"),
                 None => format!("no adapter on backends {backends:?}"),
             };
-            let hint = if seen.is_empty() {
+            let hint = if cfg!(target_arch = "wasm32") {
+                "; this browser offers no WebGPU adapter (navigator.gpu)".to_string()
+            } else if seen.is_empty() {
                 "; install a Vulkan driver (on Debian/Ubuntu without a GPU: apt-get install mesa-vulkan-drivers)".to_string()
             } else {
                 format!("; adapters seen: {}", seen.join(", "))
@@ -377,8 +403,14 @@ fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
 
 /// The optional features we ask for: those the adapter has, of the ones we use.
 pub(crate) fn wanted_features(adapter: &wgpu::Adapter) -> wgpu::Features {
-    adapter.features()
-        & (wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY)
+    let used =
+        wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+    // A browser compiles the WGSL itself (Tint), which wants `enable subgroups;` where naga 30
+    // refuses it; until each program carries its backend's dialect, the web takes the
+    // shared-memory reductions.
+    #[cfg(target_arch = "wasm32")]
+    let used = used - wgpu::Features::SUBGROUP;
+    adapter.features() & used
 }
 
 pub(crate) fn adapter_info(

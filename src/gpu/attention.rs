@@ -146,7 +146,7 @@ pub(crate) struct Attention<'c> {
 
 impl<'c> Attention<'c> {
     /// Uploads the problems; fails where a shape is past what one dispatch can cover.
-    pub(crate) fn new(ctx: &'c GpuContext, p: &Problems<'_>) -> Result<Attention<'c>> {
+    pub(crate) async fn new(ctx: &'c GpuContext, p: &Problems<'_>) -> Result<Attention<'c>> {
         ctx.check_alive()?;
         let s = p.shape;
         let max_groups = ctx.limits.max_compute_workgroups_per_dimension;
@@ -225,14 +225,14 @@ impl<'c> Attention<'c> {
                 out,
             }
         });
-        pollster::block_on(done)?;
+        done.await?;
         Ok(attention)
     }
 
     /// Computes `xi = softmax(mask(β·q·kᵀ))` of every problem where `active[p]` (the others
     /// keep their association), `q` being the queries or, for an update, `xi · k`. Returns the
     /// associations of all problems (`problems × rows × keys`) when `read` is set.
-    pub(crate) fn associate(
+    pub(crate) async fn associate(
         &self,
         from: From,
         active: &[bool],
@@ -314,15 +314,18 @@ impl<'c> Attention<'c> {
                 vec![]
             }
         });
-        pollster::block_on(done)?;
+        done.await?;
         let read_back = ctx.submit_and_read("running layer association", encoder, None, &parts);
-        let image = pollster::block_on(read_back)?;
+        let image = read_back.await?;
         Ok(read.then(|| self.score.unpack(s.problems, &image[0])))
     }
 
     /// Computes `xi · v` of every problem (`problems × rows × vdim`), and returns the
     /// associations too when `with_association`.
-    pub(crate) fn retrieve(&self, with_association: bool) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    pub(crate) async fn retrieve(
+        &self,
+        with_association: bool,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         let (ctx, s) = (self.ctx, self.shape);
         let kernels = ctx.kernels.for_patterns(&ctx.device, Precision::F32);
         let mut encoder = ctx.encoder("layer retrieval");
@@ -352,9 +355,9 @@ impl<'c> Attention<'c> {
             }
             parts
         });
-        pollster::block_on(done)?;
+        done.await?;
         let read_back = ctx.submit_and_read("running layer retrieval", encoder, None, &parts);
-        let image = pollster::block_on(read_back)?;
+        let image = read_back.await?;
         let out = self.out.unpack(s.problems, &image[0]);
         let xi = with_association.then(|| self.score.unpack(s.problems, &image[1]));
         Ok((out, xi))

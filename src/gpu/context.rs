@@ -76,21 +76,23 @@ pub(crate) struct GpuContext {
 const POISON: f32 = f32::NAN;
 
 impl GpuContext {
-    pub(crate) fn new(adapter: wgpu::Adapter, poison: bool) -> Result<GpuContext> {
+    pub(crate) async fn new(adapter: wgpu::Adapter, poison: bool) -> Result<GpuContext> {
         let features = wanted_features(&adapter);
         // The adapter's own limits, not wgpu's conservative defaults (128 MiB bindings).
         let limits = adapter.limits();
         let name = adapter.get_info().name;
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("hopfield"),
-            required_features: features,
-            required_limits: limits.clone(),
-            ..Default::default()
-        }))
-        .map_err(|e| Error::RequestDevice {
-            adapter: name,
-            reason: e.to_string(),
-        })?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("hopfield"),
+                required_features: features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::RequestDevice {
+                adapter: name,
+                reason: e.to_string(),
+            })?;
         let lost = Arc::new(Mutex::new(None));
         let lost_cb = Arc::clone(&lost);
         device.set_device_lost_callback(move |reason, msg| {
