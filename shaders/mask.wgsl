@@ -21,7 +21,9 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
     if (i < p.len && mask[i] != 0u) {
-        // −∞ cannot be written as a WGSL constant; its IEEE bits can.
-        scores[i] = bitcast<f32>(0xff800000u);
+        // −∞ cannot be a WGSL constant, nor a constant expression (Tint rejects the bitcast of
+        // its bits as unrepresentable); bits loaded from a `var` are a runtime value.
+        var neg_inf_bits = 0xff800000u;
+        scores[i] = bitcast<f32>(neg_inf_bits);
     }
 }
