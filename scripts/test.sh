@@ -70,3 +70,33 @@ WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test kernels -- --test-thread
 # every path (all seven cases take 11 minutes on llvmpipe GL; Vulkan runs them all above).
 WGPU_BACKEND=gl cargo test --test scale -- --test-threads=1 \
   gpu::many_patterns_65537 gpu::wide_patterns_16385
+
+# The same parity, kernel and layer test bodies in a browser (tests/web.rs): headless
+# Chromium's WebGPU adapter (Tint compiles the WGSL, SwiftShader runs it) and the
+# single-threaded CPU path, through wasm-bindgen-test's runner and chromedriver. A browser
+# without a WebGPU adapter fails these tests. Cost on the 2-core build machine (shared with
+# other builds when measured): installing wasm-bindgen-cli ≈ 1010 s (once per machine; no
+# prebuilt binary is fetched), building the wasm tests from nothing ≈ 240 s, running the
+# 30 tests ≈ 400 s (the WebGPU half on SwiftShader is most of it).
+echo "== parity, kernel and layer tests in headless Chromium (WebGPU and CPU)"
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]}"
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+rustup target list --installed | grep -qx wasm32-unknown-unknown ||
+  rustup target add wasm32-unknown-unknown
+# The runner must be the wasm-bindgen version Cargo.lock pins (it checks the test binary's).
+wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+if [[ "$(wasm-bindgen-test-runner --version 2>/dev/null)" != *" $wbg"* ]]; then
+  cargo install wasm-bindgen-cli --version "$wbg"
+fi
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/tests/webdriver.json" \
+  WASM_BINDGEN_TEST_TIMEOUT=600 \
+  cargo test --target wasm32-unknown-unknown --test web

@@ -179,7 +179,10 @@ impl Classical {
         check_queries(queries, self.dim)?;
         let swept = match &self.engine {
             Engine::Gpu(gpu) => binary::on_device(queries, |q| {
-                pollster::block_on(gpu.recall(q, self.dim, opts))
+                crate::wait::now(
+                    "classical::Classical::recall",
+                    gpu.recall(q, self.dim, opts),
+                )
             })?,
             Engine::Cpu => self.recall_on_host(queries, opts),
         };

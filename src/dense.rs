@@ -200,7 +200,10 @@ impl Dense {
         check_queries(queries, self.dim())?;
         let swept = match &self.engine {
             Engine::Gpu(gpu) => binary::on_device(queries, |q| {
-                pollster::block_on(gpu.recall(q, self.interaction, opts))
+                crate::wait::now(
+                    "dense::Dense::recall",
+                    gpu.recall(q, self.interaction, opts),
+                )
             })?,
             Engine::Cpu => self.recall_on_host(queries, opts),
         };

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
+use crate::wait;
 
 /// Where a [`Memory`](crate::Memory) lives and its retrievals run.
 ///
@@ -295,19 +296,32 @@ impl Device {
     /// same function faster on the same cores. If `WGPU_BACKEND` or `WGPU_ADAPTER_NAME` is set,
     /// the choice is the user's: the matching adapter is used, software or not, and finding none
     /// is an error rather than a silent fallback.
+    ///
+    /// On the web (wasm32) opening a device must wait for the browser: use
+    /// [`auto_async`](Self::auto_async) there ([`Error::WouldBlock`] otherwise).
     pub fn auto() -> Result<Device> {
-        Device::auto_with(&GpuOptions::default())
+        wait::now("Device::auto", Device::auto_async())
+    }
+
+    /// The asynchronous form of [`auto`](Self::auto), the one that works on the web.
+    pub async fn auto_async() -> Result<Device> {
+        Device::auto_with_async(&GpuOptions::default()).await
     }
 
     /// As [`auto`](Self::auto), opening a GPU (if it picks one) with `options`; an adapter
     /// named by them is the user's choice, as the environment's is for `auto`.
     pub fn auto_with(options: &GpuOptions) -> Result<Device> {
+        wait::now("Device::auto_with", Device::auto_with_async(options))
+    }
+
+    /// The asynchronous form of [`auto_with`](Self::auto_with).
+    pub async fn auto_with_async(options: &GpuOptions) -> Result<Device> {
         if options.is_explicit() {
-            return Device::gpu_with(options);
+            return Device::gpu_with_async(options).await;
         }
-        match pick_adapter(options) {
+        match pick_adapter(options).await {
             Ok(adapter) if adapter.get_info().device_type != wgpu::DeviceType::Cpu => {
-                Device::open(adapter, options)
+                Device::open(adapter, options).await
             }
             Ok(adapter) => {
                 log::info!(
@@ -324,15 +338,26 @@ impl Device {
     }
 
     /// The best GPU adapter wgpu offers (software adapters included), honouring
-    /// `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`; [`Error::NoAdapter`] if there is none.
+    /// `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`; [`Error::NoAdapter`] if there is none. On the
+    /// web use [`gpu_async`](Self::gpu_async).
     pub fn gpu() -> Result<Device> {
-        Device::gpu_with(&GpuOptions::default())
+        wait::now("Device::gpu", Device::gpu_async())
     }
 
-    /// A GPU adapter chosen by `options`.
+    /// The asynchronous form of [`gpu`](Self::gpu); in a browser, its WebGPU adapter.
+    pub async fn gpu_async() -> Result<Device> {
+        Device::gpu_with_async(&GpuOptions::default()).await
+    }
+
+    /// A GPU adapter chosen by `options`. On the web use [`gpu_with_async`](Self::gpu_with_async).
     pub fn gpu_with(options: &GpuOptions) -> Result<Device> {
-        let adapter = pick_adapter(options)?;
-        Device::open(adapter, options)
+        wait::now("Device::gpu_with", Device::gpu_with_async(options))
+    }
+
+    /// The asynchronous form of [`gpu_with`](Self::gpu_with).
+    pub async fn gpu_with_async(options: &GpuOptions) -> Result<Device> {
+        let adapter = pick_adapter(options).await?;
+        Device::open(adapter, options).await
     }
 
     /// The host CPU path (f32, multi-threaded GEMM).
@@ -356,6 +381,10 @@ impl Device {
     }
 
     /// Every adapter wgpu can see (with its full limits), followed by the host CPU.
+    ///
+    /// Not on the web (wasm32), where listing adapters must wait for the browser; there
+    /// [`gpu_async`](Self::gpu_async) opens the browser's one adapter.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn all() -> Vec<DeviceInfo> {
         let instance = instance(wgpu::Backends::all());
         let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
@@ -376,12 +405,12 @@ impl Device {
         }
     }
 
-    fn open(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Device> {
+    async fn open(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Device> {
         let limits = match options.limits {
             Limits::Adapter => adapter.limits(),
             Limits::WebGpu => wgpu::Limits::default(),
         };
-        let ctx = GpuContext::new(adapter, limits, options.poison_outputs)?;
+        let ctx = GpuContext::new(adapter, limits, options.poison_outputs).await?;
         log::info!("opened {}", ctx.info);
         Ok(Device {
             backend: Backend::Gpu(Arc::new(ctx)),
@@ -411,10 +440,10 @@ fn kind_rank(t: wgpu::DeviceType) -> u8 {
     }
 }
 
-pub(crate) fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
+pub(crate) async fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
     let backends = options.chosen_backends()?;
     let name = options.chosen_adapter_name().map(|s| s.to_lowercase());
-    let adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
+    let adapters = instance(backends).enumerate_adapters(backends).await;
     let seen: Vec<String> = adapters
         .iter()
         .map(|a| {
@@ -434,7 +463,9 @@ pub(crate) fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
                 Some(n) => format!("no adapter named like {n:?} on backends {backends:?}"),
                 None => format!("no adapter on backends {backends:?}"),
             };
-            let hint = if seen.is_empty() {
+            let hint = if cfg!(target_arch = "wasm32") {
+                "; this browser offers no WebGPU adapter (navigator.gpu)".to_string()
+            } else if seen.is_empty() {
                 "; install a Vulkan driver (on Debian/Ubuntu without a GPU: apt-get install mesa-vulkan-drivers)".to_string()
             } else {
                 format!("; adapters seen: {}", seen.join(", "))
@@ -445,8 +476,12 @@ pub(crate) fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> {
 
 /// The optional features we ask for: those the adapter has, of the ones we use.
 pub(crate) fn wanted_features(adapter: &wgpu::Adapter) -> wgpu::Features {
-    adapter.features()
-        & (wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY)
+    // In a browser the WGSL goes to the browser's compiler, which wants `enable subgroups;`
+    // before subgroup operations; the registry writes each program in the dialect of the
+    // target (`shaders::Dialect::WGPU`).
+    let used =
+        wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+    adapter.features() & used
 }
 
 pub(crate) fn adapter_info(

@@ -170,6 +170,10 @@ pub enum Error {
         /// The value itself.
         value: f32,
     },
+    /// A blocking call that would have to wait for the device where nothing may block: in a
+    /// browser (wasm32) the device answers only once control returns to the event loop.
+    #[error("{0} would wait for the GPU, which a browser cannot do inside a call: use its `_async` form where it has one, or the CPU device")]
+    WouldBlock(&'static str),
     /// A wgpu validation or internal error. This is a bug in this crate: please report it.
     #[error("GPU error (a bug in hopfield, please report it): {0}")]
     Gpu(String),

@@ -53,6 +53,17 @@
 //! # Ok::<(), hopfield::Error>(())
 //! ```
 //!
+//! ## On the web
+//!
+//! The library builds for `wasm32-unknown-unknown`, where wgpu speaks the browser's WebGPU.
+//! A browser gives no threads and never lets a call wait for the GPU, so there the CPU path runs
+//! on the calling thread and the `_async` forms are the ones to use on a GPU:
+//! [`Device::gpu_async`], [`Memory::from_array_async`], [`Memory::append_async`],
+//! [`Memory::retrieve_async`], [`Memory::patterns_async`] and the layers' `forward_async`. Each
+//! operation is written once, async; its sync form waits for it on native targets and, on the
+//! web, returns [`Error::WouldBlock`] rather than hang when the GPU would have to answer.
+//! Files (`save`, `load`) fail there with an I/O error.
+//!
 //! Every error is a value of [`Error`]; no call panics on user input, and a failed call
 //! leaves the memory as it was. The f64 [`reference`](mod@reference) implementation is what the test suite
 //! checks both backends against. The crate logs its decisions (adapter chosen, fallbacks,
@@ -78,6 +89,8 @@ pub mod reference;
 mod retrieve;
 pub mod shaders;
 mod storage;
+mod wait;
+#[cfg(not(target_arch = "wasm32"))]
 mod worker;
 pub mod workloads;
 

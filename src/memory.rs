@@ -13,6 +13,8 @@ use crate::retrieve::{
     self, check_score_range, row_sq_norms, BlockOut, Retrieval, RetrieveOptions,
 };
 use crate::storage::{encode_rows, round_to, MemoryOptions};
+use crate::wait;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::worker;
 
 /// Score blocks on the CPU are kept to this many f32 (64 MiB) so memory use stays bounded
@@ -48,6 +50,14 @@ const CPU_BLOCK_SCORES: usize = 16 << 20;
 /// on every device (calls to a GL device take turns inside the crate, as GL has one context).
 /// A writer needs `&mut Memory`; [`snapshot`](Self::snapshot) (or `clone`) gives readers their
 /// own copy in O(chunks) time, so a writer never waits for them.
+///
+/// # On the web
+///
+/// In a browser (wasm32) nothing may block, and a GPU answers only once control returns to
+/// the event loop: there the `_async` forms ([`from_array_async`](Self::from_array_async),
+/// [`append_async`](Self::append_async), [`patterns_async`](Self::patterns_async),
+/// [`retrieve_async`](Self::retrieve_async)) are the ones to use on a GPU device; a sync call
+/// that would wait for one returns [`Error::WouldBlock`]. On the CPU device both forms work.
 #[derive(Clone)]
 pub struct Memory {
     device: Device,
@@ -124,6 +134,16 @@ impl Memory {
         Ok(memory)
     }
 
+    /// The asynchronous form of [`from_array`](Self::from_array), for the web.
+    pub async fn from_array_async(
+        device: &Device,
+        patterns: ArrayView2<'_, f32>,
+    ) -> Result<Memory> {
+        let mut memory = Memory::new(device, patterns.ncols())?;
+        memory.append_async(patterns).await?;
+        Ok(memory)
+    }
+
     /// A memory holding the row-major `data` as patterns of dimension `dim`.
     pub fn from_rows(device: &Device, dim: usize, data: &[f32]) -> Result<Memory> {
         let mut memory = Memory::new(device, dim)?;
@@ -161,15 +181,31 @@ impl Memory {
     pub fn append(&mut self, patterns: ArrayView2<f32>) -> Result<()> {
         self.check_dim("patterns", patterns.ncols())?;
         let rows = patterns.as_standard_layout();
-        self.push_rows(
-            rows.as_slice().expect("standard layout is contiguous"),
-            None,
-        )
+        let data = rows.as_slice().expect("standard layout is contiguous");
+        let ctx = self.gpu_context();
+        let _serial = ctx.as_deref().and_then(GpuContext::exclusive);
+        wait::now("Memory::append", self.push_rows(data, None))
+    }
+
+    /// The asynchronous form of [`append`](Self::append), for the web; on native targets it
+    /// is `append` itself (an upload is queued, not waited for).
+    pub async fn append_async(&mut self, patterns: ArrayView2<'_, f32>) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.append(patterns);
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.check_dim("patterns", patterns.ncols())?;
+            let rows = patterns.as_standard_layout();
+            let data = rows.as_slice().expect("standard layout is contiguous");
+            self.push_rows(data, None).await
+        }
     }
 
     /// Appends row-major `data` (a whole number of rows of dimension d), with fresh ids.
     pub fn append_rows(&mut self, data: &[f32]) -> Result<()> {
-        self.push_rows(data, None)
+        let ctx = self.gpu_context();
+        let _serial = ctx.as_deref().and_then(GpuContext::exclusive);
+        wait::now("Memory::append_rows", self.push_rows(data, None))
     }
 
     /// Appends the rows of `patterns` (N×d) under the caller's `ids`, one per row. An id that
@@ -192,14 +228,23 @@ impl Memory {
     pub fn append_with_ids(&mut self, patterns: ArrayView2<f32>, ids: &[u64]) -> Result<()> {
         self.check_dim("patterns", patterns.ncols())?;
         let rows = patterns.as_standard_layout();
-        self.push_rows(
-            rows.as_slice().expect("standard layout is contiguous"),
-            Some(ids),
-        )
+        let data = rows.as_slice().expect("standard layout is contiguous");
+        let ctx = self.gpu_context();
+        let _serial = ctx.as_deref().and_then(GpuContext::exclusive);
+        wait::now("Memory::append_with_ids", self.push_rows(data, Some(ids)))
+    }
+
+    /// The device context of a GPU memory, for the sync calls that hold its GL lock around
+    /// their wait (see `GpuContext::exclusive`).
+    fn gpu_context(&self) -> Option<Arc<GpuContext>> {
+        match &self.store {
+            Store::Cpu(_) => None,
+            Store::Gpu(ctx, _) => Some(Arc::clone(ctx)),
+        }
     }
 
     /// Appends rows under `ids`, or under fresh ids when `None`; checks everything first.
-    fn push_rows(&mut self, data: &[f32], ids: Option<&[u64]>) -> Result<()> {
+    async fn push_rows(&mut self, data: &[f32], ids: Option<&[u64]>) -> Result<()> {
         if !data.len().is_multiple_of(self.dim) {
             return Err(Error::RaggedRows {
                 what: "patterns",
@@ -229,8 +274,8 @@ impl Memory {
         match &mut self.store {
             Store::Cpu(rows) => Arc::make_mut(rows).extend_from_slice(&data),
             Store::Gpu(ctx, store) => {
-                let _serial = ctx.exclusive();
-                store.append(ctx, &encode_rows(store.precision(), &data, self.dim))?
+                let words = encode_rows(store.precision(), &data, self.dim);
+                store.append(ctx, &words).await?
             }
         }
         Arc::make_mut(&mut self.sq_norms).extend(row_sq_norms(&data, self.dim));
@@ -240,6 +285,12 @@ impl Memory {
 
     /// Replaces pattern `index` with `pattern` (length d); its id and label stay.
     pub fn replace(&mut self, index: usize, pattern: &[f32]) -> Result<()> {
+        let ctx = self.gpu_context();
+        let _serial = ctx.as_deref().and_then(GpuContext::exclusive);
+        wait::now("Memory::replace", self.replace_row(index, pattern))
+    }
+
+    async fn replace_row(&mut self, index: usize, pattern: &[f32]) -> Result<()> {
         self.check_dim("pattern", pattern.len())?;
         if index >= self.len() {
             return Err(Error::IndexOutOfRange {
@@ -253,12 +304,8 @@ impl Memory {
             Store::Cpu(rows) => Arc::make_mut(rows)[index * self.dim..(index + 1) * self.dim]
                 .copy_from_slice(&pattern),
             Store::Gpu(ctx, store) => {
-                let _serial = ctx.exclusive();
-                store.replace(
-                    ctx,
-                    index,
-                    &encode_rows(store.precision(), &pattern, self.dim),
-                )?
+                let words = encode_rows(store.precision(), &pattern, self.dim);
+                store.replace(ctx, index, &words).await?
             }
         }
         Arc::make_mut(&mut self.sq_norms)[index] = row_sq_norms(&pattern, self.dim)[0];
@@ -268,6 +315,12 @@ impl Memory {
     /// Removes the patterns at `indices` (any order; repeats count once). Later patterns move
     /// up to close the gaps, keeping their order and their ids.
     pub fn remove(&mut self, indices: &[usize]) -> Result<()> {
+        let ctx = self.gpu_context();
+        let _serial = ctx.as_deref().and_then(GpuContext::exclusive);
+        wait::now("Memory::remove", self.remove_rows(indices))
+    }
+
+    async fn remove_rows(&mut self, indices: &[usize]) -> Result<()> {
         if let Some(&index) = indices.iter().find(|&&i| i >= self.len()) {
             return Err(Error::IndexOutOfRange {
                 index,
@@ -292,10 +345,7 @@ impl Memory {
                     gone.peek().is_none_or(|&&g| g != row)
                 });
             }
-            Store::Gpu(ctx, buf) => {
-                let _serial = ctx.exclusive();
-                buf.remove(ctx, &sorted)?
-            }
+            Store::Gpu(ctx, buf) => buf.remove(ctx, &sorted).await?,
         }
         let mut gone = sorted.iter().peekable();
         let mut row = 0;
@@ -383,7 +433,9 @@ impl Memory {
         ids: PatternIds,
     ) -> Result<Memory> {
         let mut memory = Memory::with_options(device, dim, options)?;
-        memory.push_rows(rows, Some(ids.ids()))?;
+        let ctx = memory.gpu_context();
+        let _serial = ctx.as_deref().and_then(GpuContext::exclusive);
+        wait::now("Memory::load", memory.push_rows(rows, Some(ids.ids())))?;
         memory.ids = Arc::new(ids);
         Ok(memory)
     }
@@ -391,21 +443,46 @@ impl Memory {
     /// Reads the stored patterns back as an N×d array (f16 patterns as the f32 values they
     /// hold).
     pub fn patterns(&self) -> Result<Array2<f32>> {
+        let _serial = self.store.exclusive();
+        wait::now("Memory::patterns", self.read_patterns())
+    }
+
+    /// The asynchronous form of [`patterns`](Self::patterns), for the web; on native targets
+    /// a worker thread waits for the device, as in [`retrieve_async`](Self::retrieve_async).
+    pub async fn patterns_async(&self) -> Result<Array2<f32>> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let memory = self.snapshot();
+            worker::run(move || memory.patterns()).await
+        }
+        #[cfg(target_arch = "wasm32")]
+        self.read_patterns().await
+    }
+
+    async fn read_patterns(&self) -> Result<Array2<f32>> {
         let data = match &self.store {
             Store::Cpu(rows) => rows.to_vec(),
-            Store::Gpu(ctx, buf) => {
-                let _serial = ctx.exclusive();
-                pollster::block_on(buf.read(ctx))?
-            }
+            Store::Gpu(ctx, buf) => buf.read(ctx).await?,
         };
         Ok(Array2::from_shape_vec((self.len(), self.dim), data).expect("N×d rows"))
     }
 
     /// Retrieves from a batch of queries (B×d): `softmax(β Q Xᵀ) X`, as many steps as `options`
-    /// say. Blocks until the result is on the host; see [`retrieve_async`](Self::retrieve_async).
+    /// say. Blocks until the result is on the host; see [`retrieve_async`](Self::retrieve_async)
+    /// (the only form for a GPU on the web).
     pub fn retrieve(
         &self,
         queries: ArrayView2<f32>,
+        options: &RetrieveOptions,
+    ) -> Result<Retrieval> {
+        let _serial = self.store.exclusive();
+        wait::now("Memory::retrieve", self.retrieve_here(queries, options))
+    }
+
+    /// Retrieval on the calling task, awaiting the device between blocks.
+    async fn retrieve_here(
+        &self,
+        queries: ArrayView2<'_, f32>,
         options: &RetrieveOptions,
     ) -> Result<Retrieval> {
         options.validate(self.len())?;
@@ -420,10 +497,7 @@ impl Memory {
         check_score_range(options.beta, query_norm, self.max_norm())?;
         let blocks = match &self.store {
             Store::Cpu(rows) => self.cpu_blocks(rows, queries, options),
-            Store::Gpu(ctx, store) => {
-                let _serial = ctx.exclusive();
-                self.gpu_blocks(ctx, store, q, options)?
-            }
+            Store::Gpu(ctx, store) => self.gpu_blocks(ctx, store, q, options).await?,
         };
         let max_sq = self.sq_norms.iter().copied().fold(0.0, f64::max);
         Ok(retrieve::assemble(
@@ -436,19 +510,26 @@ impl Memory {
     }
 
     /// The asynchronous form of [`retrieve`](Self::retrieve): the future never blocks the
-    /// executor, on any device. It hands a [`snapshot`](Self::snapshot) and a copy of the
-    /// queries to a worker thread, which records, submits and waits for the device (or runs
-    /// the CPU path), and only awaits that thread's answer. Dropping the future abandons the
-    /// result; the worker still finishes the retrieval.
+    /// executor, on any device. On native targets it hands a [`snapshot`](Self::snapshot) and
+    /// a copy of the queries to a worker thread, which records, submits and waits for the
+    /// device (or runs the CPU path), and only awaits that thread's answer; dropping the future
+    /// abandons the result, and the worker still finishes the retrieval. On the web (wasm32),
+    /// which has no threads, the future itself records and submits, and awaits the device
+    /// between blocks (the CPU path runs inside its first poll).
     pub async fn retrieve_async(
         &self,
         queries: ArrayView2<'_, f32>,
         options: &RetrieveOptions,
     ) -> Result<Retrieval> {
-        let memory = self.snapshot();
-        let queries = queries.to_owned();
-        let options = options.clone();
-        worker::run(move || memory.retrieve(queries.view(), &options)).await
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let memory = self.snapshot();
+            let queries = queries.to_owned();
+            let options = options.clone();
+            worker::run(move || memory.retrieve(queries.view(), &options)).await
+        }
+        #[cfg(target_arch = "wasm32")]
+        self.retrieve_here(queries, options).await
     }
 
     /// A copy of this memory that later mutations of either do not affect, made in
@@ -503,9 +584,8 @@ impl Memory {
             .collect()
     }
 
-    /// The GPU's blocks, as many queries each as the device's limits allow; blocks until the
-    /// device is done.
-    fn gpu_blocks(
+    /// The GPU's blocks, as many queries each as the device's limits allow, one after another.
+    async fn gpu_blocks(
         &self,
         ctx: &GpuContext,
         store: &PatternStore,
@@ -520,14 +600,12 @@ impl Memory {
                 q.len() / self.dim
             );
         }
-        q.chunks(per_block * self.dim)
-            .map(|chunk| {
-                let out = pollster::block_on(retrieval::retrieve_block(
-                    ctx, store, chunk, &plan, options,
-                ))?;
-                Ok((chunk.len() / self.dim, out))
-            })
-            .collect()
+        let mut blocks = Vec::with_capacity(q.len().div_ceil(per_block * self.dim));
+        for chunk in q.chunks(per_block * self.dim) {
+            let out = retrieval::retrieve_block(ctx, store, chunk, &plan, options).await?;
+            blocks.push((chunk.len() / self.dim, out));
+        }
+        Ok(blocks)
     }
 
     fn check_dim(&self, what: &'static str, got: usize) -> Result<()> {
@@ -539,6 +617,16 @@ impl Memory {
             });
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// The GL device lock (see `GpuContext::exclusive`) for a sync call's whole wait.
+    fn exclusive(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        match self {
+            Store::Cpu(_) => None,
+            Store::Gpu(ctx, _) => ctx.exclusive(),
+        }
     }
 }
 

@@ -234,10 +234,23 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| io_error(path, FileOp::Read, e))
 }
 
+/// This process's id, for temporary names. The web has no processes (and no files: saving
+/// there fails with an I/O error when the file is opened), and `std::process::id` panics there.
+fn process_id() -> u32 {
+    if cfg!(target_arch = "wasm32") {
+        0
+    } else {
+        std::process::id()
+    }
+}
+
 /// Temporary files of one process get distinct names even when saves race.
 static TEMP_SERIAL: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to a fresh file beside `path`, synced to disk; returns its path.
+// On the web `File` has nothing to close (opening it already failed), so clippy calls the
+// drop needless there.
+#[cfg_attr(target_arch = "wasm32", allow(clippy::drop_non_drop))]
 fn write_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let name = path.file_name().ok_or_else(|| {
         let why = std::io::Error::new(ErrorKind::InvalidInput, "the path names no file");
@@ -246,7 +259,7 @@ fn write_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let temp = path.with_file_name(format!(
         ".{}.{}-{}.tmp",
         name.to_string_lossy(),
-        std::process::id(),
+        process_id(),
         TEMP_SERIAL.fetch_add(1, Ordering::Relaxed)
     ));
     let mut file = fs::OpenOptions::new()

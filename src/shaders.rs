@@ -15,6 +15,7 @@
 use crate::device::{pick_adapter, GpuOptions};
 use crate::error::Result;
 pub use crate::gpu::programs::Needs;
+use crate::wait;
 
 /// The WGSL a shader compiler takes. The two differ in one directive: WGSL requires
 /// `enable subgroups;` before a program uses subgroup operations, and Tint (Chrome, Dawn)
@@ -68,7 +69,8 @@ pub fn programs(dialect: Dialect, limits: &wgpu::Limits, subgroups: bool) -> Vec
 
 /// The limits of the adapter [`Device::gpu_with`](crate::Device::gpu_with) would pick with
 /// `options`, without opening a device; [`Error::NoAdapter`](crate::Error::NoAdapter) if
-/// there is none.
+/// there is none. On the web, where finding an adapter must wait for the browser, it is
+/// [`Error::WouldBlock`](crate::Error::WouldBlock).
 pub fn adapter_limits(options: &GpuOptions) -> Result<wgpu::Limits> {
-    Ok(pick_adapter(options)?.limits())
+    Ok(wait::now("shaders::adapter_limits", pick_adapter(options))?.limits())
 }

@@ -124,9 +124,17 @@ fn log_decision(fused: bool, b: usize, n: usize, threads: usize) {
 
 /// Threads worth using for `work` units when each should get at least `min_per_thread`.
 fn threads_for(work: usize, min_per_thread: usize) -> usize {
+    (work / min_per_thread).clamp(1, cores())
+}
+
+/// Cores the CPU path may spread over. The web has no threads: there it is 1, and the same
+/// code then runs every piece on the calling thread, spawning none.
+fn cores() -> usize {
+    if cfg!(target_arch = "wasm32") {
+        return 1;
+    }
     static CORES: OnceLock<usize> = OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()));
-    (work / min_per_thread).clamp(1, cores)
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()))
 }
 
 #[cfg(test)]

@@ -211,13 +211,13 @@ fn check_dispatch(ctx: &GpuContext, s: Shape) -> Result<()> {
 
 impl<'c> Attention<'c> {
     /// Uploads the problems; fails where a shape is past what one dispatch can cover.
-    pub(crate) fn new(ctx: &'c GpuContext, p: &Problems<'_>) -> Result<Attention<'c>> {
+    pub(crate) async fn new(ctx: &'c GpuContext, p: &Problems<'_>) -> Result<Attention<'c>> {
         ctx.check_alive()?;
         check_dispatch(ctx, p.shape)?;
         let r = Regions::new(ctx, p.shape)?;
         let (attention, done) =
             ctx.scoped("uploading layer attention", || Attention::upload(ctx, p, r));
-        pollster::block_on(done)?;
+        done.await?;
         Ok(attention)
     }
 
@@ -263,30 +263,32 @@ impl<'c> Attention<'c> {
     /// Computes `xi = softmax(mask(β·q·kᵀ))` of every problem where `active[p]` (the others
     /// keep their association), `q` being the queries or, for an update, `xi · k`. Returns the
     /// associations of all problems (`problems × rows × keys`) when `read` is set.
-    pub(crate) fn associate(
+    pub(crate) async fn associate(
         &self,
         from: From,
         active: &[bool],
         read: bool,
     ) -> Result<Option<Vec<f32>>> {
         let (r, problems) = (self.r, self.shape.problems);
-        let image = self.run("layer association", |rec| {
-            if from == From::Queries {
-                // Every problem is written now; an unwritten score stays NaN and fails a test.
-                rec.poison(&self.scores, r.score.bytes(problems));
-            } else {
-                rec.poison(&self.next, r.query.bytes(problems));
-            }
-            rec.poison(&self.lses, r.lse.bytes(problems));
-            for p in (0..problems).filter(|&p| active[p]) {
-                self.record_association(rec, from, p);
-            }
-            if read {
-                vec![(&self.scores, r.score.bytes(problems))]
-            } else {
-                vec![]
-            }
-        })?;
+        let image = self
+            .run("layer association", |rec| {
+                if from == From::Queries {
+                    // Every problem is written now; an unwritten score stays NaN and fails a test.
+                    rec.poison(&self.scores, r.score.bytes(problems));
+                } else {
+                    rec.poison(&self.next, r.query.bytes(problems));
+                }
+                rec.poison(&self.lses, r.lse.bytes(problems));
+                for p in (0..problems).filter(|&p| active[p]) {
+                    self.record_association(rec, from, p);
+                }
+                if read {
+                    vec![(&self.scores, r.score.bytes(problems))]
+                } else {
+                    vec![]
+                }
+            })
+            .await?;
         Ok(read.then(|| r.score.unpack(problems, &image[0])))
     }
 
@@ -337,22 +339,27 @@ impl<'c> Attention<'c> {
 
     /// Computes `xi · v` of every problem (`problems × rows × vdim`), and returns the
     /// associations too when `with_association`.
-    pub(crate) fn retrieve(&self, with_association: bool) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    pub(crate) async fn retrieve(
+        &self,
+        with_association: bool,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         let (ctx, r, problems) = (self.ctx, self.r, self.shape.problems);
         let kernels = ctx.kernels.for_patterns(&ctx.device, Precision::F32);
-        let image = self.run("layer retrieval", |rec| {
-            rec.poison(&self.outs, r.out.bytes(problems));
-            for p in 0..problems {
-                kernels
-                    .weighted_sum
-                    .encode(rec, self.xi_times(Operand::Values, p));
-            }
-            let mut parts = vec![(&self.outs, r.out.bytes(problems))];
-            if with_association {
-                parts.push((&self.scores, r.score.bytes(problems)));
-            }
-            parts
-        })?;
+        let image = self
+            .run("layer retrieval", |rec| {
+                rec.poison(&self.outs, r.out.bytes(problems));
+                for p in 0..problems {
+                    kernels
+                        .weighted_sum
+                        .encode(rec, self.xi_times(Operand::Values, p));
+                }
+                let mut parts = vec![(&self.outs, r.out.bytes(problems))];
+                if with_association {
+                    parts.push((&self.scores, r.score.bytes(problems)));
+                }
+                parts
+            })
+            .await?;
         let out = r.out.unpack(problems, &image[0]);
         let xi = with_association.then(|| r.score.unpack(problems, &image[1]));
         Ok((out, xi))
@@ -393,7 +400,7 @@ impl<'c> Attention<'c> {
     }
 
     /// Records a pass (`record` returns the parts to read back), submits it and reads them.
-    fn run<'s>(
+    async fn run<'s>(
         &'s self,
         what: &str,
         record: impl FnOnce(&mut Recorder<'_>) -> Vec<(&'s wgpu::Buffer, u64)>,
@@ -403,8 +410,8 @@ impl<'c> Attention<'c> {
         let (parts, done) = ctx.scoped(&format!("recording {what}"), || {
             record(&mut Recorder::new(ctx, &mut encoder))
         });
-        pollster::block_on(done)?;
+        done.await?;
         let running = format!("running {what}");
-        pollster::block_on(ctx.submit_and_read(&running, encoder, None, &parts))
+        ctx.submit_and_read(&running, encoder, None, &parts).await
     }
 }

@@ -169,7 +169,7 @@ impl PatternStore {
     }
 
     /// Appends encoded rows (see [`crate::storage::encode_rows`]), already validated.
-    pub(crate) fn append(&mut self, ctx: &GpuContext, words: &[u32]) -> Result<()> {
+    pub(crate) async fn append(&mut self, ctx: &GpuContext, words: &[u32]) -> Result<()> {
         ctx.check_alive()?;
         let per_row = self.row_words();
         let added = words.len() / per_row;
@@ -218,7 +218,7 @@ impl PatternStore {
             ctx.queue.submit([encoder.finish()]);
             chunks
         });
-        pollster::block_on(done)?;
+        done.await?;
         self.chunks = chunks;
         self.len += added;
         Ok(())
@@ -226,7 +226,12 @@ impl PatternStore {
 
     /// Overwrites row `index` (< len, validated by the caller) with one encoded row; a shared
     /// chunk is copied to a fresh buffer first.
-    pub(crate) fn replace(&mut self, ctx: &GpuContext, index: usize, words: &[u32]) -> Result<()> {
+    pub(crate) async fn replace(
+        &mut self,
+        ctx: &GpuContext,
+        index: usize,
+        words: &[u32],
+    ) -> Result<()> {
         ctx.check_alive()?;
         let ci = index / self.chunk_rows;
         let old = &self.chunks[ci];
@@ -259,14 +264,14 @@ impl PatternStore {
             ctx.queue.submit([]);
             chunk
         });
-        pollster::block_on(done)?;
+        done.await?;
         self.chunks[ci] = chunk;
         Ok(())
     }
 
     /// Removes the rows in `sorted` (ascending, unique, < len) by copying the kept runs into
     /// fresh chunks on the device.
-    pub(crate) fn remove(&mut self, ctx: &GpuContext, sorted: &[usize]) -> Result<()> {
+    pub(crate) async fn remove(&mut self, ctx: &GpuContext, sorted: &[usize]) -> Result<()> {
         ctx.check_alive()?;
         let kept = self.len - sorted.len();
         let (chunks, done) = ctx.scoped("removing patterns", || {
@@ -305,7 +310,7 @@ impl PatternStore {
             ctx.queue.submit([encoder.finish()]);
             chunks
         });
-        pollster::block_on(done)?;
+        done.await?;
         self.chunks = chunks;
         self.len = kept;
         Ok(())

@@ -61,7 +61,7 @@ impl ClassicalGpu {
             ctx.queue.submit([]);
             (w, t)
         });
-        pollster::block_on(done)?;
+        crate::wait::now("classical::Classical::train", done)?;
         Ok(ClassicalGpu {
             ctx: Arc::clone(ctx),
             dim,
@@ -77,7 +77,7 @@ impl ClassicalGpu {
                 .write_buffer(&self.thresholds, 0, bytemuck::cast_slice(thresholds));
             self.ctx.queue.submit([]);
         });
-        pollster::block_on(done)
+        crate::wait::now("classical::Classical::set_thresholds", done)
     }
 
     pub(crate) async fn recall(

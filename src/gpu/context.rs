@@ -82,7 +82,7 @@ impl GpuContext {
     /// Opens a device on `adapter` with `limits`: the adapter's own, or WebGPU's defaults to
     /// run as a browser would. Fails with [`Error::OverLimit`] where they leave some kernel
     /// the crate needs no size that fits.
-    pub(crate) fn new(
+    pub(crate) async fn new(
         adapter: wgpu::Adapter,
         limits: wgpu::Limits,
         poison: bool,
@@ -90,16 +90,18 @@ impl GpuContext {
         let features = wanted_features(&adapter);
         let name = adapter.get_info().name;
         programs::check_device(&limits)?;
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("hopfield"),
-            required_features: features,
-            required_limits: limits.clone(),
-            ..Default::default()
-        }))
-        .map_err(|e| Error::RequestDevice {
-            adapter: name,
-            reason: e.to_string(),
-        })?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("hopfield"),
+                required_features: features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::RequestDevice {
+                adapter: name,
+                reason: e.to_string(),
+            })?;
         let lost = Arc::new(Mutex::new(None));
         let lost_cb = Arc::clone(&lost);
         device.set_device_lost_callback(move |reason, msg| {

@@ -64,7 +64,7 @@ impl DenseGpu {
             ctx.queue.submit([]);
             b
         });
-        pollster::block_on(done)?;
+        crate::wait::now("dense::Dense::new", done)?;
         Ok(DenseGpu {
             ctx: Arc::clone(ctx),
             n,

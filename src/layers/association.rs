@@ -405,12 +405,12 @@ impl Association {
 
     /// The forward pass on batch-first inputs: the output `(N, L, out)`, the association
     /// `(N, H, L, S)` if asked for, and the number of softmaxes of the longest-running head.
-    pub(crate) fn forward(
+    pub(crate) async fn forward(
         &self,
         device: &Device,
-        stored: ArrayView3<f32>,
-        state: ArrayView3<f32>,
-        projection: ArrayView3<f32>,
+        stored: ArrayView3<'_, f32>,
+        state: ArrayView3<'_, f32>,
+        projection: ArrayView3<'_, f32>,
         options: &ForwardOptions<'_>,
     ) -> Result<(Array3<f32>, Option<Array4<f32>>, usize)> {
         let c = &self.config;
@@ -450,7 +450,8 @@ impl Association {
             c.update_steps_max,
             c.update_steps_eps,
             options.association,
-        )?;
+        )
+        .await?;
 
         let o = merge_heads(&got.out, n, heads, l_len, pd);
         let out = self.output(o, pd, &projection_shape)?;

@@ -25,18 +25,23 @@ enum Engine<'a> {
 impl Engine<'_> {
     /// Recomputes the association of the `active` problems from the queries or, for an
     /// update, from `xi · k`; returns every problem's association when `read`.
-    fn associate(&mut self, from: From, active: &[bool], read: bool) -> Result<Option<Vec<f32>>> {
+    async fn associate(
+        &mut self,
+        from: From,
+        active: &[bool],
+        read: bool,
+    ) -> Result<Option<Vec<f32>>> {
         match self {
             Engine::Cpu(host) => Ok(host.associate(from, active, read)),
-            Engine::Gpu(gpu) => gpu.associate(from, active, read),
+            Engine::Gpu(gpu) => gpu.associate(from, active, read).await,
         }
     }
 
     /// `xi · v` of every problem, and the association when asked for.
-    fn retrieve(&mut self, association: bool) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    async fn retrieve(&mut self, association: bool) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         match self {
             Engine::Cpu(host) => Ok(host.retrieve(association)),
-            Engine::Gpu(gpu) => gpu.retrieve(association),
+            Engine::Gpu(gpu) => gpu.retrieve(association).await,
         }
     }
 }
@@ -49,7 +54,7 @@ impl Engine<'_> {
 /// change on the host, in f64. A layer call's associations are small (batch × heads × L × S),
 /// so the read costs little beside the synchronisation every step needs anyway; what no
 /// decision will use (with `Some(0)`, the default, or `Some(1)`: nothing) is not read.
-pub(crate) fn attend(
+pub(crate) async fn attend(
     device: &Device,
     problems: &Problems<'_>,
     heads: usize,
@@ -59,12 +64,12 @@ pub(crate) fn attend(
 ) -> Result<Attended> {
     let mut engine = match &device.backend {
         Backend::Cpu => Engine::Cpu(Host::new(problems)),
-        Backend::Gpu(ctx) => Engine::Gpu(Box::new(Attention::new(ctx, problems)?)),
+        Backend::Gpu(ctx) => Engine::Gpu(Box::new(Attention::new(ctx, problems).await?)),
     };
-    run(&mut engine, problems, heads, steps_max, eps, association)
+    run(&mut engine, problems, heads, steps_max, eps, association).await
 }
 
-fn run(
+async fn run(
     engine: &mut Engine<'_>,
     problems: &Problems<'_>,
     heads: usize,
@@ -78,7 +83,8 @@ fn run(
     // decision after step t' (1 ≤ t' < update_steps_max) compares steps t' and t' − 1.
     let needed = |t: usize| steps_max.is_none_or(|m| t + 1 < m || (t >= 1 && t < m));
     let mut head_on = vec![true; heads];
-    let mut xi = engine.associate(From::Queries, &vec![true; s.problems], needed(0))?;
+    let all = vec![true; s.problems];
+    let mut xi = engine.associate(From::Queries, &all, needed(0)).await?;
     let mut prev: Option<Vec<f32>> = None;
     let mut iterations = 1;
     for t in 0.. {
@@ -109,12 +115,14 @@ fn run(
             break;
         }
         let active: Vec<bool> = (0..s.problems).map(|p| head_on[p % heads]).collect();
-        let next = engine.associate(From::Update, &active, needed(t + 1))?;
+        let next = engine
+            .associate(From::Update, &active, needed(t + 1))
+            .await?;
         prev = xi;
         xi = next;
         iterations += 1;
     }
-    let (out, association) = engine.retrieve(association)?;
+    let (out, association) = engine.retrieve(association).await?;
     Ok(Attended {
         out,
         association,

@@ -8,6 +8,7 @@ use super::association::{expected, Association};
 use super::{in_layout, seq_view, ForwardOptions, HopfieldConfig, LayerOutput, Weights};
 use crate::device::Device;
 use crate::error::Result;
+use crate::wait;
 
 /// hflayers' `Hopfield` layer at inference: `softmax(β·Q·Kᵀ)·V` per head, with
 /// `Q = state·W_Qᵀ`, `K = stored·W_Kᵀ`, `V = projection·W_Vᵀ`, the options of
@@ -66,6 +67,15 @@ impl Hopfield {
             .out)
     }
 
+    /// The asynchronous form of [`forward`](Self::forward), the one for a GPU on the web.
+    pub async fn forward_async(&self, input: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+        let options = ForwardOptions::new();
+        Ok(self
+            .forward_with_async(input, input, input, &options)
+            .await?
+            .out)
+    }
+
     /// hflayers' `forward((stored, state, projection))` with masks, returning the association
     /// matrix too if `options` ask for it. Shapes follow `batch_first`: `(N, S, ·)`,
     /// `(N, L, ·)`, `(N, S, ·)`, and an output `(N, L, out)`, or length first.
@@ -76,14 +86,29 @@ impl Hopfield {
         projection: ArrayView3<f32>,
         options: &ForwardOptions<'_>,
     ) -> Result<LayerOutput<Array3<f32>>> {
+        let pass = self.forward_with_async(stored, state, projection, options);
+        wait::now("Hopfield::forward_with", pass)
+    }
+
+    /// The asynchronous form of [`forward_with`](Self::forward_with).
+    pub async fn forward_with_async(
+        &self,
+        stored: ArrayView3<'_, f32>,
+        state: ArrayView3<'_, f32>,
+        projection: ArrayView3<'_, f32>,
+        options: &ForwardOptions<'_>,
+    ) -> Result<LayerOutput<Array3<f32>>> {
         let bf = self.core.config.batch_first;
-        let (out, association, iterations) = self.core.forward(
-            &self.device,
-            seq_view(stored, bf),
-            seq_view(state, bf),
-            seq_view(projection, bf),
-            options,
-        )?;
+        let (out, association, iterations) = self
+            .core
+            .forward(
+                &self.device,
+                seq_view(stored, bf),
+                seq_view(state, bf),
+                seq_view(projection, bf),
+                options,
+            )
+            .await?;
         Ok(LayerOutput {
             out: in_layout(out, bf),
             association,

@@ -76,11 +76,29 @@ impl HopfieldLayer {
         Ok(self.forward_with(input, &ForwardOptions::new())?.out)
     }
 
+    /// The asynchronous form of [`forward`](Self::forward), the one for a GPU on the web.
+    pub async fn forward_async(&self, input: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+        let options = ForwardOptions::new();
+        Ok(self.forward_with_async(input, &options).await?.out)
+    }
+
     /// [`forward`](Self::forward) with masks (over the `quantity` stored patterns) and the
     /// association matrix on request.
     pub fn forward_with(
         &self,
         input: ArrayView3<f32>,
+        options: &ForwardOptions<'_>,
+    ) -> Result<LayerOutput<Array3<f32>>> {
+        crate::wait::now(
+            "HopfieldLayer::forward_with",
+            self.forward_with_async(input, options),
+        )
+    }
+
+    /// The asynchronous form of [`forward_with`](Self::forward_with).
+    pub async fn forward_with_async(
+        &self,
+        input: ArrayView3<'_, f32>,
         options: &ForwardOptions<'_>,
     ) -> Result<LayerOutput<Array3<f32>>> {
         let (device, core) = self.hopfield.core();
@@ -89,8 +107,9 @@ impl HopfieldLayer {
         let n = state.dim().0;
         let stored = broadcast(&self.lookup, n);
         let projection = broadcast(self.targets.as_ref().unwrap_or(&self.lookup), n);
-        let (out, association, iterations) =
-            core.forward(device, stored.view(), state, projection.view(), options)?;
+        let (out, association, iterations) = core
+            .forward(device, stored.view(), state, projection.view(), options)
+            .await?;
         Ok(LayerOutput {
             out: in_layout(out, bf),
             association,

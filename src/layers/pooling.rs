@@ -57,6 +57,12 @@ impl HopfieldPooling {
         Ok(self.forward_with(input, input, &ForwardOptions::new())?.out)
     }
 
+    /// The asynchronous form of [`forward`](Self::forward), the one for a GPU on the web.
+    pub async fn forward_async(&self, input: ArrayView3<'_, f32>) -> Result<Array2<f32>> {
+        let options = ForwardOptions::new();
+        Ok(self.forward_with_async(input, input, &options).await?.out)
+    }
+
     /// hflayers' `forward((stored, projection))` with masks. The output is hflayers'
     /// `out.flatten(start_dim=1)`: `(N, quantity·out)` batch first, else `(quantity, N·out)`.
     pub fn forward_with(
@@ -65,17 +71,30 @@ impl HopfieldPooling {
         projection: ArrayView3<f32>,
         options: &ForwardOptions<'_>,
     ) -> Result<LayerOutput<Array2<f32>>> {
+        let pass = self.forward_with_async(stored, projection, options);
+        crate::wait::now("HopfieldPooling::forward_with", pass)
+    }
+
+    /// The asynchronous form of [`forward_with`](Self::forward_with).
+    pub async fn forward_with_async(
+        &self,
+        stored: ArrayView3<'_, f32>,
+        projection: ArrayView3<'_, f32>,
+        options: &ForwardOptions<'_>,
+    ) -> Result<LayerOutput<Array2<f32>>> {
         let (device, core) = self.hopfield.core();
         let bf = core.config.batch_first;
         let stored = seq_view(stored, bf);
         let state = broadcast(&self.pooling, stored.dim().0);
-        let (out, association, iterations) = core.forward(
-            device,
-            stored,
-            state.view(),
-            seq_view(projection, bf),
-            options,
-        )?;
+        let (out, association, iterations) = core
+            .forward(
+                device,
+                stored,
+                state.view(),
+                seq_view(projection, bf),
+                options,
+            )
+            .await?;
         let out = in_layout(out, bf);
         let (a, b, c) = out.dim();
         let flat = out

@@ -1,8 +1,7 @@
 //! Shared by the integration tests: devices, seeded random data, error measures.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
-
+#[cfg(not(target_arch = "wasm32"))]
 use hopfield::{Device, GpuOptions, Limits};
 use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
@@ -13,7 +12,9 @@ use rand_distr::StandardNormal;
 /// test is then skipped, loudly) — unless `HOPFIELD_REQUIRE_GPU=1`, where no adapter is a
 /// failure. `HOPFIELD_TEST_LIMITS=webgpu` opens it with WebGPU's default limits instead of the
 /// adapter's, as a browser would.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn gpu() -> Option<Device> {
+    use std::sync::OnceLock;
     static GPU: OnceLock<Result<Device, String>> = OnceLock::new();
     let opened = GPU.get_or_init(|| {
         let limits = match std::env::var("HOPFIELD_TEST_LIMITS") {
@@ -53,7 +54,29 @@ macro_rules! on_every_backend {
     };
 }
 
+/// Writes each async test body (shared with tests/web.rs) once and runs it on the CPU path and
+/// on the GPU, waiting for it here.
+#[macro_export]
+macro_rules! on_every_backend_async {
+    ($($name:ident),* $(,)?) => {
+        mod cpu {
+            $(#[test] fn $name() {
+                pollster::block_on(super::$name(&hopfield::Device::cpu()))
+            })*
+        }
+        mod gpu {
+            $(#[test] fn $name() {
+                if let Some(device) = $crate::common::gpu() {
+                    eprintln!("GPU: {}", device.info());
+                    pollster::block_on(super::$name(&device))
+                }
+            })*
+        }
+    };
+}
+
 /// A fresh seed per run (printed, so a failure can be replayed with `HOPFIELD_TEST_SEED`).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn rng(test: &str) -> StdRng {
     let seed = std::env::var("HOPFIELD_TEST_SEED")
         .ok()
@@ -64,6 +87,15 @@ pub fn rng(test: &str) -> StdRng {
                 .map_or(0, |d| d.as_nanos() as u64)
         });
     eprintln!("{test}: HOPFIELD_TEST_SEED={seed}");
+    StdRng::seed_from_u64(seed)
+}
+
+/// A fresh seed per run, from the browser's clock (wasm32 has no `SystemTime`), printed to
+/// the console the runner shows on failure.
+#[cfg(target_arch = "wasm32")]
+pub fn rng(test: &str) -> StdRng {
+    let seed = (js_sys::Date::now() * 1e3) as u64 ^ (js_sys::Math::random() * 1e15) as u64;
+    wasm_bindgen_test::console_log!("{test}: seed {seed}");
     StdRng::seed_from_u64(seed)
 }
 
