@@ -100,3 +100,15 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/tests/webdriver.json" \
   WASM_BINDGEN_TEST_TIMEOUT=600 \
   cargo test --target wasm32-unknown-unknown --test web
+
+# The web page (web/): its engine built for wasm32 with the test profile (the wasm tests above
+# compiled its dependencies), then served on 127.0.0.1 and opened in headless Chromium, at the
+# adapter's limits and at WebGPU's defaults; each run checks the adapter is named, glyphs are
+# completed, every benchmark row is within 1e-5 of the f64 reference, and the downloaded JSON
+# matches the table, and leaves a screenshot in target/web-test/. About 30 s to build and
+# 40 s per run on 2 cores.
+echo "== the web page in headless Chromium"
+PROFILE=test bash scripts/build-web.sh
+npm ci --prefix web/test --no-audit --no-fund --loglevel=error
+node web/test/page.mjs --limits adapter
+node web/test/page.mjs --limits webgpu

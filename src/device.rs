@@ -79,7 +79,8 @@ pub struct DeviceFeatures {
 /// A description of a device: what the user sees in `hopfield info`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceInfo {
-    /// Adapter name, or the CPU's description.
+    /// Adapter name (`unnamed <backend> adapter` where the driver or browser gives none), or
+    /// the CPU's description.
     pub name: String,
     /// Graphics API ("vulkan", "metal", "dx12", "gl") or "host".
     pub backend: String,
@@ -503,8 +504,14 @@ pub(crate) fn adapter_info(
         .copied()
         .collect::<Vec<_>>()
         .join(" ");
+    // Browsers keep the adapter's description to themselves unless the page asks for it.
+    let name = if i.name.is_empty() {
+        format!("unnamed {} adapter", i.backend)
+    } else {
+        i.name.clone()
+    };
     DeviceInfo {
-        name: i.name.clone(),
+        name,
         backend: i.backend.to_string(),
         kind,
         driver,
