@@ -1,5 +1,5 @@
 //! What `hopfield bench` (the CLI) and the web page's benchmark share: the workloads' data
-//! ([`data`]), one workload's measurement ([`measure`]), and the JSON report ([`report`]), so
+//! ([`data`]), one workload's measurement ([`measure()`]), and the JSON report ([`report`]), so
 //! that both write the same document from the same numbers. Builds for native targets and
 //! for wasm32 in a browser.
 
