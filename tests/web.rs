@@ -21,10 +21,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// The browser's WebGPU device, outputs poisoned as in `common::gpu`; no adapter is a failure.
 async fn webgpu() -> Device {
-    let options = GpuOptions {
-        poison_outputs: true,
-        ..Default::default()
-    };
+    let options = GpuOptions::default().with_poisoned_outputs();
     let device = Device::gpu_with_async(&options)
         .await
         .unwrap_or_else(|e| panic!("no WebGPU device in this browser: {e}"));
