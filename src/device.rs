@@ -140,6 +140,43 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
+/// Counts of what a device was asked to do ([`Device::stats`]); [`since`](Self::since) gives
+/// the counts of the calls in between two of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeviceStats {
+    /// Device buffers created: storage, uniform, staging and timestamp buffers.
+    pub buffers_created: u64,
+    /// Bind groups created.
+    pub bind_groups_created: u64,
+    /// Compute pipelines created.
+    pub pipelines_created: u64,
+    /// Command submissions to the queue.
+    pub submissions: u64,
+    /// Bytes written from the host into device buffers.
+    pub bytes_uploaded: u64,
+    /// Bytes read back from the device to the host.
+    pub bytes_read_back: u64,
+}
+
+impl DeviceStats {
+    /// The counts of what happened after `earlier` (a snapshot of the same device).
+    pub fn since(self, earlier: DeviceStats) -> DeviceStats {
+        DeviceStats {
+            buffers_created: self.buffers_created.saturating_sub(earlier.buffers_created),
+            bind_groups_created: self
+                .bind_groups_created
+                .saturating_sub(earlier.bind_groups_created),
+            pipelines_created: self
+                .pipelines_created
+                .saturating_sub(earlier.pipelines_created),
+            submissions: self.submissions.saturating_sub(earlier.submissions),
+            bytes_uploaded: self.bytes_uploaded.saturating_sub(earlier.bytes_uploaded),
+            bytes_read_back: self.bytes_read_back.saturating_sub(earlier.bytes_read_back),
+        }
+    }
+}
+
 /// How to pick a GPU adapter; fields left `None` fall back to the environment
 /// (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`), then to "any".
 ///
@@ -378,6 +415,40 @@ impl Device {
         match &self.backend {
             Backend::Cpu => cpu_info(),
             Backend::Gpu(ctx) => ctx.info.clone(),
+        }
+    }
+
+    /// What this device has been asked to do since it opened (or since
+    /// [`reset_stats`](Self::reset_stats)): buffers, bind groups and pipelines created,
+    /// submissions, bytes uploaded and read back. All zero on the CPU path, which has none of
+    /// these. Clones of a device share one count.
+    ///
+    /// ```
+    /// # fn main() -> hopfield::Result<()> {
+    /// use hopfield::{Device, Memory, RetrieveOptions};
+    /// let Ok(device) = Device::gpu() else { return Ok(()) };
+    /// let memory = Memory::from_array(&device, ndarray::array![[1.0, 0.0], [0.0, 1.0]].view())?;
+    /// let options = RetrieveOptions::new(4.0);
+    /// memory.retrieve(ndarray::array![[0.9, 0.1]].view(), &options)?;  // warm-up
+    /// let before = device.stats();
+    /// memory.retrieve(ndarray::array![[0.9, 0.1]].view(), &options)?;
+    /// let call = device.stats().since(before);
+    /// assert_eq!(call.pipelines_created, 0);
+    /// assert!(call.bytes_read_back >= 2 * 4);                            // the state, at least
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stats(&self) -> DeviceStats {
+        match &self.backend {
+            Backend::Cpu => DeviceStats::default(),
+            Backend::Gpu(ctx) => ctx.counters.snapshot(),
+        }
+    }
+
+    /// Sets every count of [`stats`](Self::stats) back to zero.
+    pub fn reset_stats(&self) {
+        if let Backend::Gpu(ctx) = &self.backend {
+            ctx.counters.reset();
         }
     }
 

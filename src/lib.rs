@@ -95,7 +95,7 @@ mod worker;
 pub mod workloads;
 
 pub use device::{
-    Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, GpuOptions, Limits,
+    Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, DeviceStats, GpuOptions, Limits,
 };
 pub use error::{Error, FileOp, IoCause, Result};
 pub use memory::Memory;

@@ -9,6 +9,8 @@ pub mod report;
 pub mod stats;
 
 pub use data::{REFERENCE_ROWS, SEED};
-pub use measure::{is_per_workload, kernels, measure, Config, Measured, Row, SERIES_BUDGET};
+pub use measure::{
+    is_per_workload, kernels, measure, Config, Measured, PerCall, Row, SERIES_BUDGET,
+};
 pub use report::{adapter_json, json_report, workload_json};
 pub use stats::{sig3, Stats};

@@ -6,7 +6,8 @@ use std::cell::{Cell, RefCell};
 
 use hopfield::workloads::Workload;
 use hopfield::{
-    Device, Error, Fusion, Memory, MemoryOptions, Precision, Retrieval, RetrieveOptions,
+    Device, DeviceStats, Error, Fusion, Memory, MemoryOptions, Precision, Retrieval,
+    RetrieveOptions,
 };
 use ndarray::{Array2, ArrayView2};
 use web_time::{Duration, Instant};
@@ -36,6 +37,9 @@ pub struct Row<'a> {
 }
 
 pub struct Measured {
+    /// What the device was asked to do per end-to-end call, in steady state (after the
+    /// warm-up): the series' totals over its repetitions. `None` on the CPU path.
+    pub per_call: Option<PerCall>,
     pub chunks: usize,
     pub reps: usize,
     pub device: Option<Stats>,
@@ -58,6 +62,31 @@ impl Measured {
     /// Whether the time budget cut either series short of `asked` repetitions.
     pub fn cut(&self, asked: usize) -> bool {
         self.reps < asked || self.device.as_ref().is_some_and(|d| d.count() < self.reps)
+    }
+}
+
+/// Device counts per call ([`hopfield::DeviceStats`] over a series, divided by its length).
+#[derive(Clone, Copy, Debug)]
+pub struct PerCall {
+    pub buffers_created: f64,
+    pub bind_groups_created: f64,
+    pub pipelines_created: f64,
+    pub submissions: f64,
+    pub bytes_uploaded: f64,
+    pub bytes_read_back: f64,
+}
+
+impl PerCall {
+    fn new(total: DeviceStats, calls: usize) -> PerCall {
+        let per = |v: u64| v as f64 / calls as f64;
+        PerCall {
+            buffers_created: per(total.buffers_created),
+            bind_groups_created: per(total.bind_groups_created),
+            pipelines_created: per(total.pipelines_created),
+            submissions: per(total.submissions),
+            bytes_uploaded: per(total.bytes_uploaded),
+            bytes_read_back: per(total.bytes_read_back),
+        }
     }
 }
 
@@ -175,6 +204,7 @@ pub async fn measure(
     // End-to-end runs go without timestamp queries, whose resolve and readback they would
     // otherwise include.
     let states = RefCell::new(None);
+    let before = device.stats();
     let e2e = series(cfg.reps, || {
         let started = Instant::now();
         let out = retrieve_once(&memory, q.view(), &plain);
@@ -188,11 +218,15 @@ pub async fn measure(
     })
     .await?;
     let reps = e2e.len();
+    let per_call = device
+        .is_gpu()
+        .then(|| PerCall::new(device.stats().since(before), reps));
     let (device, device_note) = device_times(&memory, &q, &timed, reps).await?;
 
     let states = states.into_inner().expect("at least one repetition");
     let (rel_err, rel_err_rows) = relative_error(&x, &q, &states, cfg.beta);
     Ok(Measured {
+        per_call,
         chunks: memory.chunks(),
         reps,
         device: Stats::new(&device),

@@ -102,6 +102,14 @@ pub fn workload_json(r: &Row, cfg: &Config) -> Value {
                 "tflop_per_s": w.flop() / (t / 1e3) / 1e12,
                 "rel_err": m.rel_err,
                 "rel_err_rows": m.rel_err_rows,
+                "per_call": m.per_call.map(|c| json!({
+                    "buffers_created": c.buffers_created,
+                    "bind_groups_created": c.bind_groups_created,
+                    "pipelines_created": c.pipelines_created,
+                    "submissions": c.submissions,
+                    "bytes_uploaded": c.bytes_uploaded,
+                    "bytes_read_back": c.bytes_read_back,
+                })),
             })
         }
     };

@@ -721,6 +721,7 @@ fn check_bench_row(row: &serde_json::Value) {
 #[test]
 fn bench_cpu_writes_json() {
     let (text, doc) = bench_s4("cpu");
+    assert!(doc["workloads"][0]["per_call"].is_null(), "{doc}");
     assert!(text.contains("host CPU") && text.contains("S4"), "{text}");
     assert!(text.contains("n/a (CPU path)"), "{text}");
     assert_eq!(doc["adapter"]["backend"], "host");
@@ -751,6 +752,11 @@ fn bench_gpu() {
     assert_eq!(doc["config"]["kernels"], "fused");
     let row = &doc["workloads"][0];
     check_bench_row(row);
+    // Per call in steady state: no pipeline built, S4's state (64 floats) and its change read.
+    let per_call = &row["per_call"];
+    assert_eq!(per_call["pipelines_created"], 0.0, "{row}");
+    assert!(per_call["submissions"].as_f64() >= Some(1.0), "{row}");
+    assert_eq!(per_call["bytes_read_back"], (64 * 4 + 4) as f64, "{row}");
     if doc["adapter"]["features"]["timestamps"] == true {
         assert!(
             row["device_time_ms"]["median"]

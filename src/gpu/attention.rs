@@ -227,13 +227,13 @@ impl<'c> Attention<'c> {
         let upload = |label, region: Region, data: &[f32], cols, row_len| {
             let b = ctx.storage(label, region.bytes(n));
             let image = region.pack(n, data, cols, row_len);
-            ctx.queue.write_buffer(&b, 0, bytemuck::cast_slice(&image));
+            ctx.write(&b, 0, bytemuck::cast_slice(&image));
             b
         };
         let mask = p.mask.map(|m| {
             let b = ctx.storage("association mask", r.score.bytes(n));
             let image = r.score.pack(n, m, s.keys, s.keys);
-            ctx.queue.write_buffer(&b, 0, bytemuck::cast_slice(&image));
+            ctx.write(&b, 0, bytemuck::cast_slice(&image));
             b
         });
         Attention {

@@ -6,7 +6,7 @@
 //! the GPU visits neurons exactly as the CPU path does.
 
 use super::buffers::binding;
-use super::kernel::{groups_for, Kernel};
+use super::kernel::{groups_for, Dev, Kernel};
 use super::programs::{self, Variant};
 use super::recorder::Recorder;
 use super::GpuContext;
@@ -59,7 +59,7 @@ pub(crate) struct BinaryKernels {
 }
 
 impl BinaryKernels {
-    pub(crate) fn new(device: &wgpu::Device) -> Self {
+    pub(crate) fn new(device: Dev<'_>) -> Self {
         let k = |program| Kernel::new(device, program, Variant::PLAIN);
         BinaryKernels {
             classical_sync: k(&programs::CLASSICAL_SYNC),
@@ -161,10 +161,8 @@ impl BlockBuffers {
                 last_change: ctx.storage("last change", rows as u64 * WORD),
                 changed: ctx.storage("changed", WORD),
             };
-            ctx.queue
-                .write_buffer(&b.states[0], 0, bytemuck::cast_slice(block));
-            ctx.queue
-                .write_buffer(&b.last_change, 0, bytemuck::cast_slice(&vec![0u32; rows]));
+            ctx.write(&b.states[0], 0, bytemuck::cast_slice(block));
+            ctx.write(&b.last_change, 0, bytemuck::cast_slice(&vec![0u32; rows]));
             b
         });
         done.await?;
@@ -200,8 +198,7 @@ async fn sweep_block(
     while ran < opts.max_sweeps {
         if let Update::Asynchronous { seed } = opts.update {
             let perm = sweep_order(seed, ran, dim);
-            ctx.queue
-                .write_buffer(&b.order, 0, bytemuck::cast_slice(&perm));
+            ctx.write(&b.order, 0, bytemuck::cast_slice(&perm));
         }
         let sweep = Sweep {
             rows: b.rows,

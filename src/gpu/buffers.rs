@@ -207,7 +207,7 @@ impl PatternStore {
                 }
                 // Disjoint from the rows copied above, so the order of write and copy is
                 // immaterial.
-                ctx.queue.write_buffer(
+                ctx.write(
                     &chunks[ci].buffer,
                     local as u64 * self.row_bytes(),
                     bytemuck::cast_slice(&words[src * per_row..(src + take) * per_row]),
@@ -215,7 +215,7 @@ impl PatternStore {
                 src += take;
                 at += take;
             }
-            ctx.queue.submit([encoder.finish()]);
+            ctx.submit([encoder.finish()]);
             chunks
         });
         done.await?;
@@ -255,13 +255,13 @@ impl PatternStore {
                 old.clone()
             };
             // `write_buffer` lands before the submitted copy, so the row goes in afterwards.
-            ctx.queue.submit([encoder.finish()]);
-            ctx.queue.write_buffer(
+            ctx.submit([encoder.finish()]);
+            ctx.write(
                 &chunk.buffer,
                 (index % self.chunk_rows) as u64 * self.row_bytes(),
                 bytemuck::cast_slice(words),
             );
-            ctx.queue.submit([]);
+            ctx.submit([]);
             chunk
         });
         done.await?;
@@ -307,7 +307,7 @@ impl PatternStore {
                 }
                 start = end + 1;
             }
-            ctx.queue.submit([encoder.finish()]);
+            ctx.submit([encoder.finish()]);
             chunks
         });
         done.await?;

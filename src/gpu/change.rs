@@ -1,6 +1,6 @@
 //! `shaders/change.wgsl`: per-state largest change of one update, and its block maximum.
 
-use super::kernel::{groups_for, Kernel};
+use super::kernel::{groups_for, Dev, Kernel};
 use super::programs::{self, Variant};
 use super::recorder::{bindings, Recorder};
 
@@ -25,7 +25,7 @@ bindings!(ChangeBindings {
 });
 
 impl Change {
-    pub(crate) fn new(device: &wgpu::Device) -> Self {
+    pub(crate) fn new(device: Dev<'_>) -> Self {
         Change(Kernel::new(device, &programs::CHANGE, Variant::PLAIN))
     }
 

@@ -55,10 +55,9 @@ impl ClassicalGpu {
         let ((weights, t), done) = ctx.scoped("uploading weights", || {
             let w = ctx.storage("classical weights", bytes);
             let t = ctx.storage("classical thresholds", dim as u64 * WORD);
-            ctx.queue.write_buffer(&w, 0, bytemuck::cast_slice(scaled));
-            ctx.queue
-                .write_buffer(&t, 0, bytemuck::cast_slice(thresholds));
-            ctx.queue.submit([]);
+            ctx.write(&w, 0, bytemuck::cast_slice(scaled));
+            ctx.write(&t, 0, bytemuck::cast_slice(thresholds));
+            ctx.submit([]);
             (w, t)
         });
         crate::wait::now("classical::Classical::train", done)?;
@@ -73,9 +72,8 @@ impl ClassicalGpu {
     pub(crate) fn set_thresholds(&self, thresholds: &[f32]) -> Result<()> {
         let ((), done) = self.ctx.scoped("uploading thresholds", || {
             self.ctx
-                .queue
-                .write_buffer(&self.thresholds, 0, bytemuck::cast_slice(thresholds));
-            self.ctx.queue.submit([]);
+                .write(&self.thresholds, 0, bytemuck::cast_slice(thresholds));
+            self.ctx.submit([]);
         });
         crate::wait::now("classical::Classical::set_thresholds", done)
     }

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::binary::BinaryKernels;
 use super::change::Change;
+use super::counters::Counters;
 use super::fused::Fused;
+use super::kernel::Dev;
 use super::mask::Mask;
 use super::merge::Merge;
 use super::poller::Poller;
@@ -38,12 +40,21 @@ pub(crate) struct Kernels {
     by_precision: [OnceLock<PatternKernels>; 2],
     /// The device's limits, by which kernels built in two tile sizes pick one.
     limits: wgpu::Limits,
+    counters: Arc<Counters>,
 }
 
 impl Kernels {
     /// The binary-network kernels (classical and dense), compiled on first use.
     pub(crate) fn binary(&self, device: &wgpu::Device) -> &BinaryKernels {
-        self.binary.get_or_init(|| BinaryKernels::new(device))
+        self.binary
+            .get_or_init(|| BinaryKernels::new(self.dev(device)))
+    }
+
+    fn dev<'a>(&'a self, device: &'a wgpu::Device) -> Dev<'a> {
+        Dev {
+            device,
+            counters: &self.counters,
+        }
     }
 
     pub(crate) fn for_patterns(&self, device: &wgpu::Device, p: Precision) -> &PatternKernels {
@@ -51,10 +62,11 @@ impl Kernels {
             Precision::F32 => &self.by_precision[0],
             Precision::F16 => &self.by_precision[1],
         };
+        let dev = self.dev(device);
         slot.get_or_init(|| PatternKernels {
-            similarity: Similarity::new(device, p),
-            weighted_sum: WeightedSum::new(device, p),
-            fused: Fused::new(device, &self.limits, p),
+            similarity: Similarity::new(dev, p),
+            weighted_sum: WeightedSum::new(dev, p),
+            fused: Fused::new(dev, &self.limits, p),
         })
     }
 }
@@ -65,6 +77,8 @@ pub(crate) struct GpuContext {
     pub info: DeviceInfo,
     pub limits: wgpu::Limits,
     pub kernels: Kernels,
+    /// Shared with the kernels, which count the pipelines they build.
+    pub(crate) counters: Arc<Counters>,
     lost: Arc<Mutex<Option<String>>>,
     /// `None` on GL, whose backend holds its one context during `poll(wait)`: a poller thread
     /// would starve every other thread's calls, so there the reading thread polls.
@@ -111,15 +125,21 @@ impl GpuContext {
         // anything reaching this handler is logged, not turned into a panic in user code.
         device.on_uncaptured_error(Arc::new(|e| log::error!("uncaptured wgpu error: {e}")));
         let subgroups = features.contains(wgpu::Features::SUBGROUP);
+        let counters = Arc::new(Counters::default());
+        let dev = Dev {
+            device: &device,
+            counters: &counters,
+        };
         let kernels = Kernels {
-            softmax: Softmax::new(&device, subgroups),
-            change: Change::new(&device),
-            merge: Merge::new(&device, subgroups),
-            sum_splits: SumSplits::new(&device),
-            mask: Mask::new(&device),
+            softmax: Softmax::new(dev, subgroups),
+            change: Change::new(dev),
+            merge: Merge::new(dev, subgroups),
+            sum_splits: SumSplits::new(dev),
+            mask: Mask::new(dev),
             binary: OnceLock::new(),
             by_precision: [OnceLock::new(), OnceLock::new()],
             limits: limits.clone(),
+            counters: Arc::clone(&counters),
         };
         let info = adapter_info(&adapter, &limits, features);
         let gl = adapter.get_info().backend == wgpu::Backend::Gl;
@@ -131,6 +151,7 @@ impl GpuContext {
             info,
             limits,
             kernels,
+            counters,
             lost,
             staging: StagingPool::default(),
             timers: TimerPool::default(),
@@ -178,8 +199,26 @@ impl GpuContext {
         }
     }
 
+    /// Creates a buffer, counted.
+    pub(crate) fn buffer(&self, desc: &wgpu::BufferDescriptor<'_>) -> wgpu::Buffer {
+        self.counters.buffer();
+        self.device.create_buffer(desc)
+    }
+
+    /// Queues a write of `data` into `buffer` at `offset`, counted.
+    pub(crate) fn write(&self, buffer: &wgpu::Buffer, offset: u64, data: &[u8]) {
+        self.counters.upload(data.len() as u64);
+        self.queue.write_buffer(buffer, offset, data);
+    }
+
+    /// Submits `commands` (none: only the queued writes), counted.
+    pub(crate) fn submit<I: IntoIterator<Item = wgpu::CommandBuffer>>(&self, commands: I) {
+        self.counters.submission();
+        self.queue.submit(commands);
+    }
+
     pub(crate) fn storage(&self, label: &str, bytes: u64) -> wgpu::Buffer {
-        self.device.create_buffer(&wgpu::BufferDescriptor {
+        self.buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes.max(4),
             usage: wgpu::BufferUsages::STORAGE
@@ -235,7 +274,7 @@ impl GpuContext {
         if slot.as_ref().is_none_or(|b| b.size() < bytes) {
             let fill = vec![POISON; (bytes / crate::storage::WORD_BYTES) as usize];
             let b = self.storage("poison", bytes);
-            self.queue.write_buffer(&b, 0, bytemuck::cast_slice(&fill));
+            self.write(&b, 0, bytemuck::cast_slice(&fill));
             *slot = Some(b);
         }
         if let Some(src) = slot.as_ref() {

@@ -60,8 +60,8 @@ impl DenseGpu {
         let (patterns_t, done) = ctx.scoped("uploading patterns", || {
             let b = ctx.storage("dense patterns (transposed)", bytes);
             let words = t.as_slice().expect("standard layout");
-            ctx.queue.write_buffer(&b, 0, bytemuck::cast_slice(words));
-            ctx.queue.submit([]);
+            ctx.write(&b, 0, bytemuck::cast_slice(words));
+            ctx.submit([]);
             b
         });
         crate::wait::now("dense::Dense::new", done)?;

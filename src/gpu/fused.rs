@@ -2,7 +2,7 @@
 //! step's partial softmax statistics and weighted sums per split of a chunk of patterns, for
 //! `shaders/merge.wgsl` to combine.
 
-use super::kernel::{groups_for, Kernel};
+use super::kernel::{groups_for, Dev, Kernel};
 use super::programs::{self, Variant};
 use super::recorder::{bindings, Recorder};
 use crate::storage::Precision;
@@ -87,7 +87,7 @@ bindings!(FusedBindings {
 impl Fused {
     /// Builds each kernel in the tile size that fits `limits` (`programs::check_device` has
     /// made sure `fused_rows` fits in one).
-    pub(crate) fn new(device: &wgpu::Device, limits: &wgpu::Limits, precision: Precision) -> Self {
+    pub(crate) fn new(device: Dev<'_>, limits: &wgpu::Limits, precision: Precision) -> Self {
         let build = |program: &programs::Program| {
             program.tiles_for(limits).map(|tiles| {
                 let variant = Variant {

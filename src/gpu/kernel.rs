@@ -2,7 +2,15 @@
 //! layout of its bindings (a uniform parameter block, then storage buffers; the
 //! [`Recorder`](super::recorder::Recorder) dispatches it).
 
+use super::counters::Counters;
 use super::programs::{Program, Variant};
+
+/// A device and its counters: what kernels are built on.
+#[derive(Clone, Copy)]
+pub(crate) struct Dev<'a> {
+    pub device: &'a wgpu::Device,
+    pub counters: &'a Counters,
+}
 
 pub(crate) struct Kernel {
     label: &'static str,
@@ -16,8 +24,8 @@ impl Kernel {
     /// wgpu does not check a pipeline's workgroup memory against the device's limits, and a
     /// driver given more than it has may fail in any way; the variant choice must keep within
     /// them (`programs::check_device`, `Program::tiles_for`), and breaking that is a bug here.
-    pub(crate) fn new(device: &wgpu::Device, program: &Program, variant: Variant) -> Kernel {
-        let label = program.name;
+    pub(crate) fn new(dev: Dev<'_>, program: &Program, variant: Variant) -> Kernel {
+        let (device, label) = (dev.device, program.name);
         if let Some((limit, needed, have)) = program.needs(variant).exceeds(&device.limits()) {
             panic!("{label} ({variant:?}) needs {needed} of {limit}; the device allows {have}");
         }
@@ -36,6 +44,7 @@ impl Kernel {
             },
             cache: None,
         });
+        dev.counters.pipeline();
         let layout = pipeline.get_bind_group_layout(0);
         Kernel {
             label,

@@ -1,6 +1,6 @@
 //! `shaders/mask.wgsl`: masked scores set to −∞ before the softmax.
 
-use super::kernel::{groups_for, Kernel};
+use super::kernel::{groups_for, Dev, Kernel};
 use super::programs::{self, Variant};
 use super::recorder::{bindings, Recorder};
 
@@ -20,7 +20,7 @@ pub(crate) struct Mask(Kernel);
 bindings!(MaskBindings { scores, mask });
 
 impl Mask {
-    pub(crate) fn new(device: &wgpu::Device) -> Self {
+    pub(crate) fn new(device: Dev<'_>) -> Self {
         Mask(Kernel::new(device, &programs::MASK, Variant::PLAIN))
     }
 

@@ -1,7 +1,7 @@
 //! `shaders/merge.wgsl`: the fused path's log-sum-exp merge of split partials into new states,
 //! with the step's log-sum-exp and convergence test.
 
-use super::kernel::{groups_for, Kernel};
+use super::kernel::{groups_for, Dev, Kernel};
 use super::programs::{self, Variant};
 use super::recorder::{bindings, Recorder};
 
@@ -34,7 +34,7 @@ bindings!(
 
 impl Merge {
     /// `subgroups`: reduce with subgroup operations (the device must have `SUBGROUP`).
-    pub(crate) fn new(device: &wgpu::Device, subgroups: bool) -> Self {
+    pub(crate) fn new(device: Dev<'_>, subgroups: bool) -> Self {
         Merge(Kernel::new(
             device,
             &programs::MERGE,

@@ -7,6 +7,7 @@ mod buffers;
 mod change;
 pub(crate) mod classical;
 mod context;
+mod counters;
 pub(crate) mod dense;
 mod fused;
 mod kernel;

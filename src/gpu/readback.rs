@@ -16,7 +16,7 @@ const POOL: usize = 4;
 pub(crate) struct StagingPool(Mutex<Vec<wgpu::Buffer>>);
 
 impl StagingPool {
-    fn take(&self, device: &wgpu::Device, bytes: u64) -> wgpu::Buffer {
+    fn take(&self, ctx: &GpuContext, bytes: u64) -> wgpu::Buffer {
         let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
         // Reuse a buffer that fits without hoarding one much larger than needed.
         if let Some(i) = pool
@@ -26,7 +26,7 @@ impl StagingPool {
             return pool.swap_remove(i);
         }
         drop(pool);
-        device.create_buffer(&wgpu::BufferDescriptor {
+        ctx.buffer(&wgpu::BufferDescriptor {
             label: Some("staging"),
             size: bytes.next_power_of_two().max(1 << 12),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
@@ -58,7 +58,7 @@ impl GpuContext {
                 all.push(t.stop(&mut encoder));
             }
             let staged = self.stage_reads(&mut encoder, &all);
-            self.queue.submit([encoder.finish()]);
+            self.submit([encoder.finish()]);
             staged
         });
         done.await?;
@@ -73,7 +73,7 @@ impl GpuContext {
         parts: &[(&wgpu::Buffer, u64)],
     ) -> Staged {
         let total: u64 = parts.iter().map(|p| p.1).sum();
-        let staging = self.staging.take(&self.device, total.max(4));
+        let staging = self.staging.take(self, total.max(4));
         let mut offset = 0;
         let mut ranges = Vec::with_capacity(parts.len());
         for (buf, len) in parts {
@@ -106,6 +106,9 @@ impl GpuContext {
             Some(Err(e)) => return Err(Error::Gpu(format!("reading results back: {e}"))),
             None => return Err(Error::DeviceLost("readback was dropped".into())),
         }
+        // Only what the caller asked for counts, not the staging buffer's rounding.
+        let bytes: u64 = staged.ranges.iter().map(|r| r.1).sum();
+        self.counters.read_back(bytes);
         let out = {
             let view = staged
                 .staging

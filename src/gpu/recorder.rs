@@ -76,6 +76,9 @@ impl<'a> Recorder<'a> {
         buffers: &[wgpu::BufferBinding<'_>],
     ) -> wgpu::BindGroup {
         let device = &self.ctx.device;
+        self.ctx.counters.buffer();
+        self.ctx.counters.bind_group();
+        self.ctx.counters.upload(params.len() as u64);
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(kernel.label()),
             contents: params,

@@ -43,8 +43,7 @@ pub(crate) async fn retrieve_block(
     };
     let (scratch, done) = ctx.scoped("allocating retrieval buffers", || {
         let s = allocate(ctx, store, shape, plan.fused);
-        ctx.queue
-            .write_buffer(&s.states[0], 0, bytemuck::cast_slice(queries));
+        ctx.write(&s.states[0], 0, bytemuck::cast_slice(queries));
         s
     });
     done.await?;

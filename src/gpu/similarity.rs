@@ -1,6 +1,6 @@
 //! `shaders/similarity.wgsl`: scores S = β Q Xᵀ, one chunk of patterns per call.
 
-use super::kernel::{groups_for, Kernel};
+use super::kernel::{groups_for, Dev, Kernel};
 use super::programs::{self, Variant};
 use super::recorder::{bindings, Recorder};
 use crate::storage::Precision;
@@ -54,7 +54,7 @@ bindings!(SimilarityBindings {
 pub(crate) struct Similarity(Kernel);
 
 impl Similarity {
-    pub(crate) fn new(device: &wgpu::Device, precision: Precision) -> Self {
+    pub(crate) fn new(device: Dev<'_>, precision: Precision) -> Self {
         Similarity(Kernel::new(
             device,
             &programs::SIMILARITY,

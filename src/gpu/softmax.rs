@@ -2,7 +2,7 @@
 //! place, with each row's log-sum-exp, in segments of [`SEGMENT`] columns so that no invocation
 //! walks a whole row.
 
-use super::kernel::Kernel;
+use super::kernel::{Dev, Kernel};
 use super::programs::{self, Variant};
 use super::recorder::{bindings, Recorder};
 
@@ -36,7 +36,7 @@ bindings!(
 
 impl Softmax {
     /// `subgroups`: reduce with subgroup operations (the device must have `SUBGROUP`).
-    pub(crate) fn new(device: &wgpu::Device, subgroups: bool) -> Self {
+    pub(crate) fn new(device: Dev<'_>, subgroups: bool) -> Self {
         let variant = Variant::reductions(subgroups);
         Softmax {
             stats: Kernel::new(device, &programs::SOFTMAX_STATS, variant),

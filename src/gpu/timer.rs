@@ -44,7 +44,7 @@ impl GpuContext {
                 ty: wgpu::QueryType::Timestamp,
                 count: 2,
             }),
-            resolved: self.device.create_buffer(&wgpu::BufferDescriptor {
+            resolved: self.buffer(&wgpu::BufferDescriptor {
                 label: Some("resolved timestamps"),
                 size: 16,
                 usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,

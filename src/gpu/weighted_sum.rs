@@ -2,7 +2,7 @@
 //! patterns per call, split along N into runs of [`RUN`] patterns.
 
 use super::buffers::binding;
-use super::kernel::{groups_for, Kernel};
+use super::kernel::{groups_for, Dev, Kernel};
 use super::programs::{self, Variant};
 use super::recorder::{bindings, Recorder};
 use super::similarity::Columns;
@@ -75,7 +75,7 @@ pub(crate) struct WeightedSumJob<'a> {
 }
 
 impl WeightedSum {
-    pub(crate) fn new(device: &wgpu::Device, precision: Precision) -> Self {
+    pub(crate) fn new(device: Dev<'_>, precision: Precision) -> Self {
         WeightedSum(Kernel::new(
             device,
             &programs::WEIGHTED_SUM,
@@ -155,7 +155,7 @@ impl WeightedSum {
 }
 
 impl SumSplits {
-    pub(crate) fn new(device: &wgpu::Device) -> Self {
+    pub(crate) fn new(device: Dev<'_>) -> Self {
         SumSplits(Kernel::new(device, &programs::SUM_SPLITS, Variant::PLAIN))
     }
 

@@ -16,14 +16,29 @@ use rand_distr::StandardNormal;
 pub fn gpu() -> Option<Device> {
     use std::sync::OnceLock;
     static GPU: OnceLock<Result<Device, String>> = OnceLock::new();
-    let opened = GPU.get_or_init(|| {
-        let limits = match std::env::var("HOPFIELD_TEST_LIMITS") {
-            Ok(s) if !s.is_empty() => s.parse::<Limits>().map_err(|e| e.to_string())?,
-            _ => Limits::Adapter,
-        };
-        Device::gpu_with(&GpuOptions::default().with_poisoned_outputs().limits(limits))
-            .map_err(|e| e.to_string())
-    });
+    required(GPU.get_or_init(open_gpu))
+}
+
+/// A GPU of its own for one test (opened as [`gpu`] opens the shared one), for tests that
+/// count what the device does, which other tests' calls on a shared device would disturb.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn own_gpu() -> Option<Device> {
+    required(&open_gpu())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn open_gpu() -> Result<Device, String> {
+    let limits = match std::env::var("HOPFIELD_TEST_LIMITS") {
+        Ok(s) if !s.is_empty() => s.parse::<Limits>().map_err(|e| e.to_string())?,
+        _ => Limits::Adapter,
+    };
+    Device::gpu_with(&GpuOptions::default().with_poisoned_outputs().limits(limits))
+        .map_err(|e| e.to_string())
+}
+
+/// The device, or `None` (loudly) where there is no adapter, or a panic where one is required.
+#[cfg(not(target_arch = "wasm32"))]
+fn required(opened: &Result<Device, String>) -> Option<Device> {
     match opened {
         Ok(d) => Some(d.clone()),
         Err(e) if std::env::var("HOPFIELD_REQUIRE_GPU").as_deref() == Ok("1") => {

@@ -1,0 +1,86 @@
+//! Device counters (`Device::stats`): what a call creates, submits and moves, counted, so
+//! structural costs are asserted here rather than timed.
+
+mod common;
+
+use hopfield::{Device, DeviceStats, Memory, RetrieveOptions};
+
+/// A retrieval in steady state creates no pipeline, submits, uploads at least its queries and
+/// reads back exactly its states and their last change (fused path, fixed steps, no extras).
+#[test]
+fn a_steady_state_retrieval_is_counted() {
+    let Some(device) = common::own_gpu() else {
+        return;
+    };
+    let mut rng = common::rng("counters");
+    let (b, n, d) = (3, 257, 37);
+    let x = common::normal(&mut rng, n, d, 1.0);
+    let q = common::normal(&mut rng, b, d, 1.0);
+    let memory = Memory::from_array(&device, x.view()).unwrap();
+    let options = RetrieveOptions::new(2.0);
+    memory.retrieve(q.view(), &options).unwrap();
+
+    let before = device.stats();
+    memory.retrieve(q.view(), &options).unwrap();
+    let call = device.stats().since(before);
+    assert_eq!(call.pipelines_created, 0, "{call:?}");
+    assert!(call.submissions >= 1, "{call:?}");
+    assert!(call.bind_groups_created >= 1, "{call:?}");
+    assert!(call.bytes_uploaded >= (b * d * 4) as u64, "{call:?}");
+    assert_eq!(call.bytes_read_back, (b * d * 4 + b * 4) as u64, "{call:?}");
+
+    // The same call again costs the same.
+    let before = device.stats();
+    memory.retrieve(q.view(), &options).unwrap();
+    assert_eq!(device.stats().since(before), call);
+}
+
+/// Asking for the weights reads the B×N scores back too.
+#[test]
+fn weights_are_counted_in_the_readback() {
+    let Some(device) = common::own_gpu() else {
+        return;
+    };
+    let mut rng = common::rng("counters weights");
+    let (b, n, d) = (2, 101, 16);
+    let memory = Memory::from_array(&device, common::normal(&mut rng, n, d, 1.0).view()).unwrap();
+    let q = common::normal(&mut rng, b, d, 1.0);
+    let mut options = RetrieveOptions::new(2.0);
+    options.weights = true;
+    memory.retrieve(q.view(), &options).unwrap();
+    let before = device.stats();
+    memory.retrieve(q.view(), &options).unwrap();
+    let call = device.stats().since(before);
+    assert_eq!(
+        call.bytes_read_back,
+        (b * d * 4 + b * 4 + b * n * 4) as u64,
+        "{call:?}"
+    );
+}
+
+#[test]
+fn reset_and_the_cpu_path() {
+    let cpu = Device::cpu();
+    let memory = Memory::from_array(&cpu, ndarray::array![[1.0, 0.0]].view()).unwrap();
+    memory
+        .retrieve(
+            ndarray::array![[1.0, 0.0]].view(),
+            &RetrieveOptions::new(1.0),
+        )
+        .unwrap();
+    assert_eq!(cpu.stats(), DeviceStats::default());
+
+    let Some(device) = common::own_gpu() else {
+        return;
+    };
+    let memory = Memory::from_array(&device, ndarray::array![[1.0, 0.0]].view()).unwrap();
+    memory
+        .retrieve(
+            ndarray::array![[1.0, 0.0]].view(),
+            &RetrieveOptions::new(1.0),
+        )
+        .unwrap();
+    assert!(device.stats().bytes_read_back > 0);
+    device.reset_stats();
+    assert_eq!(device.stats(), DeviceStats::default());
+}
