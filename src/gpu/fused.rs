@@ -122,11 +122,11 @@ impl Fused {
         chunk: FusedChunk,
         b: FusedBindings<'_>,
     ) {
+        let per_group = self.queries_per_group(rows);
         let kernel = match &self.many {
-            Some(many) if self.queries_per_group(rows) == MANY => many,
+            Some(many) if per_group == MANY => many,
             _ => &self.few,
         };
-        let per_group = self.queries_per_group(rows);
         let params = Params {
             rows: rows as u32,
             n: chunk.n as u32,
