@@ -13,6 +13,9 @@ compgen -G "/usr/share/glvnd/egl_vendor.d/*mesa*.json" >/dev/null || missing+=(l
 # Node runs the Tint check (tools/tint-check).
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# Headless Chromium and its driver run the wasm tests and the web page.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
@@ -79,16 +82,6 @@ WGPU_BACKEND=gl cargo test --test scale -- --test-threads=1 \
 # prebuilt binary is fetched), building the wasm tests from nothing ≈ 240 s, running the
 # 30 tests ≈ 400 s (the WebGPU half on SwiftShader is most of it).
 echo "== parity, kernel and layer tests in headless Chromium (WebGPU and CPU)"
-missing=()
-command -v chromium >/dev/null || missing+=(chromium)
-command -v chromedriver >/dev/null || missing+=(chromium-driver)
-if ((${#missing[@]})); then
-  echo "installing ${missing[*]}"
-  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
 rustup target list --installed | grep -qx wasm32-unknown-unknown ||
   rustup target add wasm32-unknown-unknown
 # The runner must be the wasm-bindgen version Cargo.lock pins (it checks the test binary's).
