@@ -9,6 +9,7 @@
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
+use super::workspace::Workspaces;
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::storage::{decode_rows, row_words, MemoryOptions, Precision};
@@ -55,6 +56,8 @@ pub(crate) struct PatternStore {
     dim: usize,
     precision: Precision,
     chunk_rows: usize,
+    /// Retrieval scratch and bind groups kept between calls over these chunks.
+    workspaces: Workspaces,
 }
 
 impl PatternStore {
@@ -105,11 +108,17 @@ impl PatternStore {
             dim,
             precision: options.precision,
             chunk_rows: (chunk_bytes / row_bytes) as usize,
+            workspaces: Workspaces::default(),
         })
     }
 
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// What retrievals over these chunks keep between calls.
+    pub(crate) fn workspaces(&self) -> &Workspaces {
+        &self.workspaces
     }
 
     pub(crate) fn precision(&self) -> Precision {
@@ -219,6 +228,7 @@ impl PatternStore {
             chunks
         });
         done.await?;
+        self.workspaces.clear();
         self.chunks = chunks;
         self.len += added;
         Ok(())
@@ -265,6 +275,10 @@ impl PatternStore {
             chunk
         });
         done.await?;
+        // A row overwritten in place changes no buffer; a copied chunk is a new one to bind.
+        if !Arc::ptr_eq(&chunk.buffer, &self.chunks[ci].buffer) {
+            self.workspaces.clear();
+        }
         self.chunks[ci] = chunk;
         Ok(())
     }
@@ -311,6 +325,7 @@ impl PatternStore {
             chunks
         });
         done.await?;
+        self.workspaces.clear();
         self.chunks = chunks;
         self.len = kept;
         Ok(())
@@ -318,6 +333,7 @@ impl PatternStore {
 
     /// Forgets every row; the first chunk is kept for reuse unless a clone still reads it.
     pub(crate) fn clear(&mut self) {
+        self.workspaces.clear();
         self.chunks.truncate(1);
         self.chunks.retain(|c| !c.shared());
         self.len = 0;

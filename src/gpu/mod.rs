@@ -24,6 +24,7 @@ mod softmax;
 mod step;
 mod timer;
 mod weighted_sum;
+mod workspace;
 
 pub(crate) use buffers::PatternStore;
 pub(crate) use context::GpuContext;

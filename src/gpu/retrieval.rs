@@ -19,6 +19,7 @@ use super::softmax::Softmax;
 use super::step::{encode_energy, encode_step, Scratch, StepJob, Work};
 use super::timer::Timer;
 use super::weighted_sum::WeightedSum;
+use super::workspace::{BindGroups, Key, Workspace};
 use super::GpuContext;
 use crate::error::Result;
 use crate::retrieve::{BlockOut, RetrieveOptions};
@@ -27,7 +28,8 @@ pub(crate) use super::plan::blocks;
 
 const SUBMIT: &str = "submitting retrieval work";
 
-/// Retrieves one block of `queries` (at most `plan.rows` of them) from the store.
+/// Retrieves one block of `queries` (at most `plan.rows` of them) from the store, in the
+/// store's idle workspace for this block shape if it has one (see [`workspace`](super::workspace)).
 pub(crate) async fn retrieve_block(
     ctx: &GpuContext,
     store: &PatternStore,
@@ -41,22 +43,35 @@ pub(crate) async fn retrieve_block(
         n: store.len(),
         dim: plan.dim,
     };
-    let (scratch, done) = ctx.scoped("allocating retrieval buffers", || {
-        let s = allocate(ctx, store, shape, plan.fused);
-        ctx.write(&s.states[0], 0, bytemuck::cast_slice(queries));
-        s
+    let key = Key {
+        rows: shape.rows,
+        n: shape.n,
+        fused: plan.fused,
+    };
+    let (mut ws, done) = ctx.scoped("allocating retrieval buffers", || {
+        let ws = store.workspaces().take(key).unwrap_or_else(|| Workspace {
+            key,
+            scratch: allocate(ctx, store, shape, plan.fused),
+            binds: BindGroups::default(),
+        });
+        ctx.write(&ws.scratch.states[0], 0, bytemuck::cast_slice(queries));
+        ws
     });
     done.await?;
     let mut job = StepJob {
         store,
-        scratch: &scratch,
+        scratch: &ws.scratch,
         shape,
         beta: opts.beta,
         from: 0,
     };
-    let mut run = Submissions::new(ctx, opts.timing);
+    let mut run = Submissions::new(ctx, opts.timing, &mut ws.binds);
     let steps = run_steps(&mut run, &mut job, opts).await?;
-    read_results(run, &job, steps, opts).await
+    let out = read_results(run, &job, steps, opts).await?;
+    // Only a workspace whose every use succeeded goes back: after an error its buffers may
+    // hold anything, and a device that failed once may be lost.
+    store.workspaces().give(ws);
+    Ok(out)
 }
 
 /// The block's scratch buffers for the fused or the unfused path.
@@ -171,19 +186,22 @@ async fn read_results(
     })
 }
 
-/// The encoder a block records into, and the device time of what it has submitted.
+/// The encoder a block records into, the bind groups it reuses, and the device time of what it
+/// has submitted.
 struct Submissions<'c> {
     ctx: &'c GpuContext,
+    binds: &'c mut BindGroups,
     timer: Option<Timer>,
     device_time: Option<Duration>,
     encoder: wgpu::CommandEncoder,
 }
 
 impl<'c> Submissions<'c> {
-    fn new(ctx: &'c GpuContext, timing: bool) -> Self {
+    fn new(ctx: &'c GpuContext, timing: bool, binds: &'c mut BindGroups) -> Self {
         let timer = ctx.timer(timing);
         Submissions {
             ctx,
+            binds,
             device_time: timer.as_ref().map(|_| Duration::ZERO),
             encoder: fresh(ctx, timer.as_ref()),
             timer,
@@ -193,8 +211,8 @@ impl<'c> Submissions<'c> {
     /// Records into the current encoder inside an error scope.
     async fn record(&mut self, what: &str, f: impl FnOnce(&mut Recorder<'_>)) -> Result<()> {
         let ctx = self.ctx;
-        let encoder = &mut self.encoder;
-        let ((), done) = ctx.scoped(what, || f(&mut Recorder::new(ctx, encoder)));
+        let (encoder, binds) = (&mut self.encoder, &mut *self.binds);
+        let ((), done) = ctx.scoped(what, || f(&mut Recorder::reusing(ctx, encoder, binds)));
         done.await
     }
 
@@ -213,6 +231,7 @@ impl<'c> Submissions<'c> {
     ) -> Result<(Vec<Vec<f32>>, Option<Duration>)> {
         let Submissions {
             ctx,
+            binds: _,
             timer,
             mut device_time,
             encoder,

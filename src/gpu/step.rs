@@ -23,6 +23,31 @@ pub(crate) struct Scratch {
     pub work: Work,
 }
 
+impl Scratch {
+    /// Device bytes the scratch holds.
+    pub(crate) fn bytes(&self) -> u64 {
+        let work = match &self.work {
+            Work::Fused { ml, part, .. } => vec![ml, part],
+            Work::Unfused {
+                scores,
+                stats,
+                part,
+            } => vec![scores, stats, part],
+        };
+        [
+            &self.states[0],
+            &self.states[1],
+            &self.lse,
+            &self.lse_before,
+        ]
+        .into_iter()
+        .chain([&self.delta, &self.flag])
+        .chain(work)
+        .map(wgpu::Buffer::size)
+        .sum()
+    }
+}
+
 pub(crate) enum Work {
     Fused {
         splits: Splits,
