@@ -56,8 +56,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 # WebGPU's default limits (16 KiB of workgroup memory, 128 MiB bindings), as a browser hands
 # out: the fused kernels take their compact tiles, fused_rows takes many-query blocks, and
 # chunking follows the smaller bindings. About 4 minutes on 2 cores.
-echo "== GPU parity, kernel, layer and scale tests with WebGPU's default limits (Vulkan)"
+echo "== GPU parity, kernel, layer, top-k and scale tests with WebGPU's default limits (Vulkan)"
 HOPFIELD_TEST_LIMITS=webgpu cargo test --test parity --test kernels --test layers --test scale gpu::
+# Top-k selection on the device (tests/topk.rs): ≈ 20 s.
+HOPFIELD_TEST_LIMITS=webgpu cargo test --test topk
 
 # wgpu's GL backend serialises every call on one context, so its pass runs one test at a time.
 # llvmpipe's GL compute is several times slower than lavapipe, so the kernel matrix runs fewer
@@ -65,6 +67,7 @@ HOPFIELD_TEST_LIMITS=webgpu cargo test --test parity --test kernels --test layer
 echo "== GPU parity, theory and kernel tests on the GL backend"
 WGPU_BACKEND=gl cargo test --test parity --test theory gpu:: -- --test-threads=1
 WGPU_BACKEND=gl cargo test --test layers gpu:: -- --test-threads=1
+WGPU_BACKEND=gl cargo test --test topk -- --test-threads=1   # ≈ 30 s
 # Concurrency: a call holding GL's one context past wgpu's 6 s lock timeout beside others.
 WGPU_BACKEND=gl cargo test --test concurrency gpu:: -- --test-threads=1
 WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test kernels -- --test-threads=1 \

@@ -263,6 +263,9 @@ pub(crate) struct BlockOut {
     /// The same for the returned states.
     pub lse_after: Option<Vec<f32>>,
     pub max_change: Vec<f32>,
+    /// The k strongest patterns of each row, strongest first, where the backend selected them
+    /// (the GPU path); else they are picked from `weights` here.
+    pub top_k: Option<(Vec<usize>, Vec<f32>)>,
     pub steps: usize,
     /// Device time of the block's GPU passes, when measured.
     pub device_time: Option<Duration>,
@@ -306,10 +309,11 @@ pub(crate) fn assemble(
     let n = ids.len();
     let (b, d) = queries.dim();
     let mut states = Vec::with_capacity(b * d);
-    let mut weights = opts.needs_weights().then(|| Vec::with_capacity(b * n));
+    let mut weights: Option<Vec<f32>> = None;
     let mut lse_before = Vec::new();
     let mut lse_after = Vec::new();
     let mut max_change = Vec::with_capacity(b);
+    let mut selected: Option<(Vec<usize>, Vec<f32>)> = None;
     let mut steps = Vec::with_capacity(b);
     let mut device_time: Option<Duration> = None;
     for (rows, block) in blocks {
@@ -317,20 +321,36 @@ pub(crate) fn assemble(
             *device_time.get_or_insert(Duration::ZERO) += t;
         }
         states.extend_from_slice(&block.states);
-        if let (Some(w), Some(bw)) = (weights.as_mut(), block.weights) {
-            w.extend_from_slice(&bw);
+        if let Some(bw) = block.weights {
+            weights
+                .get_or_insert_with(|| Vec::with_capacity(b * n))
+                .extend_from_slice(&bw);
         }
         lse_before.extend(block.lse_before.unwrap_or_default());
         lse_after.extend(block.lse_after.unwrap_or_default());
         max_change.extend_from_slice(&block.max_change);
+        if let Some((i, w)) = block.top_k {
+            let all = selected.get_or_insert_with(Default::default);
+            all.0.extend(i);
+            all.1.extend(w);
+        }
         steps.extend(std::iter::repeat_n(block.steps, rows));
     }
     let states = Array2::from_shape_vec((b, d), states).expect("blocks cover every query");
+    // No query, no block: the weights and top-k asked for are empty, not absent.
+    let weights = weights.or_else(|| (b == 0 && opts.needs_weights()).then(Vec::new));
     let weights = weights.map(|w| Array2::from_shape_vec((b, n), w).expect("B×N weights"));
-    let top_k = opts
-        .top_k
-        .zip(weights.as_ref())
-        .map(|(k, w)| top_k(w.view(), k, ids));
+    let top_k = opts.top_k.and_then(|k| match selected {
+        Some((indices, values)) => {
+            let indices = Array2::from_shape_vec((b, k), indices).expect("B×k indices");
+            Some(TopK {
+                ids: indices.mapv(|i| ids[i]),
+                indices,
+                weights: Array2::from_shape_vec((b, k), values).expect("B×k weights"),
+            })
+        }
+        None => weights.as_ref().map(|w| top_k(w.view(), k, ids)),
+    });
     let energy = opts.energy.then(|| {
         let e = |lse: &[f32], s: ArrayView2<f32>| {
             energies(

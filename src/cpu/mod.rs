@@ -94,6 +94,7 @@ pub(crate) fn retrieve_block(
         lse_before,
         lse_after,
         max_change,
+        top_k: None,
         steps,
         device_time: None,
     }

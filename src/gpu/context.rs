@@ -17,6 +17,7 @@ use super::readback::StagingPool;
 use super::similarity::Similarity;
 use super::softmax::Softmax;
 use super::timer::TimerPool;
+use super::topk::TopK;
 use super::weighted_sum::{SumSplits, WeightedSum};
 use crate::device::{adapter_info, wanted_features, DeviceInfo};
 use crate::error::{Error, Result};
@@ -37,6 +38,7 @@ pub(crate) struct Kernels {
     pub sum_splits: SumSplits,
     pub mask: Mask,
     binary: OnceLock<BinaryKernels>,
+    topk: OnceLock<TopK>,
     by_precision: [OnceLock<PatternKernels>; 2],
     /// The device's limits, by which kernels built in two tile sizes pick one.
     limits: wgpu::Limits,
@@ -48,6 +50,11 @@ impl Kernels {
     pub(crate) fn binary(&self, device: &wgpu::Device) -> &BinaryKernels {
         self.binary
             .get_or_init(|| BinaryKernels::new(self.dev(device)))
+    }
+
+    /// The top-k selection kernels, compiled on first use.
+    pub(crate) fn topk(&self, device: &wgpu::Device) -> &TopK {
+        self.topk.get_or_init(|| TopK::new(self.dev(device)))
     }
 
     fn dev<'a>(&'a self, device: &'a wgpu::Device) -> Dev<'a> {
@@ -137,6 +144,7 @@ impl GpuContext {
             sum_splits: SumSplits::new(dev),
             mask: Mask::new(dev),
             binary: OnceLock::new(),
+            topk: OnceLock::new(),
             by_precision: [OnceLock::new(), OnceLock::new()],
             limits: limits.clone(),
             counters: Arc::clone(&counters),

@@ -23,6 +23,7 @@ mod similarity;
 mod softmax;
 mod step;
 mod timer;
+mod topk;
 mod weighted_sum;
 mod workspace;
 

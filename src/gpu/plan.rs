@@ -154,7 +154,7 @@ pub(crate) fn blocks(
 ) -> Result<Blocks> {
     check_feature_tiles(ctx, dim)?;
     let fused = fused(store, dim, opts)?;
-    let rows = max_block_rows(ctx, store, dim, fused)?;
+    let rows = max_block_rows(ctx, store, dim, fused, opts.top_k)?;
     Ok(Blocks { rows, dim, fused })
 }
 
@@ -173,13 +173,14 @@ fn check_feature_tiles(ctx: &GpuContext, dim: usize) -> Result<()> {
 }
 
 /// The largest block of queries one pass can take: its states, and its scores (unfused) or
-/// per-chunk partials (fused), must fit one binding, and rows get a workgroup each in the
-/// softmax, change and merge kernels.
+/// per-chunk partials (fused), and its top-k (index, weight) pairs must fit one binding, and
+/// rows get a workgroup each in the softmax, change, merge and top-k kernels.
 fn max_block_rows(
     ctx: &GpuContext,
     store: &PatternStore,
     dim: usize,
     fused: bool,
+    top_k: Option<usize>,
 ) -> Result<usize> {
     let limit = ctx.max_binding_bytes();
     let per_dimension = ctx.limits.max_compute_workgroups_per_dimension as u64;
@@ -203,7 +204,7 @@ fn max_block_rows(
             });
         }
         (
-            store.len().max(dim) as u64 * WORD,
+            store.len().max(dim).max(2 * top_k.unwrap_or(0)) as u64 * WORD,
             format!("one row of scores against {} patterns", store.len()),
         )
     };

@@ -296,6 +296,7 @@ fn reduce_wgsl(subgroups: bool) -> &'static str {
 }
 
 const BINARY: &str = include_str!("../../shaders/binary.wgsl");
+const TOPK_KEY: &str = include_str!("../../shaders/topk_key.wgsl");
 const DENSE_FIELD: &str = include_str!("../../shaders/dense_field.wgsl");
 
 pub(crate) const SIMILARITY: Program = Program::new(
@@ -364,6 +365,23 @@ pub(crate) const MASK: Program = Program::new(
     &[include_str!("../../shaders/mask.wgsl")],
     Needs::new(0, 2, 256),
 );
+pub(crate) const TOPK_COUNT: Program = Program::new(
+    "topk_count",
+    &[TOPK_KEY, include_str!("../../shaders/topk_count.wgsl")],
+    Needs::new(1024, 3, 256),
+)
+.unzeroed();
+pub(crate) const TOPK_PICK: Program = Program::new(
+    "topk_pick",
+    &[TOPK_KEY, include_str!("../../shaders/topk_pick.wgsl")],
+    Needs::new(1024, 2, 256),
+)
+.unzeroed();
+pub(crate) const TOPK_GATHER: Program = Program::new(
+    "topk_gather",
+    &[TOPK_KEY, include_str!("../../shaders/topk_gather.wgsl")],
+    Needs::new(0, 4, 256),
+);
 pub(crate) const CLASSICAL_SYNC: Program = Program::new(
     "classical_sync",
     &[BINARY, include_str!("../../shaders/classical_sync.wgsl")],
@@ -399,7 +417,7 @@ pub(crate) const DENSE_ASYNC: Program = Program::new(
 );
 
 /// Every program.
-const ALL: [&Program; 15] = [
+const ALL: [&Program; 18] = [
     &SIMILARITY,
     &WEIGHTED_SUM,
     &FUSED_ROWS,
@@ -410,6 +428,9 @@ const ALL: [&Program; 15] = [
     &CHANGE,
     &SUM_SPLITS,
     &MASK,
+    &TOPK_COUNT,
+    &TOPK_PICK,
+    &TOPK_GATHER,
     &CLASSICAL_SYNC,
     &CLASSICAL_ASYNC,
     &DENSE_OVERLAPS,

@@ -18,6 +18,7 @@ use super::recorder::Recorder;
 use super::softmax::Softmax;
 use super::step::{encode_energy, encode_step, Scratch, StepJob, Work};
 use super::timer::Timer;
+use super::topk::{self, TopKBuffers};
 use super::weighted_sum::WeightedSum;
 use super::workspace::{BindGroups, Key, Workspace};
 use super::GpuContext;
@@ -47,11 +48,12 @@ pub(crate) async fn retrieve_block(
         rows: shape.rows,
         n: shape.n,
         fused: plan.fused,
+        top_k: opts.top_k,
     };
     let (mut ws, done) = ctx.scoped("allocating retrieval buffers", || {
         let ws = store.workspaces().take(key).unwrap_or_else(|| Workspace {
             key,
-            scratch: allocate(ctx, store, shape, plan.fused),
+            scratch: allocate(ctx, store, shape, plan.fused, opts.top_k),
             binds: BindGroups::default(),
         });
         ctx.write(&ws.scratch.states[0], 0, bytemuck::cast_slice(queries));
@@ -74,8 +76,14 @@ pub(crate) async fn retrieve_block(
     Ok(out)
 }
 
-/// The block's scratch buffers for the fused or the unfused path.
-fn allocate(ctx: &GpuContext, store: &PatternStore, shape: Shape, fused: bool) -> Scratch {
+/// The block's scratch buffers for the fused or the unfused path, and for selecting `top_k`.
+fn allocate(
+    ctx: &GpuContext,
+    store: &PatternStore,
+    shape: Shape,
+    fused: bool,
+    top_k: Option<usize>,
+) -> Scratch {
     let work = if fused {
         let splits = Splits::plan(ctx, store, shape.rows, shape.dim);
         let slots = (splits.total * shape.rows) as u64;
@@ -107,6 +115,7 @@ fn allocate(ctx: &GpuContext, store: &PatternStore, shape: Shape, fused: bool) -
         delta: ctx.storage("delta", shape.row_bytes()),
         flag: ctx.storage("flag", WORD),
         work,
+        top: top_k.map(|k| TopKBuffers::new(ctx, shape.rows, k)),
     }
 }
 
@@ -138,8 +147,8 @@ async fn run_steps(
     Ok(steps)
 }
 
-/// Reads back the states, their last change and the weights asked for, and the energy pass's
-/// log-sum-exps.
+/// Reads back the states, their last change, the weights and the top-k asked for, and the
+/// energy pass's log-sum-exps.
 async fn read_results(
     mut run: Submissions<'_>,
     job: &StepJob<'_>,
@@ -147,14 +156,28 @@ async fn read_results(
     opts: &RetrieveOptions,
 ) -> Result<BlockOut> {
     let (s, shape, ctx) = (job.scratch, job.shape, run.ctx);
-    // The weights must be read before the energy pass below reuses the scores; recording the
-    // copies first in the same encoder orders them.
+    let weights = match &s.work {
+        Work::Unfused { scores, .. } => Some(scores),
+        Work::Fused { .. } => None,
+    };
+    // The selection reads the last step's weights: it is recorded, like the copies below,
+    // before the energy pass reuses them.
+    if let (Some(top), Some(weights)) = (&s.top, weights) {
+        run.record("recording the top-k selection", |rec| {
+            let kernels = ctx.kernels.topk(&ctx.device);
+            kernels.encode(rec, (shape.rows, shape.n), weights, top)
+        })
+        .await?;
+    }
     let mut parts: Vec<(&wgpu::Buffer, u64)> = vec![
         (&s.states[job.from], shape.state_bytes()),
         (&s.delta, shape.row_bytes()),
     ];
-    if let (true, Work::Unfused { scores, .. }) = (opts.needs_weights(), &s.work) {
-        parts.push((scores, shape.score_bytes()));
+    if let (true, Some(weights)) = (opts.weights, weights) {
+        parts.push((weights, shape.score_bytes()));
+    }
+    if let Some(top) = &s.top {
+        parts.push((&top.top, TopKBuffers::top_bytes(shape.rows, top.k)));
     }
     let (staged, done) = ctx.scoped("reading results back", || {
         ctx.stage_reads(&mut run.encoder, &parts)
@@ -175,10 +198,21 @@ async fn read_results(
     let mut lses = lses.into_iter();
     let (lse_before, lse_after) = (lses.next(), lses.next());
     let mut main = ctx.finish_read(staged).await?.into_iter();
+    let (states, max_change) = (main.next(), main.next());
+    let weights = opts.weights.then(|| main.next()).flatten();
+    let top_k = match &s.top {
+        Some(top) => Some(topk::order(
+            &main.next().unwrap_or_default(),
+            top.k,
+            shape.n,
+        )?),
+        None => None,
+    };
     Ok(BlockOut {
-        states: main.next().unwrap_or_default(),
-        max_change: main.next().unwrap_or_default(),
-        weights: main.next(),
+        states: states.unwrap_or_default(),
+        max_change: max_change.unwrap_or_default(),
+        weights,
+        top_k,
         lse_before,
         lse_after,
         steps,

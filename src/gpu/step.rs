@@ -10,6 +10,7 @@ use super::plan::{Shape, Splits, WORD};
 use super::recorder::Recorder;
 use super::similarity::{Columns, SimilarityBindings, SimilarityJob};
 use super::softmax::{Softmax, SoftmaxBindings};
+use super::topk::TopKBuffers;
 use super::weighted_sum::{WeightedSumBindings, WeightedSumJob};
 use super::GpuContext;
 
@@ -21,6 +22,8 @@ pub(crate) struct Scratch {
     pub delta: wgpu::Buffer,
     pub flag: wgpu::Buffer,
     pub work: Work,
+    /// The top-k selection's buffers, where top-k is asked for.
+    pub top: Option<TopKBuffers>,
 }
 
 impl Scratch {
@@ -44,7 +47,8 @@ impl Scratch {
         .chain([&self.delta, &self.flag])
         .chain(work)
         .map(wgpu::Buffer::size)
-        .sum()
+        .sum::<u64>()
+            + self.top.as_ref().map_or(0, TopKBuffers::bytes)
     }
 }
 

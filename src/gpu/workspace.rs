@@ -38,6 +38,7 @@ pub(crate) struct Key {
     pub rows: usize,
     pub n: usize,
     pub fused: bool,
+    pub top_k: Option<usize>,
 }
 
 /// A block shape's scratch and the bind groups recorded over it.
