@@ -85,3 +85,32 @@ fn reset_and_the_cpu_path() {
     device.reset_stats();
     assert_eq!(device.stats(), DeviceStats::default());
 }
+
+/// Until converged, the host reads the 4-byte convergence flag after each step and the states
+/// and their last change at the end: nothing else, whatever the step count.
+#[test]
+fn an_until_converged_retrieval_reads_the_flag_per_step() {
+    let Some(device) = common::own_gpu() else {
+        return;
+    };
+    let mut rng = common::rng("counters converged");
+    let (b, n, d) = (4, 97, 23);
+    let memory = Memory::from_array(&device, common::normal(&mut rng, n, d, 1.0).view()).unwrap();
+    let q = common::normal(&mut rng, b, d, 1.0);
+    for (eps, max_steps) in [(0.0, 5), (1e-3, 40)] {
+        let options = RetrieveOptions::new(8.0).until_converged(eps, max_steps);
+        memory.retrieve(q.view(), &options).unwrap();
+        let before = device.stats();
+        let out = memory.retrieve(q.view(), &options).unwrap();
+        let call = device.stats().since(before);
+        let steps = out.steps[0];
+        // A flag after every step but the last when the step budget ends the loop.
+        let flags = if steps == max_steps { steps - 1 } else { steps };
+        assert_eq!(
+            call.bytes_read_back,
+            (b * d * 4 + b * 4 + 4 * flags) as u64,
+            "eps {eps}: {steps} steps, {call:?}"
+        );
+        assert_eq!(call.submissions, flags as u64 + 1, "{call:?}");
+    }
+}
