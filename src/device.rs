@@ -477,6 +477,51 @@ impl Device {
         }
     }
 
+    /// A device over one the application already drives with wgpu (a game engine, a renderer,
+    /// a burn or cubecl model), so that retrieval shares its GPU and its buffers
+    /// ([`Memory::record_retrieval`](crate::Memory::record_retrieval)) instead of opening a
+    /// second device. `adapter` is the one `device` was requested from: the crate reads its
+    /// name, backend and capabilities. The device's limits and features are used as they are
+    /// (the crate uses `SHADER_F16`, `SUBGROUP` and `TIMESTAMP_QUERY` where they are enabled);
+    /// limits too small for some kernel are [`Error::OverLimit`]. The device's
+    /// uncaptured-error handler and lost callback stay the application's: every error the
+    /// crate can cause comes back from its own calls. wgpu's types are this crate's
+    /// [`wgpu`](crate::wgpu) re-export, so the versions match.
+    ///
+    /// ```no_run
+    /// # fn main() -> hopfield::Result<()> {
+    /// use hopfield::{wgpu, Device};
+    /// let instance = wgpu::Instance::default();
+    /// let adapter = pollster::block_on(instance.request_adapter(&Default::default())).unwrap();
+    /// let (device, queue) =
+    ///     pollster::block_on(adapter.request_device(&Default::default())).unwrap();
+    /// let shared = Device::from_wgpu(&adapter, device.clone(), queue.clone())?;
+    /// assert!(shared.is_gpu());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_wgpu(
+        adapter: &wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+    ) -> Result<Device> {
+        let ctx = GpuContext::shared(adapter, device, queue)?;
+        log::info!("sharing the application's {}", ctx.info);
+        Ok(Device {
+            backend: Backend::Gpu(Arc::new(ctx)),
+        })
+    }
+
+    /// The wgpu device and queue under a GPU device (`None` on the CPU path): for creating
+    /// the buffers that [`Memory::record_retrieval`](crate::Memory::record_retrieval) reads and
+    /// writes, and recording around it.
+    pub fn wgpu(&self) -> Option<(&wgpu::Device, &wgpu::Queue)> {
+        match &self.backend {
+            Backend::Cpu => None,
+            Backend::Gpu(ctx) => Some((&ctx.device, &ctx.queue)),
+        }
+    }
+
     async fn open(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Device> {
         let limits = match options.limits {
             Limits::Adapter => adapter.limits(),
@@ -548,13 +593,15 @@ pub(crate) async fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> 
 
 /// The optional features we ask for: those the adapter has, of the ones we use.
 pub(crate) fn wanted_features(adapter: &wgpu::Adapter) -> wgpu::Features {
-    // In a browser the WGSL goes to the browser's compiler, which wants `enable subgroups;`
-    // before subgroup operations; the registry writes each program in the dialect of the
-    // target (`shaders::Dialect::WGPU`).
-    let used =
-        wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
-    adapter.features() & used
+    adapter.features() & USED_FEATURES
 }
+
+/// The optional features the crate uses where a device has them. In a browser the WGSL goes
+/// to the browser's compiler, which wants `enable subgroups;` before subgroup operations; the
+/// registry writes each program in the dialect of the target (`shaders::Dialect::WGPU`).
+pub(crate) const USED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::TIMESTAMP_QUERY);
 
 pub(crate) fn adapter_info(
     adapter: &wgpu::Adapter,

@@ -174,6 +174,16 @@ pub enum Error {
     /// browser (wasm32) the device answers only once control returns to the event loop.
     #[error("{0} would wait for the GPU, which a browser cannot do inside a call: use its `_async` form where it has one, or the CPU device")]
     WouldBlock(&'static str),
+    /// An application's buffer given to
+    /// [`Memory::record_retrieval`](crate::Memory::record_retrieval) that the retrieval cannot
+    /// use: too small, without the usage it needs, or (reported by wgpu) of another device.
+    #[error("the {what} buffer: {reason}")]
+    InvalidBuffer {
+        /// Which buffer: "queries" or "states".
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A wgpu validation or internal error. This is a bug in this crate: please report it.
     #[error("GPU error (a bug in hopfield, please report it): {0}")]
     Gpu(String),

@@ -98,6 +98,11 @@ pub use device::{
     Device, DeviceFeatures, DeviceInfo, DeviceKind, DeviceLimits, DeviceStats, GpuOptions, Limits,
 };
 pub use error::{Error, FileOp, IoCause, Result};
+pub use memory::BufferIo;
 pub use memory::Memory;
 pub use retrieve::{Energies, Fusion, Retrieval, RetrieveOptions, Stop, TopK};
 pub use storage::{MemoryOptions, Precision};
+/// The wgpu this crate is built on, for [`Device::from_wgpu`] and
+/// [`Memory::record_retrieval`]: an application that shares its device with the crate uses
+/// these types, so the versions always match.
+pub use wgpu;

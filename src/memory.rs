@@ -17,6 +17,9 @@ use crate::wait;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::worker;
 
+mod on_device;
+pub use on_device::BufferIo;
+
 /// Score blocks on the CPU are kept to this many f32 (64 MiB) so memory use stays bounded
 /// however many queries arrive at once.
 const CPU_BLOCK_SCORES: usize = 16 << 20;

@@ -19,7 +19,7 @@ use super::softmax::Softmax;
 use super::timer::TimerPool;
 use super::topk::TopK;
 use super::weighted_sum::{SumSplits, WeightedSum};
-use crate::device::{adapter_info, wanted_features, DeviceInfo};
+use crate::device::{adapter_info, wanted_features, DeviceInfo, USED_FEATURES};
 use crate::error::{Error, Result};
 use crate::storage::Precision;
 
@@ -109,7 +109,6 @@ impl GpuContext {
         poison: bool,
     ) -> Result<GpuContext> {
         let features = wanted_features(&adapter);
-        let name = adapter.get_info().name;
         programs::check_device(&limits)?;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
@@ -120,17 +119,44 @@ impl GpuContext {
             })
             .await
             .map_err(|e| Error::RequestDevice {
-                adapter: name,
+                adapter: adapter.get_info().name,
                 reason: e.to_string(),
             })?;
-        let lost = Arc::new(Mutex::new(None));
-        let lost_cb = Arc::clone(&lost);
-        device.set_device_lost_callback(move |reason, msg| {
-            *lost_cb.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{reason:?}: {msg}"));
-        });
+        let ctx = GpuContext::on(&adapter, device, queue, poison);
         // wgpu's default handler panics; every error we can cause is captured by a scope, so
         // anything reaching this handler is logged, not turned into a panic in user code.
-        device.on_uncaptured_error(Arc::new(|e| log::error!("uncaptured wgpu error: {e}")));
+        ctx.device
+            .on_uncaptured_error(Arc::new(|e| log::error!("uncaptured wgpu error: {e}")));
+        let lost = Arc::clone(&ctx.lost);
+        ctx.device.set_device_lost_callback(move |reason, msg| {
+            *lost.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{reason:?}: {msg}"));
+        });
+        Ok(ctx)
+    }
+
+    /// A context on a device the application opened (see [`Device::from_wgpu`]): its limits
+    /// and the features the crate uses, as they are. Its uncaptured-error handler and
+    /// device-lost callback stay the application's: the crate's own errors are all captured by
+    /// scopes, and a lost device shows in them.
+    ///
+    /// [`Device::from_wgpu`]: crate::Device::from_wgpu
+    pub(crate) fn shared(
+        adapter: &wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+    ) -> Result<GpuContext> {
+        programs::check_device(&device.limits())?;
+        Ok(GpuContext::on(adapter, device, queue, false))
+    }
+
+    /// The context over an open device.
+    fn on(
+        adapter: &wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        poison: bool,
+    ) -> GpuContext {
+        let (features, limits) = (device.features() & USED_FEATURES, device.limits());
         let subgroups = features.contains(wgpu::Features::SUBGROUP);
         let counters = Arc::new(Counters::default());
         let dev = Dev {
@@ -149,9 +175,9 @@ impl GpuContext {
             limits: limits.clone(),
             counters: Arc::clone(&counters),
         };
-        let info = adapter_info(&adapter, &limits, features);
+        let info = adapter_info(adapter, &limits, features);
         let gl = adapter.get_info().backend == wgpu::Backend::Gl;
-        Ok(GpuContext {
+        GpuContext {
             poller: (!gl).then(|| Poller::new(device.clone())),
             serial: gl.then(|| Mutex::new(())),
             device,
@@ -160,11 +186,11 @@ impl GpuContext {
             limits,
             kernels,
             counters,
-            lost,
+            lost: Arc::new(Mutex::new(None)),
             staging: StagingPool::default(),
             timers: TimerPool::default(),
             poison: poison.then(|| Mutex::new(None)),
-        })
+        }
     }
 
     /// Held for the whole of every operation that touches a GL device (creating or dropping

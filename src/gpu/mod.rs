@@ -17,6 +17,7 @@ mod plan;
 mod poller;
 pub(crate) mod programs;
 mod readback;
+pub(crate) mod recorded;
 mod recorder;
 pub(crate) mod retrieval;
 mod similarity;

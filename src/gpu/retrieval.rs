@@ -49,6 +49,7 @@ pub(crate) async fn retrieve_block(
         n: shape.n,
         fused: plan.fused,
         top_k: opts.top_k,
+        recorded: false,
     };
     let (mut ws, done) = ctx.scoped("allocating retrieval buffers", || {
         let ws = store.workspaces().take(key).unwrap_or_else(|| Workspace {
@@ -77,7 +78,7 @@ pub(crate) async fn retrieve_block(
 }
 
 /// The block's scratch buffers for the fused or the unfused path, and for selecting `top_k`.
-fn allocate(
+pub(super) fn allocate(
     ctx: &GpuContext,
     store: &PatternStore,
     shape: Shape,

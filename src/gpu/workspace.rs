@@ -39,6 +39,11 @@ pub(crate) struct Key {
     pub n: usize,
     pub fused: bool,
     pub top_k: Option<usize>,
+    /// Recorded into an application's encoder ([`recorded`](super::recorded)). Such work
+    /// moves its data by copies inside the encoder only, so any order of submissions keeps it
+    /// whole; the host path writes its queries with `write_buffer`, which lands at whichever
+    /// submission comes next, so the two never share scratch.
+    pub recorded: bool,
 }
 
 /// A block shape's scratch and the bind groups recorded over it.
