@@ -67,7 +67,7 @@ HOPFIELD_TEST_LIMITS=webgpu cargo test --test topk
 echo "== GPU parity, theory and kernel tests on the GL backend"
 WGPU_BACKEND=gl cargo test --test parity --test theory gpu:: -- --test-threads=1
 WGPU_BACKEND=gl cargo test --test layers gpu:: -- --test-threads=1
-WGPU_BACKEND=gl cargo test --test topk -- --test-threads=1   # ≈ 30 s
+WGPU_BACKEND=gl cargo test --test topk --test shared_device -- --test-threads=1   # ≈ 30 s
 # Concurrency: a call holding GL's one context past wgpu's 6 s lock timeout beside others.
 WGPU_BACKEND=gl cargo test --test concurrency gpu:: -- --test-threads=1
 WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test kernels -- --test-threads=1 \

@@ -1,7 +1,7 @@
 //! What the theory of the continuous modern Hopfield network (Ramsauer et al. 2020; THEORY.md)
 //! says about a memory and a retrieval, as numbers a program can check: which kind of fixed
 //! point a query reached, how well separated a pattern is, Theorem 5's error bound after one
-//! update, and Theorem 3's storage capacity.
+//! update, Theorem 3's storage capacity, and a β chosen from them ([`suggest_beta`]).
 //!
 //! ```
 //! use hopfield::diagnostics::{separation, well_separated};
@@ -14,6 +14,9 @@
 //! ```
 
 use ndarray::{ArrayView1, ArrayView2};
+
+mod beta;
+pub use beta::{separations, suggest_beta, BetaAdvice, Spread, Suggestion};
 
 use crate::error::{Error, Result};
 use crate::Retrieval;
@@ -118,6 +121,10 @@ fn check_pattern(patterns: ArrayView2<f32>, i: usize) -> Result<()> {
             len: patterns.nrows(),
         });
     }
+    check_finite_patterns(patterns)
+}
+
+fn check_finite_patterns(patterns: ArrayView2<f32>) -> Result<()> {
     let data: Vec<f32> = patterns.iter().copied().collect();
     crate::error::check_finite("patterns", &data, patterns.ncols().max(1))
 }

@@ -14,8 +14,8 @@ mod common;
 
 use common::normal;
 use hopfield::diagnostics::{
-    capacity, effective_patterns, fixed_point, lambert_w0, separation, theorem5_bound,
-    well_separated, FixedPoint,
+    capacity, effective_patterns, fixed_point, lambert_w0, separation, separations, suggest_beta,
+    theorem5_bound, well_separated, FixedPoint, Suggestion,
 };
 use hopfield::{Device, Error, Memory, RetrieveOptions};
 use ndarray::{s, Array1, Array2, Axis};
@@ -239,7 +239,75 @@ fn bad_input_is_a_typed_error() {
     ));
 }
 
+/// At the suggested β one update from every stored pattern lands within the tolerance of it
+/// (relative to the largest norm), as Theorem 5 promises; at a quarter of it the worst pattern
+/// is no longer held that tightly, so the suggestion is not needlessly large.
+fn suggested_beta_retrieves_every_pattern(device: &Device) {
+    let mut rng = common::rng("suggested_beta_retrieves_every_pattern");
+    let tolerance = 1e-3;
+    for (n, d) in [(50, 64), (7, 3), (300, 32)] {
+        let x = on_sphere(normal(&mut rng, n, d, 1.0), 3.0);
+        let advice = suggest_beta(x.view(), tolerance).unwrap();
+        let Suggestion::Beta(beta) = advice.beta else {
+            panic!("random patterns on a sphere are separated: {advice:?}")
+        };
+        assert_eq!(
+            advice.separation.min,
+            separations(x.view()).unwrap()[advice.least_separated]
+        );
+        let memory = Memory::from_array(device, x.view()).unwrap();
+        let worst = |beta: f64| {
+            let out = memory
+                .retrieve(x.view(), &RetrieveOptions::new(beta as f32))
+                .unwrap();
+            (&out.states - &x)
+                .rows()
+                .into_iter()
+                .map(|r| f64::from(r.dot(&r)).sqrt())
+                .fold(0.0, f64::max)
+        };
+        let at = worst(beta);
+        assert!(
+            at <= tolerance * 3.0 + 1e-5,
+            "N={n} d={d} β={beta}: error {at}"
+        );
+        let below = worst(beta / 4.0);
+        assert!(below > at, "N={n} d={d}: error {below} at β/4, {at} at β");
+    }
+}
+
+#[test]
+fn suggest_beta_says_why_not() {
+    let x = ndarray::array![[1.0f32, 0.0], [0.0, 1.0], [1.0, 0.0], [0.5, 0.5]];
+    let advice = suggest_beta(x.view(), 1e-3).unwrap();
+    assert_eq!(
+        advice.beta,
+        Suggestion::NotSeparated {
+            pattern: 0,
+            separation: 0.0
+        }
+    );
+    assert!(advice.capacity.is_none());
+    // A longer pattern in the same direction outscores the shorter one against itself.
+    let y = ndarray::array![[1.0f32, 0.0], [2.0, 0.1], [0.0, 1.0]];
+    let advice = suggest_beta(y.view(), 1e-3).unwrap();
+    assert!(
+        matches!(advice.beta, Suggestion::NotSeparated { pattern: 0, separation } if separation < 0.0)
+    );
+    for bad in [0.0, 1.0, f64::NAN] {
+        assert!(matches!(
+            suggest_beta(x.view(), bad),
+            Err(Error::InvalidOptions(_))
+        ));
+    }
+    assert!(matches!(
+        suggest_beta(x.slice(s![..1, ..]), 1e-3),
+        Err(Error::InvalidOptions(_))
+    ));
+}
+
 on_every_backend!(
     theorem_5_bound_holds_on_measured_retrievals,
     fixed_point_kinds_follow_beta,
+    suggested_beta_retrieves_every_pattern,
 );
