@@ -27,8 +27,8 @@ pub struct BenchArgs {
     /// Element type the patterns are stored in: f32 or f16.
     #[arg(long, value_name = "P", default_value = "f32")]
     precision: String,
-    /// GPU kernels: auto (fused, since no weights are asked for), fused or unfused. The CPU path
-    /// ignores it.
+    /// GPU kernels: auto (fused, since no weights are asked for; with --topk the library's
+    /// choice), fused or unfused. The CPU path ignores it.
     #[arg(long, value_name = "F", default_value = "auto")]
     fusion: String,
     /// Largest device buffer of one chunk of patterns, in bytes [default: the binding limit].
