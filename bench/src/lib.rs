@@ -6,6 +6,7 @@
 pub mod data;
 pub mod measure;
 pub mod report;
+pub mod shape;
 pub mod stats;
 
 pub use data::{REFERENCE_ROWS, SEED};
@@ -13,4 +14,5 @@ pub use measure::{
     is_per_workload, kernels, measure, Config, Measured, PerCall, Row, SERIES_BUDGET,
 };
 pub use report::{adapter_json, json_report, workload_json};
+pub use shape::{Shape, ShapeError};
 pub use stats::{sig3, Stats};

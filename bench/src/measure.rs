@@ -28,6 +28,9 @@ pub struct Config {
     pub reps: usize,
     pub warmup: usize,
     pub beta: f32,
+    /// Top-k retrieval (the k strongest patterns of each query, with their weights) instead of
+    /// the states alone.
+    pub top_k: Option<usize>,
 }
 
 /// What one workload measured, or why it could not run.
@@ -195,7 +198,8 @@ pub async fn measure(
 ) -> Result<Measured, Error> {
     let (x, q) = data(w, index);
     let memory = upload(device, &x, cfg).await?;
-    let plain = RetrieveOptions::new(cfg.beta).fusion(cfg.fusion);
+    let mut plain = RetrieveOptions::new(cfg.beta).fusion(cfg.fusion);
+    plain.top_k = cfg.top_k;
     let timed = plain.clone().with_timing();
     for _ in 0..cfg.warmup {
         retrieve_once(&memory, q.view(), &timed).await?;

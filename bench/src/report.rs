@@ -34,6 +34,7 @@ pub fn json_report(
             "kernels": kernels,
             "beta": cfg.beta,
             "steps": 1,
+            "top_k": cfg.top_k,
             "max_chunk_bytes": cfg.max_chunk_bytes,
             "warmup": cfg.warmup,
             "reps": cfg.reps,
@@ -83,6 +84,7 @@ pub fn workload_json(r: &Row, cfg: &Config) -> Value {
         "d": w.d,
         "bytes_read": w.bytes_read(cfg.precision),
         "flop": w.flop(),
+        "top_k": cfg.top_k,
     });
     let extra = match &r.outcome {
         Err(e) => json!({ "status": "not_run", "error": e.to_string() }),

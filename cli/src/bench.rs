@@ -9,8 +9,8 @@ use clap::Args;
 use hopfield::workloads::{self, Workload, FULL, SMALL};
 use hopfield::{Device, DeviceInfo, DeviceKind, Error, Fusion, Precision};
 use hopfield_bench::{
-    is_per_workload, json_report, kernels, measure, sig3, Config, Row, Stats, REFERENCE_ROWS, SEED,
-    SERIES_BUDGET,
+    is_per_workload, json_report, kernels, measure, sig3, Config, Row, Shape, Stats,
+    REFERENCE_ROWS, SEED, SERIES_BUDGET,
 };
 
 use crate::outputs::Outputs;
@@ -27,8 +27,8 @@ pub struct BenchArgs {
     /// Element type the patterns are stored in: f32 or f16.
     #[arg(long, value_name = "P", default_value = "f32")]
     precision: String,
-    /// GPU kernels: auto (fused, since no weights are asked for), fused or unfused. The CPU path
-    /// ignores it.
+    /// GPU kernels: auto (fused, since no weights are asked for; with --topk the library's
+    /// choice), fused or unfused. The CPU path ignores it.
     #[arg(long, value_name = "F", default_value = "auto")]
     fusion: String,
     /// Largest device buffer of one chunk of patterns, in bytes [default: the binding limit].
@@ -49,6 +49,29 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// A shape of your own, B,N,d (queries, patterns, dimension), measured like the named
+    /// workloads and named B<B>_N<N>_d<d>; repeatable. Without --workloads only the shapes run.
+    #[arg(long, value_name = "B,N,d")]
+    shape: Vec<Shape>,
+    /// Time top-k retrieval instead of the states alone: each call also returns the K
+    /// strongest patterns of each query with their weights. K must not exceed any workload's N.
+    #[arg(long, value_name = "K", value_parser = parse_topk)]
+    topk: Option<usize>,
+}
+
+/// `--topk`: a whole number of at least 1.
+fn parse_topk(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("K must be at least 1 (the strongest patterns to return per query)".into()),
+        Ok(k) => Ok(k),
+        Err(_) => Err(format!("K must be a whole number of at least 1, got {s:?}")),
+    }
+}
+
+/// One workload to measure, with the index its data's seed follows.
+struct Job {
+    workload: Workload,
+    index: usize,
 }
 
 fn parse_workloads(list: &str) -> Result<Vec<&'static Workload>, Failure> {
@@ -97,20 +120,32 @@ fn is_hardware(info: &DeviceInfo) -> bool {
     !matches!(info.kind, DeviceKind::SoftwareAdapter | DeviceKind::HostCpu)
 }
 
-fn fusion_label(device: &Device, fusion: Fusion) -> &'static str {
+fn fusion_label(device: &Device, cfg: &Config) -> &'static str {
     if !device.is_gpu() {
         return "n/a (the CPU path has one kernel)";
     }
-    match fusion {
-        Fusion::Auto => "auto (fused: no weights are asked for)",
-        Fusion::Fused => "fused",
-        Fusion::Unfused => "unfused",
+    match (cfg.fusion, cfg.top_k) {
+        (Fusion::Auto, Some(_)) => "auto (the library picks the kernels for top-k)",
+        (Fusion::Auto, None) => "auto (fused: no weights are asked for)",
+        (Fusion::Fused, _) => "fused",
+        (Fusion::Unfused, _) => "unfused",
+    }
+}
+
+/// The kernels the JSON names: those a retrieval without weights runs, or `auto` where top-k
+/// leaves the choice to the library.
+fn kernels_label(device: &Device, cfg: &Config) -> &'static str {
+    match (device.is_gpu(), cfg.fusion, cfg.top_k) {
+        (true, Fusion::Auto, Some(_)) => "auto",
+        _ => kernels(device, cfg.fusion),
     }
 }
 
 pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let cfg = bench_config(args)?;
     let requested = args.workloads.as_deref().map(parse_workloads).transpose()?;
+    let shapes = shape_jobs(&args.shape);
+    check_topk(&cfg, requested.as_deref(), &shapes)?;
     let json: Vec<_> = args
         .json
         .as_deref()
@@ -120,16 +155,20 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let outputs = Outputs::reserve(&json, &[])?;
     let device = open(&args.device)?;
     let info = device.info();
-    let (workloads, set) = match requested {
+    let (named, set) = match requested {
         Some(list) => (list, args.workloads.clone().unwrap_or_default()),
+        None if !shapes.is_empty() => (Vec::new(), String::new()),
         None => default_workloads(&device, &info)?,
     };
-    say_bench_header(&device, &info, &cfg, &set)?;
-    let rows = run_workloads(&device, workloads, &cfg)?;
+    let set = with_shapes(set, &shapes);
+    let mut jobs: Vec<Job> = named.into_iter().map(named_job).collect();
+    jobs.extend(shapes);
+    say_bench_header(&device, &info, &cfg, &set, name_width(&jobs))?;
+    let rows = run_workloads(&device, &jobs, &cfg)?;
     say_notes(&rows, &cfg)?;
 
     if args.json.is_some() {
-        let kernels = kernels(&device, cfg.fusion);
+        let kernels = kernels_label(&device, &cfg);
         let text = json_report("hopfield bench", &info, &cfg, kernels, &set, &rows);
         outputs.bytes("--json", text.as_bytes())?;
     }
@@ -143,6 +182,84 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         }
     }
     outputs.commit()
+}
+
+/// A named workload, its data seeded by its place in the table whatever the list asked.
+fn named_job(w: &'static Workload) -> Job {
+    let index = workloads::all()
+        .position(|x| x.name == w.name)
+        .expect("known");
+    Job {
+        workload: *w,
+        index,
+    }
+}
+
+/// The `--shape` workloads, each once, in the order given; the i-th distinct shape's data is
+/// seeded as if it followed the named table (index table length + i).
+fn shape_jobs(shapes: &[Shape]) -> Vec<Job> {
+    let mut distinct: Vec<Shape> = Vec::new();
+    for s in shapes {
+        if !distinct.contains(s) {
+            distinct.push(*s);
+        }
+    }
+    let named = workloads::all().count();
+    distinct
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Job {
+            workload: s.workload(),
+            index: named + i,
+        })
+        .collect()
+}
+
+/// The workload set's description with the shapes added.
+fn with_shapes(set: String, shapes: &[Job]) -> String {
+    if shapes.is_empty() {
+        return set;
+    }
+    let names: Vec<&str> = shapes.iter().map(|j| j.workload.name).collect();
+    let shapes = format!("shapes {}", names.join(","));
+    if set.is_empty() {
+        shapes
+    } else {
+        format!("{set} + {shapes}")
+    }
+}
+
+/// Refuses, before any device opens, a `--topk` larger than some workload's N: the library
+/// takes 1 <= k <= N only (Error::InvalidTopK). Without `--workloads` or `--shape` the default
+/// set is not known yet; every named workload stands in for it.
+fn check_topk(
+    cfg: &Config,
+    requested: Option<&[&'static Workload]>,
+    shapes: &[Job],
+) -> Result<(), Failure> {
+    let Some(k) = cfg.top_k else {
+        return Ok(());
+    };
+    let (named, which): (Vec<&Workload>, &str) = match requested {
+        Some(list) => (list.to_vec(), ""),
+        None if !shapes.is_empty() => (Vec::new(), ""),
+        None => (
+            workloads::all().collect(),
+            " (the default set, which the device decides, may run it)",
+        ),
+    };
+    let every = named.into_iter().chain(shapes.iter().map(|j| &j.workload));
+    match every.filter(|w| k > w.n).min_by_key(|w| w.n) {
+        None => Ok(()),
+        Some(w) => Err(Failure(
+            2,
+            format!(
+                "--topk {k} is more than the N = {} stored patterns of workload {}{which}: top-k \
+                 needs 1 <= K <= N for every workload of the run",
+                w.n, w.name
+            ),
+        )),
+    }
 }
 
 /// The measurement settings from the flags, checked.
@@ -162,6 +279,7 @@ fn bench_config(args: &BenchArgs) -> Result<Config, Failure> {
         reps: args.reps,
         warmup: args.warmup,
         beta: args.beta,
+        top_k: args.topk,
     })
 }
 
@@ -190,18 +308,26 @@ fn default_workloads(
     ))
 }
 
+/// The width of the table's first column: the longest name (a shape's is long).
+fn name_width(jobs: &[Job]) -> usize {
+    jobs.iter()
+        .map(|j| j.workload.name.len())
+        .fold(4, usize::max)
+}
+
 /// The settings, what the columns mean, and the table's header.
 fn say_bench_header(
     device: &Device,
     info: &DeviceInfo,
     cfg: &Config,
     set: &str,
+    width: usize,
 ) -> Result<(), Failure> {
     let precision = cfg.precision;
     say!("hopfield bench on {info}");
     say!(
         "  precision {precision}, fusion {}, beta {}, max chunk {}, {} warm-up + {} timed runs per workload, workloads {set}",
-        fusion_label(device, cfg.fusion),
+        fusion_label(device, cfg),
         cfg.beta,
         cfg.max_chunk_bytes
             .map_or("the binding limit".to_string(), |b| format!("{b} bytes")),
@@ -210,6 +336,12 @@ fn say_bench_header(
     );
     say!(
         "  data: N(0, 1/d) patterns (norm ~ 1), queries = a stored pattern + half-norm noise, unit norm; seed {SEED:#x}; 1 step"
+    );
+    say!(
+        "  retrieval: {}",
+        cfg.top_k.map_or("the states (column k: -)".to_string(), |k| format!(
+            "top-k, k = {k}: the states and the {k} strongest patterns of each query with their weights (column k)"
+        ))
     );
     say!(
         "  device = GPU timestamp time of the passes; e2e = wall clock of Memory::retrieve (query upload, passes, readback; patterns resident), separate runs without timestamps"
@@ -223,11 +355,12 @@ fn say_bench_header(
     );
     say!();
     say!(
-        "{:<4} {:>5} {:>8} {:>4} {:>6} {:>5} {:>26} {:>26} {:>8} {:>8} {:>6} {:>9}",
+        "{:<width$} {:>5} {:>8} {:>4} {:>4} {:>6} {:>5} {:>26} {:>26} {:>8} {:>8} {:>6} {:>9}",
         "",
         "B",
         "N",
         "d",
+        "k",
         "chunks",
         "reps",
         "device ms median [min-max]",
@@ -242,26 +375,23 @@ fn say_bench_header(
 
 /// Measures each workload, printing its line as it finishes; errors a workload can cause
 /// (too big for the device, say) stay in its row, any other stops the run.
-fn run_workloads(
+fn run_workloads<'a>(
     device: &Device,
-    workloads: Vec<&'static Workload>,
+    jobs: &'a [Job],
     cfg: &Config,
-) -> Result<Vec<Row<'static>>, Failure> {
+) -> Result<Vec<Row<'a>>, Failure> {
+    let width = name_width(jobs);
     let mut rows = Vec::new();
-    for w in workloads {
-        // The data's seed follows the workload's place in the table, whatever the list asked.
-        let index = workloads::all()
-            .position(|x| x.name == w.name)
-            .expect("known");
-        let outcome = match pollster::block_on(measure(device, w, index, cfg)) {
+    for job in jobs {
+        let outcome = match pollster::block_on(measure(device, &job.workload, job.index, cfg)) {
             Err(e) if !is_per_workload(&e) => return Err(e.into()),
             outcome => outcome,
         };
         let row = Row {
-            workload: w,
+            workload: &job.workload,
             outcome,
         };
-        say!("{}", table_line(&row, cfg.precision));
+        say!("{}", table_line(&row, cfg, width));
         rows.push(row);
     }
     Ok(rows)
@@ -289,9 +419,10 @@ fn say_notes(rows: &[Row], cfg: &Config) -> Result<(), Failure> {
     Ok(())
 }
 
-fn table_line(row: &Row, precision: Precision) -> String {
+fn table_line(row: &Row, cfg: &Config, width: usize) -> String {
     let w = row.workload;
-    let head = format!("{:<4} {:>5} {:>8} {:>4}", w.name, w.b, w.n, w.d);
+    let k = cfg.top_k.map_or("-".to_string(), |k| k.to_string());
+    let head = format!("{:<width$} {:>5} {:>8} {:>4} {k:>4}", w.name, w.b, w.n, w.d);
     match &row.outcome {
         Err(e) => format!("{head}  not run: {}", e.to_string().replace('\n', " ")),
         Ok(m) => {
@@ -307,7 +438,7 @@ fn table_line(row: &Row, precision: Precision) -> String {
                 m.reps,
                 device,
                 m.e2e.cell(),
-                sig3(w.bytes_read(precision) as f64 / secs / 1e9),
+                sig3(w.bytes_read(cfg.precision) as f64 / secs / 1e9),
                 sig3(w.flop() / secs / 1e12),
                 if of == "device" { "device" } else { "e2e" },
                 m.rel_err,

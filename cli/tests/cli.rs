@@ -818,6 +818,161 @@ fn bench_rejects_bad_input() {
     );
 }
 
+/// Runs `bench --shape 3,37,5` with `extra` flags and one repetition on `device`; returns
+/// stdout and the parsed JSON.
+fn bench_shape(device: &str, extra: &[&str]) -> (String, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let mut args = vec!["bench", "--device", device, "--shape", "3,37,5"];
+    args.extend(["--reps", "1", "--warmup", "1", "--json", s(&json)]);
+    args.extend(extra);
+    let run = hopfield(&args);
+    succeeds(&run);
+    let text = std::fs::read_to_string(&json).unwrap();
+    (
+        stdout(&run),
+        serde_json::from_str(&text).expect("valid JSON"),
+    )
+}
+
+/// The row of shape 3,37,5: its name, shape, counters (null on the CPU path), k, and the error
+/// against the f64 reference on all three queries.
+fn check_shape_row(row: &serde_json::Value, k: Option<u64>, gpu: bool) {
+    assert_eq!(row["name"], "B3_N37_d5", "{row}");
+    assert_eq!(row["status"], "ok", "{row}");
+    assert_eq!(
+        (row["b"].as_u64(), row["n"].as_u64(), row["d"].as_u64()),
+        (Some(3), Some(37), Some(5))
+    );
+    assert_eq!(row["top_k"].as_u64(), k, "{row}");
+    assert_eq!(row["reps"], 1, "{row}");
+    assert!(row["end_to_end_ms"]["median"].as_f64() > Some(0.0), "{row}");
+    let err = row["rel_err"].as_f64().expect("rel_err");
+    assert!((0.0..1e-5).contains(&err), "relative error {err:e}");
+    assert_eq!(row["rel_err_rows"], 3);
+    let per_call = row.get("per_call").expect("per_call is reported");
+    if !gpu {
+        assert!(per_call.is_null(), "{row}");
+        return;
+    }
+    for key in [
+        "buffers_created",
+        "bind_groups_created",
+        "pipelines_created",
+        "submissions",
+        "bytes_uploaded",
+        "bytes_read_back",
+    ] {
+        assert!(per_call[key].as_f64().is_some(), "{key}: {row}");
+    }
+    assert_eq!(per_call["pipelines_created"], 0.0, "{row}");
+    // At least the 3×5 states come back.
+    assert!(per_call["bytes_read_back"].as_f64() >= Some(60.0), "{row}");
+}
+
+#[test]
+fn bench_shape_cpu() {
+    let (text, doc) = bench_shape("cpu", &[]);
+    assert!(text.contains("workloads shapes B3_N37_d5"), "{text}");
+    assert!(
+        text.lines().any(|l| l
+            .split_whitespace()
+            .take(5)
+            .eq(["B3_N37_d5", "3", "37", "5", "-"])),
+        "{text}"
+    );
+    assert!(doc["config"]["top_k"].is_null(), "{doc}");
+    let rows = doc["workloads"].as_array().expect("workloads");
+    assert_eq!(rows.len(), 1, "only the shape runs without --workloads");
+    check_shape_row(&rows[0], None, false);
+}
+
+#[test]
+fn bench_topk_cpu() {
+    // The same shape twice is measured once; S4 runs beside it.
+    let extra = ["--topk", "2", "--shape", "3,37,5", "--workloads", "S4"];
+    let (text, doc) = bench_shape("cpu", &extra);
+    assert_eq!(doc["config"]["top_k"], 2, "{doc}");
+    assert_eq!(doc["config"]["workload_set"], "S4 + shapes B3_N37_d5");
+    let rows = doc["workloads"].as_array().expect("workloads");
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["S4", "B3_N37_d5"], "{doc}");
+    assert_eq!(rows[0]["top_k"], 2, "{doc}");
+    check_shape_row(&rows[1], Some(2), false);
+    for name in ["S4", "B3_N37_d5"] {
+        assert!(
+            text.lines().any(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.first() == Some(&name) && cols.get(4) == Some(&"2")
+            }),
+            "column k of {name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn bench_shape_gpu() {
+    if !gpu_available() {
+        return;
+    }
+    let (_, doc) = bench_shape("gpu", &[]);
+    check_shape_row(&doc["workloads"][0], None, true);
+    let (_, doc) = bench_shape("gpu", &["--topk", "2"]);
+    assert_eq!(
+        doc["config"]["kernels"], "auto",
+        "top-k leaves the kernels to the library"
+    );
+    check_shape_row(&doc["workloads"][0], Some(2), true);
+}
+
+/// A clap error: exit 2, "error: invalid value …" naming `hint`, no panic.
+fn clap_rejects(out: &Output, hint: &str) {
+    let err = stderr(out);
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    assert_eq!(out.status.code(), Some(2), "exit code; stderr: {err}");
+    let first = err.lines().next().unwrap_or_default();
+    assert!(first.starts_with("error: invalid value"), "{err}");
+    assert!(first.contains(hint), "{first:?} should mention {hint:?}");
+}
+
+#[test]
+fn bench_rejects_bad_shapes_before_opening_a_device() {
+    // An adapter that does not exist: every error below comes before any device opens.
+    let bench = |extra: &[&str]| {
+        let mut args = vec!["bench", "--device", "no-such-adapter-77"];
+        args.extend(extra);
+        hopfield(&args)
+    };
+    for (shape, hint) in [
+        ("3,37", "got 2 fields"),
+        ("3,37,5,2", "got 4 fields"),
+        ("", "got 1 field"),
+        ("0,37,5", "B (queries) must be at least 1"),
+        ("3,0,5", "N (patterns) must be at least 1"),
+        ("3,37,0", "d (dimension) must be at least 1"),
+        ("3,x,5", "N (patterns) must be a whole number"),
+        ("3,37,-5", "d (dimension) must be a whole number"),
+        (
+            "3,37,99999999999999999999999",
+            "d (dimension) must be a whole number",
+        ),
+        ("1048576,1048576,1048576", "too large"),
+    ] {
+        clap_rejects(&bench(&["--shape", "3,37,5", "--shape", shape]), hint);
+    }
+    clap_rejects(&bench(&["--shape", "3,37,5", "--topk", "0"]), "at least 1");
+    fails_with(
+        &bench(&["--shape", "3,37,5", "--shape", "9,40,2", "--topk", "38"]),
+        2,
+        "--topk 38 is more than the N = 37 stored patterns of workload B3_N37_d5",
+    );
+    fails_with(
+        &bench(&["--workloads", "S4", "--topk", "1025"]),
+        2,
+        "N = 1024 stored patterns of workload S4",
+    );
+}
+
 /// `store` then `retrieve --memory` gives exactly what `retrieve --patterns` gives on the same
 /// device and precision, and top-k ids are the stored ids of the top-k indices.
 fn store_then_retrieve_on(device: &str) {

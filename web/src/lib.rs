@@ -74,6 +74,7 @@ fn config() -> Config {
         reps: REPS,
         warmup: WARMUP,
         beta: BETA,
+        top_k: None,
     }
 }
 
