@@ -68,6 +68,11 @@ enum Command {
     /// exactly as it hands them to wgpu (preludes included), to check them with another
     /// compiler: tools/tint-check feeds them to Tint, the compiler of Chrome and Dawn.
     Shaders(shaders::ShadersArgs),
+    /// What the stored patterns' geometry says about beta: N, d, norms, how far apart the
+    /// patterns are (their separation), whether they are well separated, the smallest beta at
+    /// which one update from each stored pattern stays within a tolerance of it (Ramsauer et
+    /// al.'s Theorem 5), and Theorem 3's capacity at that beta. Costs N²·d multiply-adds.
+    Inspect(inspect::InspectArgs),
 }
 
 #[derive(Args)]
@@ -222,6 +227,7 @@ macro_rules! say {
 
 // After `say!`, which it uses.
 mod bench;
+mod inspect;
 mod outputs;
 mod shaders;
 mod steps;
@@ -270,6 +276,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::Shaders(args) => shaders::shaders(&args),
+        Command::Inspect(args) => inspect::inspect(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

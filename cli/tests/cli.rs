@@ -1500,3 +1500,63 @@ fn shaders_reads_the_adapters_limits() {
     );
     assert!(exported(&out).contains_key("mask.wgsl"));
 }
+
+/// `inspect` reports the geometry and the library's suggested beta, from a .npy or a memory
+/// file alike; duplicates are named as the reason there is none; bad input is exit 2.
+#[test]
+fn inspect_suggests_a_beta_or_says_why_not() {
+    let f = Files::new(40, 16, 1);
+    // At one norm, distinct random patterns are separated (at mixed norms a longer pattern
+    // may outscore a shorter one against itself).
+    let mut unit = f.x.clone();
+    for mut row in unit.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    let x = f.path("unit.npy");
+    write_npy(&x, &unit).unwrap();
+    let out = hopfield(&["inspect", "--patterns", s(&x)]);
+    succeeds(&out);
+    let text = stdout(&out);
+    let want = hopfield::diagnostics::suggest_beta(unit.view(), 1e-3).unwrap();
+    let hopfield::diagnostics::Suggestion::Beta(beta) = want.beta else {
+        panic!("random patterns are separated")
+    };
+    assert!(text.contains("N = 40, d = 16"), "{text}");
+    assert!(
+        text.contains(&format!("suggested beta: {beta:.6}")),
+        "{text}"
+    );
+    assert!(text.contains("well separated: yes"), "{text}");
+    assert!(text.contains("capacity (Theorem 3"), "{text}");
+
+    let mem = f.path("m.safetensors");
+    succeeds(&hopfield(&["store", "--patterns", s(&x), "--out", s(&mem)]));
+    let from_memory = hopfield(&["inspect", "--memory", s(&mem)]);
+    succeeds(&from_memory);
+    assert_eq!(stdout(&from_memory), text);
+
+    let mut dup = unit.clone();
+    dup.row_mut(7).assign(&unit.row(3));
+    write_npy(f.path("dup.npy"), &dup).unwrap();
+    let out = hopfield(&["inspect", "--patterns", s(&f.path("dup.npy"))]);
+    succeeds(&out);
+    let text = stdout(&out);
+    assert!(text.contains("well separated: no. Pattern 3"), "{text}");
+    assert!(text.contains("suggested beta: none"), "{text}");
+
+    fails_with(
+        &hopfield(&["inspect", "--patterns", s(&x), "--tolerance", "2"]),
+        2,
+        "tolerance",
+    );
+    // clap's own usage error, several lines.
+    let out = hopfield(&["inspect"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--patterns"), "{}", stderr(&out));
+    fails_with(
+        &hopfield(&["inspect", "--patterns", s(&f.path("none.npy"))]),
+        2,
+        "no such file",
+    );
+}
