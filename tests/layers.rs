@@ -174,3 +174,55 @@ fn configuration_errors_are_typed() {
         Err(Error::InvalidOptions(_))
     ));
 }
+
+/// On a GPU a layer's forward — norms, projections, attention, output projection and
+/// activation — is one submission that reads back exactly the output, and the association
+/// when asked for, in steady state (the weights went up with the first call).
+#[test]
+fn a_gpu_forward_is_one_submission_and_reads_back_only_its_results() {
+    let Some(device) = common::own_gpu() else {
+        return;
+    };
+    for name in [
+        "hopfield_activation_tanh",
+        "hopfield_hspace_norm_h2",
+        "hopfield_zero_assoc_h2",
+        "hopfield_self_h2",
+        "hopfield_static_stored_h1",
+    ] {
+        let case = bodies::Case::named(name);
+        let layer = Hopfield::new(&device, case.config(), &case.weights()).unwrap();
+        // Self-attention cases have one input.
+        let input = |k: &str| {
+            case.input(if case.has(&format!("input.{k}")) {
+                k
+            } else {
+                "input"
+            })
+        };
+        let (s, q, p) = (input("stored"), input("state"), input("projection"));
+        for association in [false, true] {
+            let mut options = hopfield::layers::ForwardOptions::new();
+            if association {
+                options = options.with_association();
+            }
+            let forward = || {
+                layer
+                    .forward_with(s.view(), q.view(), p.view(), &options)
+                    .unwrap()
+            };
+            forward();
+            let before = device.stats();
+            let got = forward();
+            let call = device.stats().since(before);
+            let xi = got.association.as_ref().map_or(0, |a| a.len());
+            assert_eq!(xi > 0, association, "{name}");
+            assert_eq!(call.submissions, 1, "{name}: {call:?}");
+            assert_eq!(
+                call.bytes_read_back,
+                ((got.out.len() + xi) * 4) as u64,
+                "{name}: {call:?}"
+            );
+        }
+    }
+}

@@ -73,6 +73,7 @@ mod config;
 mod hopfield;
 mod lookup;
 mod norm;
+mod on_device;
 mod pooling;
 mod weights;
 
