@@ -174,3 +174,116 @@ fn configuration_errors_are_typed() {
         Err(Error::InvalidOptions(_))
     ));
 }
+
+/// On a GPU a layer's forward — norms, projections, attention, output projection and
+/// activation — is one submission that reads back exactly the output, and the association
+/// when asked for, in steady state (the weights went up with the first call).
+#[test]
+fn a_gpu_forward_is_one_submission_and_reads_back_only_its_results() {
+    let Some(device) = common::own_gpu() else {
+        return;
+    };
+    for name in [
+        "hopfield_activation_tanh",
+        "hopfield_hspace_norm_h2",
+        "hopfield_zero_assoc_h2",
+        "hopfield_self_h2",
+        "hopfield_static_stored_h1",
+    ] {
+        let case = bodies::Case::named(name);
+        let layer = Hopfield::new(&device, case.config(), &case.weights()).unwrap();
+        // Self-attention cases have one input.
+        let input = |k: &str| {
+            case.input(if case.has(&format!("input.{k}")) {
+                k
+            } else {
+                "input"
+            })
+        };
+        let (s, q, p) = (input("stored"), input("state"), input("projection"));
+        for association in [false, true] {
+            let mut options = hopfield::layers::ForwardOptions::new();
+            if association {
+                options = options.with_association();
+            }
+            let forward = || {
+                layer
+                    .forward_with(s.view(), q.view(), p.view(), &options)
+                    .unwrap()
+            };
+            forward();
+            let before = device.stats();
+            let got = forward();
+            let call = device.stats().since(before);
+            let xi = got.association.as_ref().map_or(0, |a| a.len());
+            assert_eq!(xi > 0, association, "{name}");
+            assert_eq!(call.submissions, 1, "{name}: {call:?}");
+            assert_eq!(
+                call.bytes_read_back,
+                ((got.out.len() + xi) * 4) as u64,
+                "{name}: {call:?}"
+            );
+        }
+    }
+}
+
+/// The device LayerNorm on rows wider than its workgroup (several strided trips per thread,
+/// and widths 1 and one past a multiple of 256): a static single-head layer whose only
+/// weights-free stage is the state's norm gives `softmax(β·norm(q)·kᵀ)·v`, checked against an
+/// f64 recomputation within 1e-5 of the output's largest value.
+#[test]
+fn gpu_layer_norm_of_wide_rows_matches_f64() {
+    let Some(device) = common::own_gpu() else {
+        return;
+    };
+    let mut rng = common::rng("wide layer norm");
+    for (width, keys) in [(1, 3), (257, 5), (601, 7), (1031, 2)] {
+        let config = bodies::pure_config(1, vec![0.25], Some(0)).normalize_state_pattern(true);
+        let layer = Hopfield::new(&device, config, &Weights::new()).unwrap();
+        // A large mean: cancellation would show in a one-pass variance.
+        let q = common::normal(&mut rng, 2, width, 1.0).mapv(|x| x + 30.0);
+        let k = common::normal(&mut rng, keys, width, 1.0);
+        let (q3, k3) = (
+            q.clone().insert_axis(ndarray::Axis(0)),
+            k.clone().insert_axis(ndarray::Axis(0)),
+        );
+        let got = layer
+            .forward_with(
+                k3.view(),
+                q3.view(),
+                k3.view(),
+                &hopfield::layers::ForwardOptions::new(),
+            )
+            .unwrap();
+        let mut worst = 0.0f64;
+        let mut largest = 0.0f64;
+        for r in 0..2 {
+            let row: Vec<f64> = q.row(r).iter().map(|&x| f64::from(x)).collect();
+            let mean = row.iter().sum::<f64>() / width as f64;
+            let var = row.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / width as f64;
+            let normed: Vec<f64> = row
+                .iter()
+                .map(|x| (x - mean) / (var + 1e-5).sqrt())
+                .collect();
+            let scores: Vec<f64> = (0..keys)
+                .map(|j| {
+                    0.25 * (0..width)
+                        .map(|c| normed[c] * f64::from(k[[j, c]]))
+                        .sum::<f64>()
+                })
+                .collect();
+            let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let z: f64 = e.iter().sum();
+            for c in 0..width {
+                let want: f64 = (0..keys).map(|j| e[j] / z * f64::from(k[[j, c]])).sum();
+                largest = largest.max(want.abs());
+                worst = worst.max((f64::from(got.out[[0, r, c]]) - want).abs());
+            }
+        }
+        assert!(
+            worst <= 1e-5 * largest.max(1.0),
+            "width {width}: {worst} of {largest}"
+        );
+    }
+}

@@ -67,9 +67,9 @@ fn every_program_validates_in_every_variant() {
     for s in &programs {
         validate(&s.name, &s.wgsl, s.subgroups);
     }
-    // 4 kernels × 2 pattern formats (and fused_rows' compact tiles × 2), 3 × 2 reductions,
-    // 11 with neither.
-    assert_eq!(programs.len(), 4 * 2 + 2 + 3 * 2 + 11);
+    // 4 kernels × 2 pattern formats (and fused_rows' compact tiles × 2), 4 × 2 reductions
+    // (layer_norm among them), 13 with neither (bias_act and heads among them).
+    assert_eq!(programs.len(), 4 * 2 + 2 + 4 * 2 + 13);
 }
 
 /// The device checks and the tile-size choice read the registry's declared needs; they must

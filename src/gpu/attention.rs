@@ -6,7 +6,10 @@
 //!
 //! The problems share one shape, and each kind of operand lives in one buffer, every problem at
 //! an offset rounded up to the device's storage-offset alignment so that it binds exactly like
-//! a retrieval block: the kernels see offset-0 matrices and need no batch dimension.
+//! a retrieval block: the kernels see offset-0 matrices and need no batch dimension. The
+//! operands are written there on the device (`heads.wgsl`, by [`layer`](super::layer)), and
+//! the passes accumulate in one command encoder until something must be read back, so a layer
+//! call whose update steps need no stopping decision is one submission.
 //!
 //! [`Similarity`]: super::similarity::Similarity
 //! [`Softmax`]: super::softmax::Softmax
@@ -14,6 +17,7 @@
 //! [`Mask`]: super::mask::Mask
 
 use std::num::NonZeroU64;
+use std::sync::Mutex;
 
 use super::buffers::binding;
 use super::mask::{Mask, MaskBindings};
@@ -36,21 +40,6 @@ pub(crate) struct Shape {
     pub keys: usize,
     pub dim: usize,
     pub vdim: usize,
-}
-
-/// The problems' data, each operand problem after problem, row-major and unpadded.
-pub(crate) struct Problems<'a> {
-    pub shape: Shape,
-    /// `problems × rows × dim`.
-    pub queries: &'a [f32],
-    /// `problems × keys × dim`.
-    pub keys: &'a [f32],
-    /// `problems × keys × vdim`.
-    pub values: &'a [f32],
-    /// One β per problem.
-    pub beta: &'a [f32],
-    /// `problems × rows × keys`, nonzero = masked; `None`: nothing is masked.
-    pub mask: Option<&'a [u32]>,
 }
 
 /// Where problem `p` of one operand lives: `words` 32-bit words at byte `p · stride`.
@@ -78,34 +67,6 @@ impl Region {
             offset: self.stride * p as u64,
             size: NonZeroU64::new(self.words.max(1) as u64 * WORD),
         }
-    }
-
-    /// The host image of a whole buffer, from `data` (problem after problem, `rows` rows of
-    /// `cols` values) with each row padded to `row_len` words.
-    fn pack<T: bytemuck::Pod + Default>(
-        &self,
-        problems: usize,
-        data: &[T],
-        cols: usize,
-        row_len: usize,
-    ) -> Vec<T> {
-        let mut out = vec![T::default(); (self.bytes(problems) / WORD) as usize];
-        let per = data.len() / problems.max(1);
-        for p in 0..problems {
-            let base = (self.stride / WORD) as usize * p;
-            for (r, row) in data[p * per..(p + 1) * per].chunks(cols).enumerate() {
-                out[base + r * row_len..][..cols].copy_from_slice(row);
-            }
-        }
-        out
-    }
-
-    /// The inverse of [`pack`](Self::pack) for unpadded rows.
-    fn unpack(&self, problems: usize, image: &[f32]) -> Vec<f32> {
-        let step = (self.stride / WORD) as usize;
-        (0..problems)
-            .flat_map(|p| image[p * step..][..self.words].iter().copied())
-            .collect()
     }
 }
 
@@ -176,7 +137,8 @@ enum Operand {
     Values,
 }
 
-/// The problems on the device, with the buffers their passes share.
+/// The problems on the device, with the buffers their passes share, and the commands recorded
+/// since the last submission: a pass is submitted only when something must be read back.
 pub(crate) struct Attention<'c> {
     ctx: &'c GpuContext,
     shape: Shape,
@@ -194,6 +156,25 @@ pub(crate) struct Attention<'c> {
     /// passes (recorded one after another, so never in use by two at once).
     stats: wgpu::Buffer,
     part: wgpu::Buffer,
+    /// The associations of all problems back to back, unpadded: what is read back.
+    compact: wgpu::Buffer,
+    pending: Mutex<Option<wgpu::CommandEncoder>>,
+}
+
+/// Which operand's regions [`Attention::region`] describes.
+#[derive(Clone, Copy)]
+pub(crate) enum Input {
+    Queries,
+    Keys,
+    Values,
+}
+
+/// Where the problems of one operand live: `rows × row_len` words each, `stride` words apart.
+#[derive(Clone, Copy)]
+pub(crate) struct Layout {
+    pub rows: usize,
+    pub row_len: usize,
+    pub stride: usize,
 }
 
 /// Fails where the problems' rows or masked scores are past what one dispatch covers.
@@ -210,40 +191,38 @@ fn check_dispatch(ctx: &GpuContext, s: Shape) -> Result<()> {
 }
 
 impl<'c> Attention<'c> {
-    /// Uploads the problems; fails where a shape is past what one dispatch can cover.
-    pub(crate) async fn new(ctx: &'c GpuContext, p: &Problems<'_>) -> Result<Attention<'c>> {
+    /// The buffers of problems of shape `s` (one β per problem; `mask`, `problems × rows ×
+    /// keys` with nonzero = masked, uploaded), their operands still to be recorded through
+    /// [`record`](Self::record) into the regions [`region`](Self::region) describes. Fails
+    /// where a shape is past what one dispatch or buffer can cover.
+    pub(crate) fn new(
+        ctx: &'c GpuContext,
+        s: Shape,
+        beta: Vec<f32>,
+        mask: Option<&[u32]>,
+    ) -> Result<Attention<'c>> {
         ctx.check_alive()?;
-        check_dispatch(ctx, p.shape)?;
-        let r = Regions::new(ctx, p.shape)?;
-        let (attention, done) =
-            ctx.scoped("uploading layer attention", || Attention::upload(ctx, p, r));
-        done.await?;
-        Ok(attention)
-    }
-
-    /// The operands' buffers, uploaded, and the buffers the passes write.
-    fn upload(ctx: &'c GpuContext, p: &Problems<'_>, r: Regions) -> Attention<'c> {
-        let (s, n) = (p.shape, p.shape.problems);
-        let upload = |label, region: Region, data: &[f32], cols, row_len| {
-            let b = ctx.storage(label, region.bytes(n));
-            let image = region.pack(n, data, cols, row_len);
-            ctx.write(&b, 0, bytemuck::cast_slice(&image));
-            b
-        };
-        let mask = p.mask.map(|m| {
+        check_dispatch(ctx, s)?;
+        let r = Regions::new(ctx, s)?;
+        let n = s.problems;
+        let mask = mask.map(|m| {
             let b = ctx.storage("association mask", r.score.bytes(n));
-            let image = r.score.pack(n, m, s.keys, s.keys);
+            let step = (r.score.stride / WORD) as usize;
+            let mut image = vec![0u32; step * n];
+            for (p, chunk) in m.chunks(r.score.words).enumerate() {
+                image[p * step..][..chunk.len()].copy_from_slice(chunk);
+            }
             ctx.write(&b, 0, bytemuck::cast_slice(&image));
             b
         });
-        Attention {
+        Ok(Attention {
             ctx,
             shape: s,
-            beta: p.beta.to_vec(),
+            beta,
             r,
-            queries: upload("layer queries", r.query, p.queries, s.dim, s.dim),
-            keys: upload("layer keys", r.key, p.keys, s.dim, r.k_words),
-            values: upload("layer values", r.value, p.values, s.vdim, r.v_words),
+            queries: ctx.storage("layer queries", r.query.bytes(n)),
+            keys: ctx.storage("layer keys", r.key.bytes(n)),
+            values: ctx.storage("layer values", r.value.bytes(n)),
             next: ctx.storage("layer updated queries", r.query.bytes(n)),
             stats: ctx.storage(
                 "layer softmax statistics",
@@ -256,13 +235,97 @@ impl<'c> Attention<'c> {
             scores: ctx.storage("layer association", r.score.bytes(n)),
             lses: ctx.storage("layer lse", r.lse.bytes(n)),
             outs: ctx.storage("layer outputs", r.out.bytes(n)),
+            compact: ctx.storage("layer association read", Self::association_bytes(s)),
             mask,
+            pending: Mutex::new(None),
+        })
+    }
+
+    /// Bytes of every problem's association, unpadded.
+    fn association_bytes(s: Shape) -> u64 {
+        (s.problems * s.rows * s.keys) as u64 * WORD
+    }
+
+    /// An operand's buffer and where its problems live in it.
+    pub(crate) fn region(&self, input: Input) -> (&wgpu::Buffer, Layout) {
+        let (s, r) = (self.shape, self.r);
+        let (buffer, region, rows, row_len) = match input {
+            Input::Queries => (&self.queries, r.query, s.rows, s.dim),
+            Input::Keys => (&self.keys, r.key, s.keys, r.k_words),
+            Input::Values => (&self.values, r.value, s.keys, r.v_words),
+        };
+        let layout = Layout {
+            rows,
+            row_len,
+            stride: (region.stride / WORD) as usize,
+        };
+        (buffer, layout)
+    }
+
+    /// The per-problem outputs `xi · v` of [`retrieve`](Self::retrieve), `rows × vdim` each.
+    pub(crate) fn outputs(&self) -> (&wgpu::Buffer, Layout) {
+        let layout = Layout {
+            rows: self.shape.rows,
+            row_len: self.shape.vdim,
+            stride: (self.r.out.stride / WORD) as usize,
+        };
+        (&self.outs, layout)
+    }
+
+    /// Records `f` after everything recorded so far, into the commands of the next submission.
+    pub(crate) async fn record<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut Recorder<'_>) -> T,
+    ) -> Result<T> {
+        let ctx = self.ctx;
+        let (out, done) = ctx.scoped(&format!("recording {what}"), || {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let encoder = pending.get_or_insert_with(|| ctx.encoder("layer forward"));
+            f(&mut Recorder::new(ctx, encoder))
+        });
+        done.await?;
+        Ok(out)
+    }
+
+    /// Records a copy of every problem's association, back to back, into the buffer that is
+    /// read (the regions' alignment padding is not).
+    fn record_compact(&self) {
+        let (s, r) = (self.shape, self.r);
+        let bytes = r.score.words as u64 * WORD;
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let encoder = pending.get_or_insert_with(|| self.ctx.encoder("layer forward"));
+        self.ctx
+            .poison(encoder, &self.compact, Self::association_bytes(s));
+        for p in 0..s.problems {
+            let from = r.score.stride * p as u64;
+            encoder.copy_buffer_to_buffer(
+                &self.scores,
+                from,
+                &self.compact,
+                bytes * p as u64,
+                bytes,
+            );
         }
     }
 
-    /// Computes `xi = softmax(mask(β·q·kᵀ))` of every problem where `active[p]` (the others
-    /// keep their association), `q` being the queries or, for an update, `xi · k`. Returns the
-    /// associations of all problems (`problems × rows × keys`) when `read` is set.
+    /// Submits everything recorded and reads `parts` back.
+    async fn flush(&self, what: &str, parts: &[(&wgpu::Buffer, u64)]) -> Result<Vec<Vec<f32>>> {
+        let encoder = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| self.ctx.encoder(what));
+        self.ctx
+            .submit_and_read(&format!("running {what}"), encoder, None, parts)
+            .await
+    }
+
+    /// Records `xi = softmax(mask(β·q·kᵀ))` of every problem where `active[p]` (the others
+    /// keep their association), `q` being the queries or, for an update, `xi · k`. With
+    /// `read`, submits and returns the associations of all problems (`problems × rows × keys`);
+    /// without, nothing is submitted yet.
     pub(crate) async fn associate(
         &self,
         from: From,
@@ -270,26 +333,28 @@ impl<'c> Attention<'c> {
         read: bool,
     ) -> Result<Option<Vec<f32>>> {
         let (r, problems) = (self.r, self.shape.problems);
-        let image = self
-            .run("layer association", |rec| {
-                if from == From::Queries {
-                    // Every problem is written now; an unwritten score stays NaN and fails a test.
-                    rec.poison(&self.scores, r.score.bytes(problems));
-                } else {
-                    rec.poison(&self.next, r.query.bytes(problems));
-                }
-                rec.poison(&self.lses, r.lse.bytes(problems));
-                for p in (0..problems).filter(|&p| active[p]) {
-                    self.record_association(rec, from, p);
-                }
-                if read {
-                    vec![(&self.scores, r.score.bytes(problems))]
-                } else {
-                    vec![]
-                }
-            })
+        self.record("layer association", |rec| {
+            if from == From::Queries {
+                // Every problem is written now; an unwritten score stays NaN and fails a test.
+                rec.poison(&self.scores, r.score.bytes(problems));
+            } else {
+                rec.poison(&self.next, r.query.bytes(problems));
+            }
+            rec.poison(&self.lses, r.lse.bytes(problems));
+            for p in (0..problems).filter(|&p| active[p]) {
+                self.record_association(rec, from, p);
+            }
+        })
+        .await?;
+        if !read {
+            return Ok(None);
+        }
+        self.record_compact();
+        let bytes = Self::association_bytes(self.shape);
+        let mut image = self
+            .flush("layer association", &[(&self.compact, bytes)])
             .await?;
-        Ok(read.then(|| r.score.unpack(problems, &image[0])))
+        Ok(image.pop())
     }
 
     /// Records problem `p`'s association: for an update its new queries first, then scores,
@@ -337,32 +402,35 @@ impl<'c> Attention<'c> {
         ctx.kernels.softmax.encode(rec, (s.rows, s.keys), b);
     }
 
-    /// Computes `xi · v` of every problem (`problems × rows × vdim`), and returns the
-    /// associations too when `with_association`.
+    /// Records `xi · v` of every problem into [`outputs`](Self::outputs), then `tail` (which
+    /// records what follows and returns the buffer and bytes to read), submits everything
+    /// and returns what `tail` named, and the associations when `with_association`.
     pub(crate) async fn retrieve(
         &self,
         with_association: bool,
+        tail: impl FnOnce(&mut Recorder<'_>) -> (wgpu::Buffer, u64),
     ) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         let (ctx, r, problems) = (self.ctx, self.r, self.shape.problems);
         let kernels = ctx.kernels.for_patterns(&ctx.device, Precision::F32);
-        let image = self
-            .run("layer retrieval", |rec| {
+        let (out, out_bytes) = self
+            .record("layer retrieval", |rec| {
                 rec.poison(&self.outs, r.out.bytes(problems));
                 for p in 0..problems {
                     kernels
                         .weighted_sum
                         .encode(rec, self.xi_times(Operand::Values, p));
                 }
-                let mut parts = vec![(&self.outs, r.out.bytes(problems))];
-                if with_association {
-                    parts.push((&self.scores, r.score.bytes(problems)));
-                }
-                parts
+                tail(rec)
             })
             .await?;
-        let out = r.out.unpack(problems, &image[0]);
-        let xi = with_association.then(|| r.score.unpack(problems, &image[1]));
-        Ok((out, xi))
+        let mut parts = vec![(&out, out_bytes)];
+        if with_association {
+            self.record_compact();
+            parts.push((&self.compact, Self::association_bytes(self.shape)));
+        }
+        let mut image = self.flush("layer retrieval", &parts).await?.into_iter();
+        let out = image.next().unwrap_or_default();
+        Ok((out, image.next()))
     }
 
     /// The weighted sum `xi · k` (into the updated queries) or `xi · v` (into the outputs) of
@@ -397,21 +465,5 @@ impl<'c> Attention<'c> {
             },
             part: &self.part,
         }
-    }
-
-    /// Records a pass (`record` returns the parts to read back), submits it and reads them.
-    async fn run<'s>(
-        &'s self,
-        what: &str,
-        record: impl FnOnce(&mut Recorder<'_>) -> Vec<(&'s wgpu::Buffer, u64)>,
-    ) -> Result<Vec<Vec<f32>>> {
-        let ctx = self.ctx;
-        let mut encoder = ctx.encoder(what);
-        let (parts, done) = ctx.scoped(&format!("recording {what}"), || {
-            record(&mut Recorder::new(ctx, &mut encoder))
-        });
-        done.await?;
-        let running = format!("running {what}");
-        ctx.submit_and_read(&running, encoder, None, &parts).await
     }
 }

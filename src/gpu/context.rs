@@ -4,11 +4,14 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use super::bias_act::BiasAct;
 use super::binary::BinaryKernels;
 use super::change::Change;
 use super::counters::Counters;
 use super::fused::Fused;
+use super::heads::Heads;
 use super::kernel::Dev;
+use super::layer_norm::LayerNorm;
 use super::mask::Mask;
 use super::merge::Merge;
 use super::poller::Poller;
@@ -30,6 +33,13 @@ pub(crate) struct PatternKernels {
     pub fused: Fused,
 }
 
+/// What a Hopfield layer's forward adds to the retrieval kernels.
+pub(crate) struct LayerKernels {
+    pub norm: LayerNorm,
+    pub bias_act: BiasAct,
+    pub heads: Heads,
+}
+
 /// The kernels, each compiled once per device; those for a storage precision on first use.
 pub(crate) struct Kernels {
     pub softmax: Softmax,
@@ -39,6 +49,9 @@ pub(crate) struct Kernels {
     pub mask: Mask,
     binary: OnceLock<BinaryKernels>,
     topk: OnceLock<TopK>,
+    layer: OnceLock<LayerKernels>,
+    /// Whether the device reduces with subgroup operations (kernels compiled on first use).
+    subgroups: bool,
     by_precision: [OnceLock<PatternKernels>; 2],
     /// The device's limits, by which kernels built in two tile sizes pick one.
     limits: wgpu::Limits,
@@ -55,6 +68,15 @@ impl Kernels {
     /// The top-k selection kernels, compiled on first use.
     pub(crate) fn topk(&self, device: &wgpu::Device) -> &TopK {
         self.topk.get_or_init(|| TopK::new(self.dev(device)))
+    }
+
+    /// The Hopfield-layer kernels, compiled on first use.
+    pub(crate) fn layer(&self, device: &wgpu::Device) -> &LayerKernels {
+        self.layer.get_or_init(|| LayerKernels {
+            norm: LayerNorm::new(self.dev(device), self.subgroups),
+            bias_act: BiasAct::new(self.dev(device)),
+            heads: Heads::new(self.dev(device)),
+        })
     }
 
     fn dev<'a>(&'a self, device: &'a wgpu::Device) -> Dev<'a> {
@@ -171,6 +193,8 @@ impl GpuContext {
             mask: Mask::new(dev),
             binary: OnceLock::new(),
             topk: OnceLock::new(),
+            layer: OnceLock::new(),
+            subgroups,
             by_precision: [OnceLock::new(), OnceLock::new()],
             limits: limits.clone(),
             counters: Arc::clone(&counters),

@@ -2,6 +2,7 @@
 //! poller thread), and one Rust file per WGSL kernel that owns its pipeline and dispatch.
 
 pub(crate) mod attention;
+mod bias_act;
 mod binary;
 mod buffers;
 mod change;
@@ -10,7 +11,10 @@ mod context;
 mod counters;
 pub(crate) mod dense;
 mod fused;
+mod heads;
 mod kernel;
+pub(crate) mod layer;
+mod layer_norm;
 mod mask;
 mod merge;
 mod plan;
@@ -18,7 +22,7 @@ mod poller;
 pub(crate) mod programs;
 mod readback;
 pub(crate) mod recorded;
-mod recorder;
+pub(crate) mod recorder;
 pub(crate) mod retrieval;
 mod similarity;
 mod softmax;

@@ -365,6 +365,22 @@ pub(crate) const MASK: Program = Program::new(
     &[include_str!("../../shaders/mask.wgsl")],
     Needs::new(0, 2, 256),
 );
+pub(crate) const LAYER_NORM: Program = Program::new(
+    "layer_norm",
+    &[include_str!("../../shaders/layer_norm.wgsl")],
+    Needs::new(1024, 3, 256),
+)
+.reductions();
+pub(crate) const BIAS_ACT: Program = Program::new(
+    "bias_act",
+    &[include_str!("../../shaders/bias_act.wgsl")],
+    Needs::new(0, 2, 256),
+);
+pub(crate) const HEADS: Program = Program::new(
+    "heads",
+    &[include_str!("../../shaders/heads.wgsl")],
+    Needs::new(0, 2, 256),
+);
 pub(crate) const TOPK_COUNT: Program = Program::new(
     "topk_count",
     &[TOPK_KEY, include_str!("../../shaders/topk_count.wgsl")],
@@ -417,7 +433,7 @@ pub(crate) const DENSE_ASYNC: Program = Program::new(
 );
 
 /// Every program.
-const ALL: [&Program; 18] = [
+const ALL: [&Program; 21] = [
     &SIMILARITY,
     &WEIGHTED_SUM,
     &FUSED_ROWS,
@@ -428,6 +444,9 @@ const ALL: [&Program; 18] = [
     &CHANGE,
     &SUM_SPLITS,
     &MASK,
+    &LAYER_NORM,
+    &BIAS_ACT,
+    &HEADS,
     &TOPK_COUNT,
     &TOPK_PICK,
     &TOPK_GATHER,

@@ -6,19 +6,20 @@
 use ndarray::{s, Array1, Array2, Array3, Array4, ArrayView3, Axis};
 
 use super::attend::attend;
+use super::attend::Problems;
 use super::config::{HopfieldConfig, Norm, Scaling};
 use super::norm::LayerNorm;
 use super::weights::Weights;
 use super::ForwardOptions;
-use crate::device::Device;
+use crate::device::{Backend, Device};
 use crate::error::{check_finite, Error, Result};
-use crate::gpu::attention::{Problems, Shape};
+use crate::gpu::attention::Shape;
 
 /// `x · Wᵀ + b`, a `torch.nn.Linear`.
 #[derive(Clone, Debug)]
-struct Linear {
-    weight: Array2<f32>,
-    bias: Option<Array1<f32>>,
+pub(super) struct Linear {
+    pub weight: Array2<f32>,
+    pub bias: Option<Array1<f32>>,
 }
 
 impl Linear {
@@ -42,14 +43,16 @@ impl Linear {
 #[derive(Clone, Debug)]
 pub(crate) struct Association {
     pub config: HopfieldConfig,
-    norm_stored: Option<LayerNorm>,
-    norm_state: Option<LayerNorm>,
-    norm_projection: Option<LayerNorm>,
-    norm_space: Option<LayerNorm>,
-    q: Option<Linear>,
-    k: Option<Linear>,
-    v: Option<Linear>,
-    out: Option<Linear>,
+    pub(super) norm_stored: Option<LayerNorm>,
+    pub(super) norm_state: Option<LayerNorm>,
+    pub(super) norm_projection: Option<LayerNorm>,
+    pub(super) norm_space: Option<LayerNorm>,
+    pub(super) q: Option<Linear>,
+    pub(super) k: Option<Linear>,
+    pub(super) v: Option<Linear>,
+    pub(super) out: Option<Linear>,
+    /// The weights on the GPU, uploaded by the first forward there.
+    pub(super) on_device: super::on_device::Cache,
 }
 
 /// The names and shapes of the tensors of a layer with `config`, each name after `prefix`.
@@ -150,7 +153,7 @@ fn norm(w: &Weights, prefix: &str, name: &str, n: Norm) -> Option<LayerNorm> {
     })
 }
 
-fn shape_err(what: &'static str, expected: String, got: &[usize]) -> Error {
+pub(super) fn shape_err(what: &'static str, expected: String, got: &[usize]) -> Error {
     Error::InputShape {
         what,
         expected,
@@ -338,7 +341,7 @@ fn projections(c: &HopfieldConfig, w: &Weights, core: &dyn Fn(&str) -> String) -
 }
 
 /// β per head: the configuration's, or hflayers' default `1/√head_dim` (1 when static).
-fn beta_per_head(c: &HopfieldConfig, hd: usize) -> Vec<f32> {
+pub(super) fn beta_per_head(c: &HopfieldConfig, hd: usize) -> Vec<f32> {
     let heads = c.num_heads;
     match &c.scaling {
         Scaling::Default if c.static_execution() => vec![1.0; heads],
@@ -371,6 +374,7 @@ impl Association {
             k: None,
             v: None,
             out: None,
+            on_device: Default::default(),
             config: c.clone(),
         };
         if c.static_execution() {
@@ -405,6 +409,8 @@ impl Association {
 
     /// The forward pass on batch-first inputs: the output `(N, L, out)`, the association
     /// `(N, H, L, S)` if asked for, and the number of softmaxes of the longest-running head.
+    /// On a GPU every stage runs there ([`on_device`](super::on_device)); the host stages
+    /// here are its reference.
     pub(crate) async fn forward(
         &self,
         device: &Device,
@@ -413,6 +419,11 @@ impl Association {
         projection: ArrayView3<'_, f32>,
         options: &ForwardOptions<'_>,
     ) -> Result<(Array3<f32>, Option<Array4<f32>>, usize)> {
+        if let Backend::Gpu(ctx) = &device.backend {
+            return self
+                .forward_on_device(ctx, stored, state, projection, options)
+                .await;
+        }
         let c = &self.config;
         let heads = c.num_heads;
         let (n, s_len, _) = stored.dim();
@@ -444,7 +455,6 @@ impl Association {
             mask: mask.as_deref(),
         };
         let got = attend(
-            device,
             &p,
             heads,
             c.update_steps_max,
@@ -464,7 +474,7 @@ impl Association {
 
     /// Checks the inputs' shapes against each other and the configuration, and that they are
     /// finite; returns the head dimension.
-    fn check_inputs(
+    pub(super) fn check_inputs(
         &self,
         stored: ArrayView3<f32>,
         state: ArrayView3<f32>,
@@ -615,7 +625,7 @@ impl Association {
 
     /// The combined mask, `problems × rows × keys` with 1 = masked, or `None` without masks;
     /// the zero association's column is never masked.
-    fn mask(
+    pub(super) fn mask(
         &self,
         options: &ForwardOptions<'_>,
         n: usize,

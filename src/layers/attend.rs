@@ -2,9 +2,23 @@
 //! and `o = xi·v`, for all (batch item, head) problems at once: on the GPU through the
 //! retrieval kernels ([`crate::gpu::attention`]), on the CPU in plain loops.
 
-use crate::device::{Backend, Device};
 use crate::error::{Error, Result};
-use crate::gpu::attention::{Attention, From, Problems};
+use crate::gpu::attention::{Attention, From, Shape};
+
+/// The problems' data on the host, each operand problem after problem, row-major and unpadded.
+pub(crate) struct Problems<'a> {
+    pub shape: Shape,
+    /// `problems × rows × dim`.
+    pub queries: &'a [f32],
+    /// `problems × keys × dim`.
+    pub keys: &'a [f32],
+    /// `problems × keys × vdim`.
+    pub values: &'a [f32],
+    /// One β per problem.
+    pub beta: &'a [f32],
+    /// `problems × rows × keys`, nonzero = masked; `None`: nothing is masked.
+    pub mask: Option<&'a [u32]>,
+}
 
 /// What the attention of one layer call gives back.
 pub(crate) struct Attended {
@@ -17,9 +31,9 @@ pub(crate) struct Attended {
 }
 
 /// Where the passes run; problem `p` belongs to head `p % heads`.
-enum Engine<'a> {
+pub(crate) enum Engine<'a> {
     Cpu(Host<'a>),
-    Gpu(Box<Attention<'a>>),
+    Gpu(&'a Attention<'a>),
 }
 
 impl Engine<'_> {
@@ -36,48 +50,48 @@ impl Engine<'_> {
             Engine::Gpu(gpu) => gpu.associate(from, active, read).await,
         }
     }
-
-    /// `xi · v` of every problem, and the association when asked for.
-    async fn retrieve(&mut self, association: bool) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
-        match self {
-            Engine::Cpu(host) => Ok(host.retrieve(association)),
-            Engine::Gpu(gpu) => gpu.retrieve(association).await,
-        }
-    }
 }
 
-/// Runs the problems on `device`: one association, then hflayers' update steps — head `h`
-/// takes another while `update_steps_max` allows and some batch item's association moved by
-/// more than `eps` (Frobenius norm over rows × keys) in the previous step — then the retrieval.
+/// Runs the problems on the CPU: [`steps`], then `xi · v`.
+pub(crate) async fn attend(
+    problems: &Problems<'_>,
+    heads: usize,
+    steps_max: Option<usize>,
+    eps: f32,
+    association: bool,
+) -> Result<Attended> {
+    let mut engine = Engine::Cpu(Host::new(problems));
+    let iterations = steps(&mut engine, problems.shape, heads, steps_max, eps).await?;
+    let Engine::Cpu(host) = engine else {
+        return Err(Error::Gpu(
+            "layer attention: the host engine changed".into(),
+        ));
+    };
+    let (out, association) = host.retrieve(association);
+    Ok(Attended {
+        out,
+        association,
+        iterations,
+    })
+}
+
+/// One association, then hflayers' update steps — head `h` takes another while
+/// `update_steps_max` allows and some batch item's association moved by more than `eps`
+/// (Frobenius norm over rows × keys) in the previous step. Returns the softmaxes taken by the
+/// longest-running head.
 ///
 /// The stopping test reads the associations back after each update step and measures the
 /// change on the host, in f64. A layer call's associations are small (batch × heads × L × S),
 /// so the read costs little beside the synchronisation every step needs anyway; what no
-/// decision will use (with `Some(0)`, the default, or `Some(1)`: nothing) is not read.
-pub(crate) async fn attend(
-    device: &Device,
-    problems: &Problems<'_>,
-    heads: usize,
-    steps_max: Option<usize>,
-    eps: f32,
-    association: bool,
-) -> Result<Attended> {
-    let mut engine = match &device.backend {
-        Backend::Cpu => Engine::Cpu(Host::new(problems)),
-        Backend::Gpu(ctx) => Engine::Gpu(Box::new(Attention::new(ctx, problems).await?)),
-    };
-    run(&mut engine, problems, heads, steps_max, eps, association).await
-}
-
-async fn run(
+/// decision will use (with `Some(0)`, the default, or `Some(1)`: nothing) is not read, and on
+/// a GPU then nothing is submitted until the caller's retrieval.
+pub(crate) async fn steps(
     engine: &mut Engine<'_>,
-    problems: &Problems<'_>,
+    s: Shape,
     heads: usize,
     steps_max: Option<usize>,
     eps: f32,
-    association: bool,
-) -> Result<Attended> {
-    let s = problems.shape;
+) -> Result<usize> {
     let per = s.rows * s.keys;
     // The association after step t is read only if a stopping decision will use it: the
     // decision after step t' (1 ≤ t' < update_steps_max) compares steps t' and t' − 1.
@@ -122,12 +136,7 @@ async fn run(
         xi = next;
         iterations += 1;
     }
-    let (out, association) = engine.retrieve(association).await?;
-    Ok(Attended {
-        out,
-        association,
-        iterations,
-    })
+    Ok(iterations)
 }
 
 fn frobenius(a: &[f32], b: &[f32]) -> f64 {
@@ -139,7 +148,7 @@ fn frobenius(a: &[f32], b: &[f32]) -> f64 {
 }
 
 /// The same passes on the host, in f32 like the kernels.
-struct Host<'a> {
+pub(crate) struct Host<'a> {
     p: &'a Problems<'a>,
     xi: Vec<f32>,
 }

@@ -57,9 +57,12 @@
 //! # Ok::<(), hopfield::Error>(())
 //! ```
 //!
-//! The per-head attention runs on the crate's retrieval kernels (scores, softmax, weighted
-//! sum) on a GPU [`Device`](crate::Device), and in plain loops on the CPU; LayerNorms and the
-//! input and output projections run on the host in both cases. Dropout is a training feature
+//! On a GPU [`Device`](crate::Device) the whole forward runs there — LayerNorms, projections
+//! (through the retrieval similarity kernel as a GEMM), the per-head attention on the retrieval
+//! kernels, the output projection and the activation — as one submission with one readback of
+//! the output (and of the association when asked for), the weights uploaded by the first call;
+//! only update steps with a stopping decision read associations back in between. On the CPU it
+//! runs in plain loops, the reference for the GPU path. Dropout is a training feature
 //! and is off here, as in PyTorch's `eval()`.
 //!
 //! Two hflayers behaviours are not reproduced, on purpose: a per-head scaling tensor is applied
@@ -73,6 +76,7 @@ mod config;
 mod hopfield;
 mod lookup;
 mod norm;
+mod on_device;
 mod pooling;
 mod weights;
 
