@@ -101,6 +101,9 @@ impl Kernels {
 }
 
 pub(crate) struct GpuContext {
+    /// Unique per context for the process's life (an address could be reused once a context
+    /// is dropped): what caches of device data are keyed by.
+    pub id: u64,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub info: DeviceInfo,
@@ -201,7 +204,9 @@ impl GpuContext {
         };
         let info = adapter_info(adapter, &limits, features);
         let gl = adapter.get_info().backend == wgpu::Backend::Gl;
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         GpuContext {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             poller: (!gl).then(|| Poller::new(device.clone())),
             serial: gl.then(|| Mutex::new(())),
             device,

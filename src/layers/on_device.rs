@@ -26,7 +26,7 @@ use crate::gpu::GpuContext;
 
 /// A layer's weights on the device it first ran on (a layer keeps one device).
 #[derive(Clone, Default)]
-pub(crate) struct Cache(Arc<OnceLock<(usize, Arc<DeviceWeights>)>>);
+pub(crate) struct Cache(Arc<OnceLock<(u64, Arc<DeviceWeights>)>>);
 
 impl fmt::Debug for Cache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -90,7 +90,7 @@ fn folded(lin: &Linear, heads: usize) -> Linear {
 impl Association {
     /// The weights on `ctx`'s device: uploaded once, by the first call there.
     fn device_weights(&self, ctx: &GpuContext) -> Arc<DeviceWeights> {
-        let id = ctx as *const GpuContext as usize;
+        let id = ctx.id;
         let upload = || Arc::new(self.upload(ctx));
         let (at, w) = self.on_device.0.get_or_init(|| (id, upload()));
         if *at == id {
