@@ -581,6 +581,9 @@ fn report_retrieval(
         steps::steps_taken(out),
         seconds * 1e3,
     );
+    if let Some(kinds) = out.fixed_points() {
+        report_kinds(&kinds);
+    }
     if let Some(&(first, bound)) = run.unresolved.first() {
         let _ = writeln!(
             err,
@@ -589,6 +592,35 @@ fn report_retrieval(
             queries
         );
     }
+}
+
+/// With the weights at hand, which fixed points the states are near, when any is not a single
+/// pattern: a mixture is what a too small beta gives, and `inspect` says which would do.
+fn report_kinds(kinds: &[hopfield::diagnostics::FixedPoint]) {
+    use hopfield::diagnostics::FixedPoint;
+    let single = kinds
+        .iter()
+        .filter(|k| matches!(k, FixedPoint::Single { .. }))
+        .count();
+    let global = kinds
+        .iter()
+        .filter(|k| matches!(k, FixedPoint::Global))
+        .count();
+    let first_mixed = kinds.iter().enumerate().find_map(|(r, k)| match k {
+        FixedPoint::Metastable { patterns } => Some((r, patterns.len())),
+        _ => None,
+    });
+    let metastable = kinds.len() - single - global;
+    if metastable + global == 0 {
+        return;
+    }
+    let example = first_mixed
+        .map(|(r, k)| format!(" (the first: query {r}, a mixture of about {k} patterns)"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        std::io::stderr(),
+        "fixed points: {single} single pattern, {metastable} metastable{example}, {global} at the global average; a larger --beta separates the patterns (`hopfield inspect` suggests one)"
+    );
 }
 
 /// Random ±1/√d patterns: unit norm, nearly orthogonal.

@@ -1560,3 +1560,30 @@ fn inspect_suggests_a_beta_or_says_why_not() {
         "no such file",
     );
 }
+
+/// With the weights at hand, a retrieval that ends at a mixture says so, and one that ends at
+/// single patterns says nothing of it.
+#[test]
+fn mixtures_are_reported_with_the_weights() {
+    let f = Files::new(37, 8, 3);
+    let w = f.path("w.npy");
+    let low = f.retrieve("x.npy", "q.npy", "0.01", &["--weights", s(&w)]);
+    succeeds(&low);
+    let text = stderr(&low);
+    assert!(
+        text.contains("fixed points: 0 single pattern, 0 metastable, 3 at the global average"),
+        "{text}"
+    );
+    assert!(text.contains("hopfield inspect"), "{text}");
+    // At one norm no pattern outscores another against itself: each query at a stored
+    // pattern ends there.
+    let mut unit = f.x.clone();
+    for mut row in unit.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    write_npy(f.path("unit.npy"), &unit).unwrap();
+    let high = f.retrieve("unit.npy", "unit.npy", "400", &["--weights", s(&w)]);
+    succeeds(&high);
+    assert!(!stderr(&high).contains("fixed points"), "{}", stderr(&high));
+}
