@@ -87,6 +87,7 @@ mod memory;
 pub mod persist;
 pub mod reference;
 mod retrieve;
+mod separation;
 pub mod shaders;
 mod storage;
 mod wait;
@@ -101,6 +102,7 @@ pub use error::{Error, FileOp, IoCause, Result};
 pub use memory::BufferIo;
 pub use memory::Memory;
 pub use retrieve::{Energies, Fusion, Retrieval, RetrieveOptions, Stop, TopK};
+pub use separation::Separation;
 pub use storage::{MemoryOptions, Precision};
 /// The wgpu this crate is built on, for [`Device::from_wgpu`] and
 /// [`Memory::record_retrieval`]: an application that shares its device with the crate uses

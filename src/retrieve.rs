@@ -1,6 +1,7 @@
 //! What a retrieval is asked for ([`RetrieveOptions`]) and what it returns ([`Retrieval`]).
 //!
-//! One step maps a batch of states Q (B×d) to `softmax(β Q Xᵀ) X`. The backends run the steps;
+//! One step maps a batch of states Q (B×d) to `sep(β Q Xᵀ) X`, `sep` the request's
+//! [`Separation`] (softmax unless asked otherwise). The backends run the steps;
 //! this module validates the request and turns their raw per-batch output into the result
 //! (top-k, energies), so the CPU and GPU paths report the same things the same way.
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::error::{Error, Result};
+use crate::separation::Separation;
 
 /// When to stop updating the states.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,6 +57,8 @@ pub enum Fusion {
 pub struct RetrieveOptions {
     /// Inverse temperature β > 0.
     pub beta: f32,
+    /// How scores become weights (softmax by default). The GPU runs softmax only, for now.
+    pub separation: Separation,
     /// Fixed steps or until converged.
     pub stop: Stop,
     /// Return the B×N attention weights.
@@ -75,6 +79,7 @@ impl RetrieveOptions {
     pub fn new(beta: f32) -> Self {
         RetrieveOptions {
             beta,
+            separation: Separation::Softmax,
             stop: Stop::Steps(1),
             weights: false,
             top_k: None,
@@ -82,6 +87,12 @@ impl RetrieveOptions {
             fusion: Fusion::Auto,
             timing: false,
         }
+    }
+
+    /// Weights by `separation` instead of softmax (on the CPU device only, for now).
+    pub fn separation(mut self, separation: Separation) -> Self {
+        self.separation = separation;
+        self
     }
 
     /// Exactly `steps` update steps.
@@ -129,7 +140,7 @@ impl RetrieveOptions {
     /// Whether a GPU runs the fused kernels for this request.
     pub(crate) fn fused(&self) -> bool {
         match self.fusion {
-            Fusion::Auto => !self.needs_weights(),
+            Fusion::Auto => !self.needs_weights() && self.separation == Separation::Softmax,
             Fusion::Fused => true,
             Fusion::Unfused => false,
         }
@@ -179,6 +190,7 @@ impl RetrieveOptions {
         if n == 0 {
             return Err(Error::EmptyMemory);
         }
+        self.separation.validate(n)?;
         if let Some(k) = self.top_k {
             if k == 0 || k > n {
                 return Err(Error::InvalidTopK { k, n });
@@ -200,7 +212,9 @@ pub struct TopK {
 }
 
 /// Energies E(ξ) = −lse(β, Xξ) + ½ξᵀξ + β⁻¹ln N + ½M² (Ramsauer et al. 2020, eq. 2 with the
-/// constants that make 0 ≤ E ≤ 2M²).
+/// constants that make 0 ≤ E ≤ 2M²) for softmax; for another [`Separation`],
+/// E(ξ) = −Ψ*(βXξ)/β + ½ξᵀξ + H_max/β + ½M² with Ψ* the conjugate of its negative entropy and
+/// H_max = [`Separation::max_entropy`] (docs/separations.md), so E ≥ 0 for every rule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Energies {
     /// Energy of each query.
@@ -258,7 +272,8 @@ impl Retrieval {
 pub(crate) struct BlockOut {
     pub states: Vec<f32>,
     pub weights: Option<Vec<f32>>,
-    /// Per row, max + ln Σ exp of the scaled scores of the queries (β·lse(β, Xξ)).
+    /// Per row, the separation's conjugate Ψ*(βXξ) of the queries: max + ln Σ exp of the
+    /// scaled scores (β·lse(β, Xξ)) for softmax.
     pub lse_before: Option<Vec<f32>>,
     /// The same for the returned states.
     pub lse_after: Option<Vec<f32>>,
@@ -360,7 +375,7 @@ pub(crate) fn assemble(
                     d,
                 ),
                 opts.beta,
-                n,
+                opts.separation.max_entropy(n),
                 max_sq_norm,
             )
         };
@@ -384,19 +399,20 @@ pub(crate) fn assemble(
     }
 }
 
-/// E = −lse/β + ½‖ξ‖² + ln(N)/β + ½M², from the scaled log-sum-exp the kernels return.
+/// E = −Ψ*/β + ½‖ξ‖² + H_max/β + ½M², from the conjugate Ψ*(βXξ) the backends return (the
+/// scaled log-sum-exp for softmax, where H_max = ln N).
 fn energies(
-    lse_scaled: &[f32],
+    conjugate: &[f32],
     sq_norms: &[f64],
     beta: f32,
-    n: usize,
+    max_entropy: f64,
     max_sq_norm: f64,
 ) -> Array1<f64> {
     let beta = f64::from(beta);
-    lse_scaled
+    conjugate
         .iter()
         .zip(sq_norms)
-        .map(|(&l, &q)| -f64::from(l) / beta + 0.5 * q + (n as f64).ln() / beta + 0.5 * max_sq_norm)
+        .map(|(&c, &q)| -f64::from(c) / beta + 0.5 * q + max_entropy / beta + 0.5 * max_sq_norm)
         .collect()
 }
 

@@ -5,9 +5,11 @@
 //! per-query dot products (`simd`, bound by reading X once); more use register-tiled AVX2
 //! kernels (`tiles`), compute-bound like a GEMM. The GEMM path (`unfused`, matrixmultiply)
 //! remains for the weights, and for large batches on CPUs without AVX2 + FMA, where the fused
-//! path would have only the untiled per-query loops.
+//! path would have only the untiled per-query loops. The separations other than softmax take
+//! the GEMM path (`separate` forms their weights from the scores).
 
 mod fused;
+mod separate;
 mod simd;
 #[cfg(target_arch = "x86_64")]
 mod tiles;
@@ -20,6 +22,7 @@ use std::sync::OnceLock;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use crate::retrieve::{BlockOut, RetrieveOptions};
+use crate::Separation;
 
 /// Largest batch for the per-query fused loops when the tiled kernels are unavailable.
 const FUSED_MAX_BATCH: usize = 16;
@@ -36,9 +39,11 @@ pub(crate) fn retrieve_block(
     let (b, n, d) = (queries.nrows(), patterns.nrows(), patterns.ncols());
     let x = patterns.as_standard_layout();
     let xs = x.as_slice().expect("standard layout is contiguous");
-    let fused = !opts.needs_weights() && (b <= FUSED_MAX_BATCH || simd::use_tiles(b));
+    let fused = opts.separation == Separation::Softmax
+        && !opts.needs_weights()
+        && (b <= FUSED_MAX_BATCH || simd::use_tiles(b));
     let threads = threads_for(b * n * d, MIN_MACS_PER_THREAD);
-    log_decision(fused, b, n, threads);
+    log_decision(fused, b, n, threads, opts.separation);
     let mut scores = Vec::new();
     let step = |scores: &mut Vec<f32>, states: &[f32], out: Option<&mut [f32]>, lse: &mut [f32]| {
         if fused {
@@ -49,7 +54,8 @@ pub(crate) fn retrieve_block(
             let normalise = opts.needs_weights();
             // Refilled when the weights were handed out before an energy pass.
             scores.resize(b * n, 0.0);
-            unfused::step(x.view(), states, opts.beta, scores, normalise, out, lse);
+            let (beta, sep) = (opts.beta, opts.separation);
+            unfused::step(x.view(), states, beta, sep, scores, normalise, out, lse);
         }
     };
 
@@ -101,7 +107,7 @@ pub(crate) fn retrieve_block(
 }
 
 /// What the GPU path logs of its plan, for the CPU: which kernels, threads and blocks.
-fn log_decision(fused: bool, b: usize, n: usize, threads: usize) {
+fn log_decision(fused: bool, b: usize, n: usize, threads: usize, sep: Separation) {
     let kernels = simd::kernel_name();
     if fused {
         let shape = if simd::use_tiles(b) {
@@ -117,8 +123,8 @@ fn log_decision(fused: bool, b: usize, n: usize, threads: usize) {
         );
     } else {
         log::debug!(
-            "CPU step for {b} queries: unfused (GEMM, softmax with {kernels} kernels, weights \
-             kept), {n} patterns"
+            "CPU step for {b} queries: unfused (GEMM, {sep} weights, exponentials with \
+             {kernels} kernels), {n} patterns"
         );
     }
 }
@@ -226,6 +232,7 @@ mod tests {
                         x.view(),
                         q.view(),
                         beta,
+                        Separation::Softmax,
                         &mut scores,
                         normalise,
                         o,

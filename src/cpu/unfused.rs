@@ -1,11 +1,13 @@
 //! One update step through the B×N scores: GEMM, row-wise softmax, GEMM. Needed when the
 //! caller wants the weights, and the faster path for large batches, where the products are
-//! compute-bound and matrixmultiply's packed kernels beat the fused path's dot products.
+//! compute-bound and matrixmultiply's packed kernels beat the fused path's dot products. The
+//! separations other than softmax always come this way (`separate`), as normalised weights.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
 
-use super::simd;
+use super::{separate, simd};
+use crate::Separation;
 
 /// Exponentials per thread below which a second thread costs more than it saves.
 const MIN_EXPS_PER_THREAD: usize = 1 << 16;
@@ -15,11 +17,14 @@ const MIN_EXPS_PER_THREAD: usize = 1 << 16;
 const BLOCK: usize = 4096;
 
 /// `scores ← e^(β states Xᵀ − max)` per row (divided by the row sum when `normalise`), and
-/// `lse ← max + ln Σ`; then, when `out` is given, `out ← softmax(β states Xᵀ) X`.
+/// `lse ← max + ln Σ`; then, when `out` is given, `out ← softmax(β states Xᵀ) X`. Another
+/// `sep` writes its weights to `scores` whatever `normalise` says, and its conjugate Ψ* to `lse`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn step(
     x: ArrayView2<f32>,
     states: ArrayView2<f32>,
     beta: f32,
+    sep: Separation,
     scores: &mut [f32],
     normalise: bool,
     out: Option<ArrayViewMut2<f32>>,
@@ -34,7 +39,7 @@ pub(super) fn step(
     let mut jobs: Vec<_> = scores
         .chunks_mut(rows_per * n)
         .zip(lse.chunks_mut(rows_per).zip(sums.chunks_mut(rows_per)))
-        .map(|(rows, (l, sum))| move || softmax_rows(rows, n, normalise, l, sum))
+        .map(|(rows, (l, sum))| move || separate_rows(sep, rows, n, normalise, l, sum))
         .collect();
     let mut mine = jobs.pop().expect("at least one row");
     std::thread::scope(|sc| {
@@ -46,7 +51,7 @@ pub(super) fn step(
     if let Some(mut out) = out {
         let p = ArrayView2::from_shape((b, n), &*scores).expect("B×N scores");
         weighted_sum(p, x, &mut out);
-        if !normalise {
+        if !normalise && sep == Separation::Softmax {
             // Cheaper to divide B×d results than B×N weights.
             for (mut row, sum) in out.rows_mut().into_iter().zip(&sums) {
                 let k = 1.0 / sum;
@@ -76,6 +81,24 @@ fn weighted_sum(p: ArrayView2<f32>, x: ArrayView2<f32>, out: &mut ArrayViewMut2<
         total.zip_mut_with(out, |t, &v| *t += f64::from(v));
     }
     out.zip_mut_with(&total, |o, &t| *o = t as f32);
+}
+
+/// Each row's weights under `sep`; softmax's are left unnormalised unless `normalise`, their
+/// sums in `sums` for the caller to divide the states by.
+fn separate_rows(
+    sep: Separation,
+    s: &mut [f32],
+    n: usize,
+    normalise: bool,
+    lse: &mut [f32],
+    sums: &mut [f32],
+) {
+    if sep == Separation::Softmax {
+        return softmax_rows(s, n, normalise, lse, sums);
+    }
+    for (row, l) in s.chunks_exact_mut(n).zip(lse) {
+        *l = separate::apply(sep, row);
+    }
 }
 
 fn softmax_rows(s: &mut [f32], n: usize, normalise: bool, lse: &mut [f32], sums: &mut [f32]) {
