@@ -17,7 +17,7 @@ use std::time::Instant;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use hopfield::{
     Device, DeviceKind, Error, GpuOptions, Limits, Memory, MemoryOptions, Precision, Retrieval,
-    RetrieveOptions,
+    RetrieveOptions, Separation,
 };
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use ndarray_npy::{read_npy, ReadNpyError};
@@ -187,6 +187,11 @@ struct RetrieveArgs {
     /// depend on it beyond rounding.
     #[arg(long, value_name = "F", default_value = "auto")]
     fusion: String,
+    /// How scores become weights: softmax, sparsemax, entmax:ALPHA (ALPHA > 1), softmax1 or
+    /// topk:K (docs/separations.md). The rules other than softmax run on the CPU device only,
+    /// for now (a GPU device refuses them).
+    #[arg(long, value_name = "S", default_value = "softmax", value_parser = parse_separation)]
+    separation: Separation,
     #[command(flatten)]
     device: DeviceArg,
 }
@@ -498,7 +503,9 @@ fn check_chunk_flag(args: &RetrieveArgs, device: &Device) -> Result<(), Failure>
 
 /// The retrieval options the flags ask for.
 fn retrieve_options(args: &RetrieveArgs) -> Result<RetrieveOptions, Failure> {
-    let mut opts = RetrieveOptions::new(args.beta).fusion(bench::parse_fusion(&args.fusion)?);
+    let mut opts = RetrieveOptions::new(args.beta)
+        .fusion(bench::parse_fusion(&args.fusion)?)
+        .separation(args.separation);
     opts = if args.until_converged {
         opts.until_converged(args.eps, args.max_steps)
     } else {
@@ -508,6 +515,12 @@ fn retrieve_options(args: &RetrieveArgs) -> Result<RetrieveOptions, Failure> {
     opts.top_k = args.topk;
     opts.energy = args.energy_out.is_some();
     Ok(opts)
+}
+
+/// `--separation`'s value, as the library spells it (its parameters are checked against the
+/// memory when the retrieval runs).
+fn parse_separation(s: &str) -> Result<Separation, String> {
+    s.parse().map_err(|e: Error| e.to_string())
 }
 
 /// The memory to retrieve from: `--patterns` uploaded with `storage`, or `--memory` loaded.

@@ -18,7 +18,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use hopfield::{Memory, Retrieval, RetrieveOptions, Stop};
+use hopfield::{Memory, Retrieval, RetrieveOptions, Separation, Stop};
 use ndarray::{s, Array2, ArrayView2, Axis};
 
 use crate::Failure;
@@ -70,7 +70,9 @@ pub fn run(
         return run_once(memory, queries, opts);
     }
     let mut progress = Progress::new(total);
-    let plain = RetrieveOptions::new(opts.beta).fusion(opts.fusion);
+    let plain = RetrieveOptions::new(opts.beta)
+        .fusion(opts.fusion)
+        .separation(opts.separation);
     let mut states = queries.to_owned();
     let mut before = None;
     let mut done = 0;
@@ -167,7 +169,15 @@ fn with_check(memory: &Memory, input: ArrayView2<f32>, mut opts: RetrieveOptions
         .collect();
     let (beta, max_norm) = (f64::from(opts.beta), memory.max_norm());
     let largest = norms.iter().copied().fold(max_norm, f64::max);
-    let due = beta * max_norm * largest * F32_RESOLUTION >= CHECK_FROM && memory.len() >= 2;
+    // The check reads the score gap off two weights in the ratio e^gap, as the exponential
+    // rules give them; sparsemax and entmax weights are not, and are not checked.
+    let exponential = matches!(
+        opts.separation,
+        Separation::Softmax | Separation::Softmax1 | Separation::TopK(_)
+    );
+    let due = exponential
+        && beta * max_norm * largest * F32_RESOLUTION >= CHECK_FROM
+        && memory.len() >= 2;
     let mut asked_k = None;
     if due && opts.top_k.is_none_or(|k| k < 2) {
         asked_k = Some(opts.top_k);

@@ -1592,3 +1592,55 @@ fn mixtures_are_reported_with_the_weights() {
     succeeds(&high);
     assert!(!stderr(&high).contains("fixed points"), "{}", stderr(&high));
 }
+
+/// `--separation` reaches every step of a sliced run: five sparsemax steps equal the library's
+/// five in one call; a bad rule or parameter is exit 2 with the reason.
+#[test]
+fn retrieve_with_a_separation() {
+    let f = Files::new(41, 9, 4);
+    for (rule, separation) in [
+        ("sparsemax", hopfield::Separation::Sparsemax),
+        ("entmax:1.5", hopfield::Separation::Entmax(1.5)),
+        ("topk:3", hopfield::Separation::TopK(3)),
+    ] {
+        let run = f.retrieve(
+            "x.npy",
+            "q.npy",
+            "6",
+            &["--steps", "5", "--separation", rule],
+        );
+        succeeds(&run);
+        let got: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+        let memory = hopfield::Memory::from_array(&hopfield::Device::cpu(), f.x.view()).unwrap();
+        let options = hopfield::RetrieveOptions::new(6.0)
+            .steps(5)
+            .separation(separation);
+        let want = memory.retrieve(f.q.view(), &options).unwrap().states;
+        assert_eq!(got, want, "{rule}");
+    }
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "6", &["--separation", "entmax:1"]),
+        2,
+        "finite α > 1",
+    );
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "6", &["--separation", "topk:99"]),
+        2,
+        "k <= N",
+    );
+    let run = f.retrieve("x.npy", "q.npy", "6", &["--separation", "sparse"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(stderr(&run).contains("unknown name"), "{}", stderr(&run));
+    if gpu_available() {
+        fails_with(
+            &f.retrieve(
+                "x.npy",
+                "q.npy",
+                "6",
+                &["--separation", "sparsemax", "--device", "gpu"],
+            ),
+            2,
+            "not on the GPU yet",
+        );
+    }
+}
