@@ -6,9 +6,9 @@
 use super::buffers::PatternStore;
 use super::plan::{Blocks, Shape, WORD};
 use super::recorder::Recorder;
-use super::retrieval::allocate;
+use super::retrieval::checkout;
 use super::step::{encode_step, StepJob};
-use super::workspace::{BindGroups, Key, Workspace};
+use super::workspace::Workspace;
 use super::GpuContext;
 use crate::error::Result;
 use crate::retrieve::RetrieveOptions;
@@ -63,18 +63,7 @@ fn record_block(
     shape: Shape,
     offset: u64,
 ) -> Workspace {
-    let key = Key {
-        rows: shape.rows,
-        n: shape.n,
-        fused,
-        top_k: None,
-        recorded: true,
-    };
-    let mut ws = store.workspaces().take(key).unwrap_or_else(|| Workspace {
-        key,
-        scratch: allocate(ctx, store, shape, fused, None),
-        binds: BindGroups::default(),
-    });
+    let mut ws = checkout(ctx, store, shape, fused, None, true);
     let bytes = shape.state_bytes();
     encoder.copy_buffer_to_buffer(io.queries, offset, &ws.scratch.states[0], 0, bytes);
     let mut job = StepJob {

@@ -44,19 +44,8 @@ pub(crate) async fn retrieve_block(
         n: store.len(),
         dim: plan.dim,
     };
-    let key = Key {
-        rows: shape.rows,
-        n: shape.n,
-        fused: plan.fused,
-        top_k: opts.top_k,
-        recorded: false,
-    };
     let (mut ws, done) = ctx.scoped("allocating retrieval buffers", || {
-        let ws = store.workspaces().take(key).unwrap_or_else(|| Workspace {
-            key,
-            scratch: allocate(ctx, store, shape, plan.fused, opts.top_k),
-            binds: BindGroups::default(),
-        });
+        let ws = checkout(ctx, store, shape, plan.fused, opts.top_k, false);
         ctx.write(&ws.scratch.states[0], 0, bytemuck::cast_slice(queries));
         ws
     });
@@ -77,8 +66,32 @@ pub(crate) async fn retrieve_block(
     Ok(out)
 }
 
+/// The store's idle workspace for a block of `shape` on the fused or the unfused path, with
+/// `top_k` and recorded into an application's encoder or not (see [`Key`]), else a new one.
+pub(super) fn checkout(
+    ctx: &GpuContext,
+    store: &PatternStore,
+    shape: Shape,
+    fused: bool,
+    top_k: Option<usize>,
+    recorded: bool,
+) -> Workspace {
+    let key = Key {
+        rows: shape.rows,
+        n: shape.n,
+        fused,
+        top_k,
+        recorded,
+    };
+    store.workspaces().take(key).unwrap_or_else(|| Workspace {
+        key,
+        scratch: allocate(ctx, store, shape, fused, top_k),
+        binds: BindGroups::default(),
+    })
+}
+
 /// The block's scratch buffers for the fused or the unfused path, and for selecting `top_k`.
-pub(super) fn allocate(
+fn allocate(
     ctx: &GpuContext,
     store: &PatternStore,
     shape: Shape,
