@@ -340,15 +340,17 @@ fn projections(c: &HopfieldConfig, w: &Weights, core: &dyn Fn(&str) -> String) -
     }
 }
 
-/// β per head: the configuration's, or hflayers' default `1/√head_dim` (1 when static).
-pub(super) fn beta_per_head(c: &HopfieldConfig, hd: usize) -> Vec<f32> {
+/// β of each of `problems` attention problems, problem p belonging to head p % heads: the
+/// configuration's, or hflayers' default `1/√head_dim` (1 when static).
+pub(super) fn beta_per_problem(c: &HopfieldConfig, hd: usize, problems: usize) -> Vec<f32> {
     let heads = c.num_heads;
-    match &c.scaling {
+    let per_head = match &c.scaling {
         Scaling::Default if c.static_execution() => vec![1.0; heads],
         Scaling::Default => vec![1.0 / (hd as f32).sqrt(); heads],
         Scaling::Scalar(b) => vec![*b; heads],
         Scaling::PerHead(b) => b.clone(),
-    }
+    };
+    (0..problems).map(|p| per_head[p % heads]).collect()
 }
 
 /// The three inputs after their LayerNorms and projections, with the per-head depths.
@@ -438,8 +440,7 @@ impl Association {
         let key_rows = split_heads(&k, heads, keys, hd);
         let values = split_heads(&v, heads, keys, pd);
         let mask = self.mask(options, n, l_len, s_len, keys)?;
-        let beta = beta_per_head(c, hd);
-        let per_problem_beta: Vec<f32> = (0..problems).map(|p| beta[p % heads]).collect();
+        let per_problem_beta = beta_per_problem(c, hd, problems);
         let p = Problems {
             shape: Shape {
                 problems,

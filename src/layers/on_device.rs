@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use ndarray::{Array3, Array4, ArrayView3};
 
-use super::association::{beta_per_head, shape_err, Association, Linear};
+use super::association::{beta_per_problem, shape_err, Association, Linear};
 use super::attend::{steps, Engine};
 use super::config::Activation;
 use super::norm::LayerNorm;
@@ -139,8 +139,7 @@ impl Association {
         plan.check(ctx, &w)?;
         let s = plan.shape;
         let mask = self.mask(options, plan.n, s.rows, plan.s_len, s.keys)?;
-        let beta = beta_per_head(c, hd);
-        let beta = (0..s.problems).map(|p| beta[p % heads]).collect();
+        let beta = beta_per_problem(c, hd, s.problems);
         let att = Attention::new(ctx, s, beta, mask.as_deref())?;
         let [stored, state, projection] =
             [("stored", 0), ("state", 1), ("projection", 2)].map(|(what, i)| {
