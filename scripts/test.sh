@@ -25,6 +25,8 @@ if ((${#missing[@]})); then
 fi
 
 export HOPFIELD_REQUIRE_GPU=1
+# A one-shot build gains nothing from incremental caches, and they cost gigabytes of disk.
+export CARGO_INCREMENTAL=0
 # EGL probes a Wayland socket directory and complains when there is none.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
@@ -108,3 +110,6 @@ PROFILE=test bash scripts/build-web.sh
 npm ci --prefix web/test --no-audit --no-fund --loglevel=error
 node web/test/page.mjs --limits adapter
 node web/test/page.mjs --limits webgpu
+
+# What the run left on disk (a CI machine once ran out of it building the suite).
+echo "== target/ holds $(du -sh target | cut -f1)"
