@@ -12,12 +12,15 @@
 // feature's sum over splits costs one read per split. The workgroup reductions come from
 // reduce_shared.wgsl or reduce_subgroup.wgsl (prepended). Slices meet in `delta` and `flag`
 // through atomicMax on the bits of non-negative floats; the host zeroes both first.
+//
+// With `zero_logit`, one more score fixed at 0 joins M and L and its weight is dropped: the
+// softmax₁ of Separation::Softmax1 (as in softmax_apply.wgsl).
 
 struct Params {
     rows: u32,
     dim: u32,
     splits: u32,
-    _pad0: u32,
+    zero_logit: u32,   // 1: softmax₁
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -44,7 +47,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, lanes: Lanes) {
     if (row >= p.rows) {
         return;
     }
-    var mx = LOWEST;
+    let zero_logit = p.zero_logit != 0u;
+    var mx = select(LOWEST, 0.0, zero_logit);
     for (var s = t; s < p.splits; s += WG) {
         mx = max(mx, ml[s * p.rows + row].x);
     }
@@ -56,7 +60,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, lanes: Lanes) {
         w[s] = e;
         sum += e * v.y;
     }
-    let l = workgroup_sum(lanes, sum);
+    let l = workgroup_sum(lanes, sum) + select(0.0, exp(-m), zero_logit);
     let inv = 1.0 / l;
     var change = 0.0;
     if (f < p.dim) {

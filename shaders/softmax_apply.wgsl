@@ -5,12 +5,16 @@
 //
 // The workgroup of segment 0 also writes lse[r] = M + ln L (= β·lse(β, Xξ) in the theory's
 // notation), from which the host forms the energy without another pass over S.
+//
+// With `zero_logit` the row has one more score, fixed at 0, whose weight is dropped: softmax₁,
+// exp(zᵢ) / (1 + Σⱼ exp(zⱼ)) (Separation::Softmax1). It joins M and L like any other score, so
+// exponents stay ≤ 0 whichever side of 0 the scores are, and lse becomes ln(1 + Σ exp z).
 
 struct Params {
     rows: u32,
     cols: u32,
     segments: u32,
-    _pad0: u32,
+    zero_logit: u32,   // 1: softmax₁
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -30,7 +34,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, lanes: Lanes) {
         return;
     }
     let first = row * p.segments;
-    var m = LOWEST;
+    let zero_logit = p.zero_logit != 0u;
+    var m = select(LOWEST, 0.0, zero_logit);
     for (var s = lanes.t; s < p.segments; s += WG) {
         m = max(m, stats[first + s].x);
     }
@@ -40,7 +45,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, lanes: Lanes) {
         let v = stats[first + s];
         l += v.y * exp(v.x - row_max);
     }
-    let row_sum = workgroup_sum(lanes, l);
+    let row_sum = workgroup_sum(lanes, l) + select(0.0, exp(-row_max), zero_logit);
 
     let base = row * p.cols;
     let end = min((seg + 1u) * SEG, p.cols);

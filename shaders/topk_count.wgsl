@@ -4,7 +4,7 @@
 // the first pass and each pick zeroes its row's after reading them.
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
+@group(0) @binding(1) var<storage, read> values: array<f32>;   // weights, or scores (Separation::TopK)
 @group(0) @binding(2) var<storage, read> sel: array<Sel>;
 @group(0) @binding(3) var<storage, read_write> counts: array<atomic<u32>>;
 
@@ -21,7 +21,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         let start = wg.x * SEG + lid;
         let end = min((wg.x + 1u) * SEG, p.cols);
         for (var c = start; c < end; c += WG) {
-            let hi = key_hi(weights[row * p.cols + c]);
+            let hi = key_hi(values[row * p.cols + c]);
             let lo = key_lo(c);
             if (key_agrees(hi, lo, s, p.byte)) {
                 atomicAdd(&local_counts[key_byte(hi, lo, p.byte)], 1u);

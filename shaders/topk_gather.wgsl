@@ -22,7 +22,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
         let w = weights[row * p.cols + c];
         let hi = key_hi(w);
         let lo = key_lo(c);
-        if (hi > t.hi || (hi == t.hi && lo >= t.lo)) {
+        if (key_kept(hi, lo, t)) {
             let slot = atomicAdd(&claimed[row], 1u);
             // Exactly k keys are ≥ T; the test only keeps a bug from writing out of the row.
             if (slot < p.k) {

@@ -89,7 +89,7 @@ impl RetrieveOptions {
         }
     }
 
-    /// Weights by `separation` instead of softmax (on the CPU device only, for now).
+    /// Weights by `separation` instead of softmax (see [`Separation`]).
     pub fn separation(mut self, separation: Separation) -> Self {
         self.separation = separation;
         self
@@ -140,7 +140,7 @@ impl RetrieveOptions {
     /// Whether a GPU runs the fused kernels for this request.
     pub(crate) fn fused(&self) -> bool {
         match self.fusion {
-            Fusion::Auto => !self.needs_weights() && self.separation == Separation::Softmax,
+            Fusion::Auto => !self.needs_weights() && self.separation.fuses(),
             Fusion::Fused => true,
             Fusion::Unfused => false,
         }
@@ -186,6 +186,13 @@ impl RetrieveOptions {
                  Fusion::Unfused to get weights or top-k"
                     .into(),
             ));
+        }
+        if self.fusion == Fusion::Fused && !self.separation.fuses() {
+            return Err(Error::InvalidOptions(format!(
+                "the fused kernels compute softmax and softmax1 only, not {}: ask for \
+                 Fusion::Auto or Fusion::Unfused",
+                self.separation
+            )));
         }
         if n == 0 {
             return Err(Error::EmptyMemory);

@@ -57,6 +57,13 @@ impl Separation {
         }
     }
 
+    /// Whether the fused kernels (online softmax, on the GPU) compute this rule: softmax, and
+    /// softmax₁, whose extra score joins their log-sum-exp merge. The others need each row's
+    /// scores whole, for a threshold or a selection.
+    pub(crate) fn fuses(self) -> bool {
+        matches!(self, Separation::Softmax | Separation::Softmax1)
+    }
+
     /// The rule as computed: `Entmax(2)` is sparsemax, and runs its exact algorithm.
     pub(crate) fn canonical(self) -> Separation {
         match self {

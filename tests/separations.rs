@@ -1,17 +1,18 @@
 //! The separations beyond softmax (issue 15 items 1–2): the f64 reference against closed forms
-//! and the rules' properties, the CPU path against the reference, energies along trajectories,
-//! and the GPU's refusal (it runs softmax only, for now).
+//! and the rules' properties, then the CPU path and the GPU (`cpu::` and `gpu::` runs of the
+//! same bodies) against the reference: single steps, trajectories, energies, rows of many
+//! segments.
 //!
-//! Tolerances (f32 CPU path against the f64 reference, data of norm ≈ 1, β ≤ 8):
+//! Tolerances (f32 paths against the f64 reference, data of norm ≈ 1, β ≤ 8):
 //! - states: ‖out − ref‖_F / ‖ref‖_F ≤ 1e-5 per step taken, as for softmax (tests/parity.rs):
 //!   each rule's Jacobian is bounded like softmax's (sparsemax and entmax are 1-Lipschitz in z);
 //! - weights: max |out − ref| ≤ 1e-5;
 //! - supports: an entry may be zero on one side and not on the other only when its score is
 //!   within `score_slack` of the reference's threshold τ (the k-th score for top-k), where
 //!   `score_slack` = 2 · 2d·2⁻²⁴ · β‖xᵢ‖‖ξ‖ bounds an f32 dot product's rounding twice over (the
-//!   CPU's τ moves by at most the largest score error); there its weight must be ≤ 1e-5;
-//! - energies: |cpu − ref| ≤ 1e-5 · (1 + |ref|); along a trajectory E never rises by more than
-//!   1e-5 · (1 + |E|) on the CPU (f32 states) and 1e-10 · (1 + |E|) in the reference.
+//!   path's τ moves by at most the largest score error); there its weight must be ≤ 1e-5;
+//! - energies: |path − ref| ≤ 1e-5 · (1 + |ref|); along a trajectory E never rises by more
+//!   than 1e-5 · (1 + |E|) on either path (f32 states) and 1e-10 · (1 + |E|) in the reference.
 
 mod common;
 
@@ -254,27 +255,36 @@ fn parameters_are_checked() {
     }
 }
 
-/// A GPU memory refuses every rule but softmax, saying so, before anything runs.
+on_every_backend!(
+    one_step_matches_reference,
+    trajectories_match_reference,
+    energy_descends,
+    long_rows_match_reference,
+    fused_softmax1_is_unfused,
+);
+
+/// The fused kernels take softmax and softmax₁ only: asking for them with another rule is a
+/// typed error on every device, before anything runs.
 #[test]
-fn gpu_refuses_other_separations() {
-    let Some(device) = common::gpu() else {
-        return;
-    };
-    let memory = Memory::from_rows(&device, 2, &[1.0, 0.0, 0.0, 1.0]).unwrap();
+fn fused_refuses_other_separations() {
+    let memory = Memory::from_rows(&Device::cpu(), 2, &[1.0, 0.0, 0.0, 1.0]).unwrap();
     let q = ndarray::array![[0.7f32, 0.2]];
-    let mut rng = common::rng("gpu_refuses_other_separations");
-    for s in every_separation(&mut rng, 2).into_iter().skip(1) {
-        let err = memory
-            .retrieve(q.view(), &RetrieveOptions::new(2.0).separation(s))
-            .unwrap_err();
-        assert!(
-            matches!(err, Error::InvalidOptions(ref why)
-                if why.contains("not on the GPU yet") && why.contains("Device::cpu()")),
-            "{s}: {err}"
-        );
+    let mut rng = common::rng("fused_refuses_other_separations");
+    for s in every_separation(&mut rng, 2) {
+        let opts = RetrieveOptions::new(2.0)
+            .separation(s)
+            .fusion(hopfield::Fusion::Fused);
+        match memory.retrieve(q.view(), &opts) {
+            Ok(_) => assert!(
+                matches!(s, Separation::Softmax | Separation::Softmax1),
+                "{s}"
+            ),
+            Err(Error::InvalidOptions(why)) => {
+                assert!(why.contains("softmax and softmax1 only"), "{s}: {why}")
+            }
+            Err(e) => panic!("{s}: {e}"),
+        }
     }
-    let softmax = RetrieveOptions::new(2.0).separation(Separation::Softmax);
-    assert!(memory.retrieve(q.view(), &softmax).is_ok());
 }
 
 /// 1e-5 per step, but entmax with α > 2 turns score errors δ into weight errors up to
@@ -308,13 +318,12 @@ fn describe(c: &Case, s: Separation) -> String {
     format!("{s} B={b} N={n} d={d} beta={}", c.beta)
 }
 
-/// One step's weights and states on the CPU against the reference, supports included.
-#[test]
-fn cpu_one_step_matches_reference() {
-    let mut rng = common::rng("cpu_one_step_matches_reference");
+/// One step's weights and states against the reference, supports included.
+fn one_step_matches_reference(device: &Device) {
+    let mut rng = common::rng("one_step_matches_reference");
     for _ in 0..common::cases(60) {
         let c = random_case(&mut rng);
-        let memory = Memory::from_array(&Device::cpu(), c.x.view()).unwrap();
+        let memory = Memory::from_array(device, c.x.view()).unwrap();
         for s in every_separation(&mut rng, c.x.nrows()) {
             let opts = RetrieveOptions::new(c.beta).separation(s).with_weights();
             let out = memory.retrieve(c.q.view(), &opts).unwrap();
@@ -372,18 +381,17 @@ fn weight_error(s: Separation, got: f64, want: f64, score_slack: f64) -> (f64, f
     }
 }
 
-/// Fixed steps and until converged on the CPU: every step against the reference's step from
+/// Fixed steps and until converged: every step against the reference's step from
 /// the same state (`check_step`), and the multi-step call bit for bit the chain of its single
 /// steps, stopping where the chain first has every change ≤ eps. Whole trajectories are not
 /// compared with the reference's whole trajectory: near a saddle, or where top-k's k-th and
 /// (k+1)-th scores nearly tie, f32 rounding rightly sends a state elsewhere.
-#[test]
-fn cpu_trajectories_match_reference() {
-    let mut rng = common::rng("cpu_trajectories_match_reference");
+fn trajectories_match_reference(device: &Device) {
+    let mut rng = common::rng("trajectories_match_reference");
     let eps = 1e-6;
     for _ in 0..common::cases(30) {
         let c = random_case(&mut rng);
-        let memory = Memory::from_array(&Device::cpu(), c.x.view()).unwrap();
+        let memory = Memory::from_array(device, c.x.view()).unwrap();
         for s in every_separation(&mut rng, c.x.nrows()) {
             let what = describe(&c, s);
             let one = RetrieveOptions::new(c.beta).separation(s).with_weights();
@@ -434,14 +442,14 @@ fn check_step(at: &Case, s: Separation, out: &hopfield::Retrieval, what: &str) {
     }
 }
 
-/// The CPU's energies are the reference's, at the queries and at the states it returns, and
-/// never rise along a trajectory, for every rule.
-#[test]
-fn cpu_energy_descends() {
-    let mut rng = common::rng("cpu_energy_descends");
+/// The energies are the reference's, at the queries and at the states returned, and never
+/// rise along a trajectory, for every rule (without weights asked for, so that a GPU takes its
+/// fused path for softmax and softmax₁).
+fn energy_descends(device: &Device) {
+    let mut rng = common::rng("energy_descends");
     for _ in 0..common::cases(20) {
         let c = random_case(&mut rng);
-        let memory = Memory::from_array(&Device::cpu(), c.x.view()).unwrap();
+        let memory = Memory::from_array(device, c.x.view()).unwrap();
         let x = to64(c.x.view());
         for s in every_separation(&mut rng, c.x.nrows()) {
             let opts = RetrieveOptions::new(c.beta).separation(s).with_energy();
@@ -478,4 +486,68 @@ fn cpu_energy_descends() {
             }
         }
     }
+}
+
+/// Rows longer than one 4096-score segment (each a workgroup of the GPU's softmax and
+/// threshold kernels, whose per-row steps then merge segments): one step with weights against
+/// the reference, at lengths around the segment edges.
+fn long_rows_match_reference(device: &Device) {
+    let mut rng = common::rng("long_rows_match_reference");
+    for n in [4095, 4097, 3 * 4096 + 5] {
+        let (b, d) = (3, 7);
+        let c = Case {
+            x: normal(&mut rng, n, d, 1.0),
+            q: normal(&mut rng, b, d, 1.0),
+            // Supports from a handful to hundreds of patterns.
+            beta: rng.random_range(2.0f32..60.0),
+        };
+        let memory = Memory::from_array(device, c.x.view()).unwrap();
+        for s in every_separation(&mut rng, n) {
+            let opts = RetrieveOptions::new(c.beta).separation(s).with_weights();
+            let out = memory.retrieve(c.q.view(), &opts).unwrap();
+            check_step(&c, s, &out, &describe(&c, s));
+        }
+    }
+}
+
+/// softmax₁ without weights takes a GPU's fused kernels (with weights, the unfused ones): the
+/// two agree within 1e-5, energies included, and a query that matches nothing comes back near
+/// zero, as the rule promises.
+fn fused_softmax1_is_unfused(device: &Device) {
+    let mut rng = common::rng("fused_softmax1_is_unfused");
+    for _ in 0..common::cases(10) {
+        let c = random_case(&mut rng);
+        let memory = Memory::from_array(device, c.x.view()).unwrap();
+        let what = describe(&c, Separation::Softmax1);
+        let opts = RetrieveOptions::new(c.beta)
+            .separation(Separation::Softmax1)
+            .with_energy();
+        let fused = memory
+            .retrieve(c.q.view(), &opts.clone().fusion(hopfield::Fusion::Fused))
+            .unwrap();
+        let unfused = memory
+            .retrieve(c.q.view(), &opts.fusion(hopfield::Fusion::Unfused))
+            .unwrap();
+        let e = rel_err(fused.states.view(), to64(unfused.states.view()).view());
+        assert!(e <= 1e-5, "{what}: fused vs unfused rel err {e:e}");
+        let (ef, eu) = (fused.energy.unwrap(), unfused.energy.unwrap());
+        for (f, u) in ef.after.iter().zip(&eu.after) {
+            assert!(
+                (f - u).abs() <= 1e-5 * (1.0 + u.abs()),
+                "{what}: {f} vs {u}"
+            );
+        }
+    }
+    // Orthogonal to every pattern: all scores 0, weights 1/(N + 1) each, far from a pattern.
+    let memory = Memory::from_rows(device, 3, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]).unwrap();
+    let opts = RetrieveOptions::new(4.0).separation(Separation::Softmax1);
+    let out = memory
+        .retrieve(ndarray::array![[0.0f32, 0.0, 5.0]].view(), &opts)
+        .unwrap();
+    let want = ndarray::array![[1.0 / 3.0, 1.0 / 3.0, 0.0]];
+    assert!(
+        rel_err(out.states.view(), want.view()) <= 1e-6,
+        "{}",
+        out.states
+    );
 }

@@ -9,7 +9,7 @@
 //! the GEMM path (`separate` forms their weights from the scores).
 
 mod fused;
-mod separate;
+pub(crate) mod separate;
 mod simd;
 #[cfg(target_arch = "x86_64")]
 mod tiles;

@@ -18,7 +18,7 @@ const ENTMAX_BISECTIONS: usize = 64;
 
 /// Replaces the scores `z` with the weights of `sep` (not softmax: the fused and GEMM paths
 /// have their own) and returns the conjugate Ψ*(z), the energy's score term.
-pub(super) fn apply(sep: Separation, z: &mut [f32]) -> f32 {
+pub(crate) fn apply(sep: Separation, z: &mut [f32]) -> f32 {
     match sep.canonical() {
         Separation::Sparsemax => sparsemax(z),
         Separation::Entmax(alpha) => entmax(z, f64::from(alpha)),

@@ -1,6 +1,7 @@
 //! Many small attention problems at once — one per (batch item, head) of a Hopfield layer —
 //! on the retrieval kernels themselves: `scores = β·q·kᵀ` is [`Similarity`] with the keys as
-//! patterns, the masked rows go through [`Mask`], [`Softmax`] normalises them, and `xi·v` is
+//! patterns, the masked rows go through [`Mask`], the separation (the [`Softmax`] unless the
+//! layer asks for another rule; see [`separate`](super::separate)) normalises them, and `xi·v` is
 //! [`WeightedSum`] with the values as patterns. An update step `q ← xi·k` is the same
 //! [`WeightedSum`] with the keys as patterns, followed by a new similarity (β applied again).
 //!
@@ -22,12 +23,14 @@ use std::sync::Mutex;
 use super::buffers::binding;
 use super::mask::{Mask, MaskBindings};
 use super::recorder::Recorder;
+use super::separate::{self, SeparationKind, SeparationScratch};
 use super::similarity::{Columns, SimilarityBindings, SimilarityJob};
 use super::softmax::{Softmax, SoftmaxBindings};
 use super::weighted_sum::{WeightedSum, WeightedSumBindings, WeightedSumJob};
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::storage::{row_words, Precision};
+use crate::Separation;
 
 use crate::storage::WORD_BYTES as WORD;
 
@@ -156,6 +159,9 @@ pub(crate) struct Attention<'c> {
     /// passes (recorded one after another, so never in use by two at once).
     stats: wgpu::Buffer,
     part: wgpu::Buffer,
+    /// The association's rule, and its state (shared by the problems like `stats`).
+    separation: Separation,
+    separation_scratch: SeparationScratch,
     /// The associations of all problems back to back, unpadded: what is read back.
     compact: wgpu::Buffer,
     pending: Mutex<Option<wgpu::CommandEncoder>>,
@@ -191,14 +197,15 @@ fn check_dispatch(ctx: &GpuContext, s: Shape) -> Result<()> {
 }
 
 impl<'c> Attention<'c> {
-    /// The buffers of problems of shape `s` (one β per problem; `mask`, `problems × rows ×
-    /// keys` with nonzero = masked, uploaded), their operands still to be recorded through
+    /// The buffers of problems of shape `s` (one β per problem, one separation for all;
+    /// `mask`, `problems × rows × keys` with nonzero = masked, uploaded), their operands still to be recorded through
     /// [`record`](Self::record) into the regions [`region`](Self::region) describes. Fails
     /// where a shape is past what one dispatch or buffer can cover.
     pub(crate) fn new(
         ctx: &'c GpuContext,
         s: Shape,
         beta: Vec<f32>,
+        separation: Separation,
         mask: Option<&[u32]>,
     ) -> Result<Attention<'c>> {
         ctx.check_alive()?;
@@ -231,6 +238,13 @@ impl<'c> Attention<'c> {
             part: ctx.storage(
                 "layer weighted-sum partials",
                 WeightedSum::part_bytes(ctx, s.rows, s.dim.max(s.vdim), s.keys),
+            ),
+            separation,
+            separation_scratch: SeparationScratch::new(
+                ctx,
+                SeparationKind::of(separation),
+                s.rows,
+                s.keys,
             ),
             scores: ctx.storage("layer association", r.score.bytes(n)),
             lses: ctx.storage("layer lse", r.lse.bytes(n)),
@@ -358,7 +372,7 @@ impl<'c> Attention<'c> {
     }
 
     /// Records problem `p`'s association: for an update its new queries first, then scores,
-    /// mask and softmax.
+    /// mask and separation.
     fn record_association(&self, rec: &mut Recorder<'_>, from: From, p: usize) {
         let (ctx, s, r) = (self.ctx, self.shape, self.r);
         let kernels = ctx.kernels.for_patterns(&ctx.device, Precision::F32);
@@ -399,7 +413,8 @@ impl<'c> Attention<'c> {
             stats: binding(&self.stats, stats_bytes),
             lse: r.lse.bind(&self.lses, p),
         };
-        ctx.kernels.softmax.encode(rec, (s.rows, s.keys), b);
+        let scratch = &self.separation_scratch;
+        separate::encode(rec, self.separation, (s.rows, s.keys), b, scratch);
     }
 
     /// Records `xi · v` of every problem into [`outputs`](Self::outputs), then `tail` (which

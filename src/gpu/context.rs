@@ -19,6 +19,7 @@ use super::programs;
 use super::readback::StagingPool;
 use super::similarity::Similarity;
 use super::softmax::Softmax;
+use super::threshold::Threshold;
 use super::timer::TimerPool;
 use super::topk::TopK;
 use super::weighted_sum::{SumSplits, WeightedSum};
@@ -49,6 +50,7 @@ pub(crate) struct Kernels {
     pub mask: Mask,
     binary: OnceLock<BinaryKernels>,
     topk: OnceLock<TopK>,
+    threshold: OnceLock<Threshold>,
     layer: OnceLock<LayerKernels>,
     /// Whether the device reduces with subgroup operations (kernels compiled on first use).
     subgroups: bool,
@@ -68,6 +70,12 @@ impl Kernels {
     /// The top-k selection kernels, compiled on first use.
     pub(crate) fn topk(&self, device: &wgpu::Device) -> &TopK {
         self.topk.get_or_init(|| TopK::new(self.dev(device)))
+    }
+
+    /// The sparsemax and α-entmax kernels, compiled on first use.
+    pub(crate) fn threshold(&self, device: &wgpu::Device) -> &Threshold {
+        self.threshold
+            .get_or_init(|| Threshold::new(self.dev(device), self.subgroups))
     }
 
     /// The Hopfield-layer kernels, compiled on first use.
@@ -196,6 +204,7 @@ impl GpuContext {
             mask: Mask::new(dev),
             binary: OnceLock::new(),
             topk: OnceLock::new(),
+            threshold: OnceLock::new(),
             layer: OnceLock::new(),
             subgroups,
             by_precision: [OnceLock::new(), OnceLock::new()],

@@ -14,7 +14,7 @@ struct Params {
     rows: u32,
     dim: u32,
     splits: u32,
-    _pad: u32,
+    zero_logit: u32,
 }
 
 pub(crate) struct Merge(Kernel);
@@ -43,19 +43,20 @@ impl Merge {
     }
 
     /// Records the merge of `splits` partials per row into new states, lse, delta and the
-    /// block's largest delta in `flag` (the caller zeroes `delta` and `flag` first). One
-    /// workgroup per row and slice of 256 features.
+    /// block's largest delta in `flag` (the caller zeroes `delta` and `flag` first); with
+    /// `zero_logit`, of softmax₁'s. One workgroup per row and slice of 256 features.
     pub(crate) fn encode(
         &self,
         rec: &mut Recorder<'_>,
         (rows, dim, splits): (usize, usize, usize),
+        zero_logit: bool,
         b: MergeBindings<'_>,
     ) {
         let params = Params {
             rows: rows as u32,
             dim: dim as u32,
             splits: splits as u32,
-            _pad: 0,
+            zero_logit: zero_logit.into(),
         };
         rec.dispatch(&self.0, &params, &b, (groups_for(dim, 256), rows as u32, 1));
     }

@@ -8,7 +8,6 @@ use super::softmax::{Softmax, SEGMENT};
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::retrieve::{Fusion, RetrieveOptions};
-use crate::Separation;
 
 pub(crate) use crate::storage::WORD_BYTES as WORD;
 /// Workgroups one fused step aims for: enough to fill a large GPU several times over.
@@ -153,13 +152,6 @@ pub(crate) fn blocks(
     dim: usize,
     opts: &RetrieveOptions,
 ) -> Result<Blocks> {
-    if opts.separation != Separation::Softmax {
-        return Err(Error::InvalidOptions(format!(
-            "the {} separation is not on the GPU yet (softmax only): retrieve from a memory on \
-             Device::cpu() for it",
-            opts.separation
-        )));
-    }
     check_feature_tiles(ctx, dim)?;
     let fused = fused(store, dim, opts)?;
     let rows = max_block_rows(ctx, store, dim, fused, opts.top_k)?;

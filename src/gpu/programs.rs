@@ -298,6 +298,7 @@ fn reduce_wgsl(subgroups: bool) -> &'static str {
 const BINARY: &str = include_str!("../../shaders/binary.wgsl");
 const TOPK_KEY: &str = include_str!("../../shaders/topk_key.wgsl");
 const DENSE_FIELD: &str = include_str!("../../shaders/dense_field.wgsl");
+const THRESHOLD: &str = include_str!("../../shaders/threshold.wgsl");
 
 pub(crate) const SIMILARITY: Program = Program::new(
     "similarity",
@@ -398,6 +399,41 @@ pub(crate) const TOPK_GATHER: Program = Program::new(
     &[TOPK_KEY, include_str!("../../shaders/topk_gather.wgsl")],
     Needs::new(0, 4, 256),
 );
+pub(crate) const TOPK_KEEP: Program = Program::new(
+    "topk_keep",
+    &[TOPK_KEY, include_str!("../../shaders/topk_keep.wgsl")],
+    Needs::new(0, 2, 256),
+);
+pub(crate) const THRESHOLD_BOUNDS: Program = Program::new(
+    "threshold_bounds",
+    &[
+        THRESHOLD,
+        include_str!("../../shaders/threshold_bounds.wgsl"),
+    ],
+    Needs::new(1024, 2, 256),
+)
+.reductions();
+pub(crate) const THRESHOLD_MASS: Program = Program::new(
+    "threshold_mass",
+    &[THRESHOLD, include_str!("../../shaders/threshold_mass.wgsl")],
+    Needs::new(1024, 3, 256),
+)
+.reductions();
+pub(crate) const THRESHOLD_STEP: Program = Program::new(
+    "threshold_step",
+    &[THRESHOLD, include_str!("../../shaders/threshold_step.wgsl")],
+    Needs::new(1024, 2, 256),
+)
+.reductions();
+pub(crate) const THRESHOLD_APPLY: Program = Program::new(
+    "threshold_apply",
+    &[
+        THRESHOLD,
+        include_str!("../../shaders/threshold_apply.wgsl"),
+    ],
+    Needs::new(1024, 4, 256),
+)
+.reductions();
 pub(crate) const CLASSICAL_SYNC: Program = Program::new(
     "classical_sync",
     &[BINARY, include_str!("../../shaders/classical_sync.wgsl")],
@@ -433,7 +469,7 @@ pub(crate) const DENSE_ASYNC: Program = Program::new(
 );
 
 /// Every program.
-const ALL: [&Program; 21] = [
+const ALL: [&Program; 26] = [
     &SIMILARITY,
     &WEIGHTED_SUM,
     &FUSED_ROWS,
@@ -450,6 +486,11 @@ const ALL: [&Program; 21] = [
     &TOPK_COUNT,
     &TOPK_PICK,
     &TOPK_GATHER,
+    &TOPK_KEEP,
+    &THRESHOLD_BOUNDS,
+    &THRESHOLD_MASS,
+    &THRESHOLD_STEP,
+    &THRESHOLD_APPLY,
     &CLASSICAL_SYNC,
     &CLASSICAL_ASYNC,
     &DENSE_OVERLAPS,

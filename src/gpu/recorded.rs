@@ -63,7 +63,7 @@ fn record_block(
     shape: Shape,
     offset: u64,
 ) -> Workspace {
-    let mut ws = checkout(ctx, store, shape, fused, None, true);
+    let mut ws = checkout(ctx, store, shape, fused, opts, true);
     let bytes = shape.state_bytes();
     encoder.copy_buffer_to_buffer(io.queries, offset, &ws.scratch.states[0], 0, bytes);
     let mut job = StepJob {
@@ -71,6 +71,7 @@ fn record_block(
         scratch: &ws.scratch,
         shape,
         beta: opts.beta,
+        separation: opts.separation,
         from: 0,
     };
     let mut rec = Recorder::reusing(ctx, encoder, &mut ws.binds);

@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::buffers::PatternStore;
 use super::plan::{Blocks, Shape, Splits, WORD};
 use super::recorder::Recorder;
+use super::separate::{SeparationKind, SeparationScratch};
 use super::softmax::Softmax;
 use super::step::{encode_energy, encode_step, Scratch, StepJob, Work};
 use super::timer::Timer;
@@ -45,7 +46,7 @@ pub(crate) async fn retrieve_block(
         dim: plan.dim,
     };
     let (mut ws, done) = ctx.scoped("allocating retrieval buffers", || {
-        let ws = checkout(ctx, store, shape, plan.fused, opts.top_k, false);
+        let ws = checkout(ctx, store, shape, plan.fused, opts, false);
         ctx.write(&ws.scratch.states[0], 0, bytemuck::cast_slice(queries));
         ws
     });
@@ -55,6 +56,7 @@ pub(crate) async fn retrieve_block(
         scratch: &ws.scratch,
         shape,
         beta: opts.beta,
+        separation: opts.separation,
         from: 0,
     };
     let mut run = Submissions::new(ctx, opts.timing, &mut ws.binds);
@@ -67,38 +69,35 @@ pub(crate) async fn retrieve_block(
 }
 
 /// The store's idle workspace for a block of `shape` on the fused or the unfused path, with
-/// `top_k` and recorded into an application's encoder or not (see [`Key`]), else a new one.
+/// `opts`' top-k and separation, recorded into an application's encoder or not (see [`Key`]),
+/// else a new one.
 pub(super) fn checkout(
     ctx: &GpuContext,
     store: &PatternStore,
     shape: Shape,
     fused: bool,
-    top_k: Option<usize>,
+    opts: &RetrieveOptions,
     recorded: bool,
 ) -> Workspace {
     let key = Key {
         rows: shape.rows,
         n: shape.n,
         fused,
-        top_k,
+        top_k: opts.top_k,
+        separation: SeparationKind::of(opts.separation),
         recorded,
     };
     store.workspaces().take(key).unwrap_or_else(|| Workspace {
         key,
-        scratch: allocate(ctx, store, shape, fused, top_k),
+        scratch: allocate(ctx, store, shape, &key),
         binds: BindGroups::default(),
     })
 }
 
-/// The block's scratch buffers for the fused or the unfused path, and for selecting `top_k`.
-fn allocate(
-    ctx: &GpuContext,
-    store: &PatternStore,
-    shape: Shape,
-    fused: bool,
-    top_k: Option<usize>,
-) -> Scratch {
-    let work = if fused {
+/// The block's scratch buffers for the fused or the unfused path, for selecting the top-k and
+/// for the separation, as `key` says.
+fn allocate(ctx: &GpuContext, store: &PatternStore, shape: Shape, key: &Key) -> Scratch {
+    let work = if key.fused {
         let splits = Splits::plan(ctx, store, shape.rows, shape.dim);
         let slots = (splits.total * shape.rows) as u64;
         Work::Fused {
@@ -119,6 +118,11 @@ fn allocate(
             ),
         }
     };
+    let separation = match key.fused {
+        // The fused kernels take softmax and softmax₁ only, which keep no state.
+        true => SeparationScratch::Plain,
+        false => SeparationScratch::new(ctx, key.separation, shape.rows, shape.n),
+    };
     Scratch {
         states: [
             ctx.storage("states a", shape.state_bytes()),
@@ -129,7 +133,8 @@ fn allocate(
         delta: ctx.storage("delta", shape.row_bytes()),
         flag: ctx.storage("flag", WORD),
         work,
-        top: top_k.map(|k| TopKBuffers::new(ctx, shape.rows, k)),
+        top: key.top_k.map(|k| TopKBuffers::new(ctx, shape.rows, k)),
+        separation,
     }
 }
 

@@ -15,7 +15,7 @@ struct Params {
     rows: u32,
     cols: u32,
     segments: u32,
-    _pad: u32,
+    zero_logit: u32,
 }
 
 pub(crate) struct Softmax {
@@ -54,28 +54,46 @@ impl Softmax {
         (rows * Self::segments(n) * 8) as u64
     }
 
-    /// Records `scores[r, :] ← softmax(scores[r, :])` and `lse[r] = max + ln Σ exp(· − max)`.
-    /// `rows` and the segments of a row must not exceed the per-dimension workgroup limit
-    /// (`plan::blocks` sees to it).
+    /// Records `scores[r, :] ← softmax(scores[r, :])` and `lse[r] = max + ln Σ exp(· − max)`;
+    /// with `zero_logit`, softmax₁ (one more score fixed at 0, its weight dropped) and its
+    /// ln(1 + Σ exp). `rows` and the segments of a row must not exceed the per-dimension
+    /// workgroup limit (`plan::blocks` sees to it).
     pub(crate) fn encode(
         &self,
         rec: &mut Recorder<'_>,
         (rows, n): (usize, usize),
+        zero_logit: bool,
         b: SoftmaxBindings<'_>,
     ) {
-        let segments = Self::segments(n);
-        let params = Params {
-            rows: rows as u32,
-            cols: n as u32,
-            segments: segments as u32,
-            _pad: 0,
-        };
-        let groups = (segments as u32, rows as u32, 1);
+        let params = Self::params(rows, n, zero_logit);
         let stats = StatsBindings {
             scores: b.scores.clone(),
             stats: b.stats.clone(),
         };
+        let groups = (params.segments, rows as u32, 1);
         rec.dispatch(&self.stats, &params, &stats, groups);
         rec.dispatch(&self.apply, &params, &b, groups);
+    }
+
+    /// Records only the first pass: each segment's (max, sum of exp) into `b.stats` (the
+    /// threshold separations start from the maxima).
+    pub(crate) fn encode_stats(
+        &self,
+        rec: &mut Recorder<'_>,
+        (rows, n): (usize, usize),
+        b: StatsBindings<'_>,
+    ) {
+        let params = Self::params(rows, n, false);
+        let groups = (params.segments, rows as u32, 1);
+        rec.dispatch(&self.stats, &params, &b, groups);
+    }
+
+    fn params(rows: usize, n: usize, zero_logit: bool) -> Params {
+        Params {
+            rows: rows as u32,
+            cols: n as u32,
+            segments: Self::segments(n) as u32,
+            zero_logit: zero_logit.into(),
+        }
     }
 }

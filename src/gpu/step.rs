@@ -8,11 +8,13 @@ use super::fused::{FusedBindings, FusedChunk};
 use super::merge::MergeBindings;
 use super::plan::{Shape, Splits, WORD};
 use super::recorder::Recorder;
+use super::separate::{self, SeparationScratch};
 use super::similarity::{Columns, SimilarityBindings, SimilarityJob};
 use super::softmax::{Softmax, SoftmaxBindings};
 use super::topk::TopKBuffers;
 use super::weighted_sum::{WeightedSumBindings, WeightedSumJob};
 use super::GpuContext;
+use crate::Separation;
 
 /// Device buffers of one block.
 pub(crate) struct Scratch {
@@ -24,6 +26,8 @@ pub(crate) struct Scratch {
     pub work: Work,
     /// The top-k selection's buffers, where top-k is asked for.
     pub top: Option<TopKBuffers>,
+    /// The separation's own state (unfused path only).
+    pub separation: SeparationScratch,
 }
 
 impl Scratch {
@@ -49,6 +53,7 @@ impl Scratch {
         .map(wgpu::Buffer::size)
         .sum::<u64>()
             + self.top.as_ref().map_or(0, TopKBuffers::bytes)
+            + self.separation.bytes()
     }
 }
 
@@ -67,13 +72,14 @@ pub(crate) enum Work {
     },
 }
 
-/// One update of a block: `states[to] ← softmax(β states[from] Xᵀ) X` over the store.
+/// One update of a block: `states[to] ← separation(β states[from] Xᵀ) X` over the store.
 #[derive(Clone, Copy)]
 pub(crate) struct StepJob<'a> {
     pub store: &'a PatternStore,
     pub scratch: &'a Scratch,
     pub shape: Shape,
     pub beta: f32,
+    pub separation: Separation,
     /// The state buffer read; the other one is written.
     pub from: usize,
 }
@@ -146,7 +152,8 @@ pub(crate) fn encode_energy(rec: &mut Recorder<'_>, job: &StepJob<'_>) {
     }
 }
 
-/// Records `scores ← softmax(β states[from] Xᵀ)`, chunk by chunk, and its log-sum-exp.
+/// Records `scores ← separation(β states[from] Xᵀ)`, chunk by chunk, and each row's Ψ* (the
+/// log-sum-exp for softmax) into `lse`.
 fn encode_weights(
     rec: &mut Recorder<'_>,
     job: &StepJob<'_>,
@@ -176,7 +183,8 @@ fn encode_weights(
         stats: binding(stats, stats_bytes),
         lse: job.rows(&job.scratch.lse),
     };
-    ctx.kernels.softmax.encode(rec, (shape.rows, shape.n), b);
+    let shape2 = (shape.rows, shape.n);
+    separate::encode(rec, job.separation, shape2, b, &job.scratch.separation);
 }
 
 /// Records `states[to] ← scores · X`, chunk by chunk.
@@ -262,7 +270,8 @@ fn encode_fused(rec: &mut Recorder<'_>, job: &StepJob<'_>) {
         delta: job.rows(&s.delta),
         flag: job.flag(),
     };
+    let zero_logit = job.separation == Separation::Softmax1;
     ctx.kernels
         .merge
-        .encode(rec, (shape.rows, shape.dim, splits.total), b);
+        .encode(rec, (shape.rows, shape.dim, splits.total), zero_logit, b);
 }

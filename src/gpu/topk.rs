@@ -1,7 +1,9 @@
-//! `shaders/topk_*.wgsl`: the k largest weights of each row of a block's B×N weights, exactly,
-//! ties to the lower index, selected on the device so that only B·k (index, weight) pairs are
-//! read back. Radix selection over a 64-bit key per weight (see `topk_key.wgsl`): eight
-//! count-and-pick passes find each row's k-th largest key, then one gather writes the k.
+//! `shaders/topk_*.wgsl`: the k largest values of each row of a block's B×N weights or scores,
+//! exactly, ties to the lower index. Radix selection over a 64-bit key per value (see
+//! `topk_key.wgsl`): eight count-and-pick passes find each row's k-th largest key; then either
+//! one gather writes the k (index, weight) pairs, so that only B·k of them are read back
+//! (`RetrieveOptions::top_k`), or every other score is dropped before a softmax
+//! (`Separation::TopK`).
 
 use super::buffers::binding;
 use super::kernel::{groups_for, Dev, Kernel};
@@ -30,11 +32,12 @@ struct Params {
 }
 
 bindings!(CountBindings {
-    weights,
+    values,
     sel,
     counts
 });
 bindings!(PickBindings { sel, counts });
+bindings!(KeepBindings { scores, sel });
 bindings!(GatherBindings {
     weights,
     sel,
@@ -46,13 +49,35 @@ pub(crate) struct TopK {
     count: Kernel,
     pick: Kernel,
     gather: Kernel,
+    keep: Kernel,
 }
 
-/// The selection's device buffers for blocks of `rows` rows and a given k.
-pub(crate) struct TopKBuffers {
-    pub k: usize,
+/// The selection's state for blocks of `rows` rows: each row's key found so far and its byte
+/// counts.
+pub(crate) struct Selection {
     sel: wgpu::Buffer,
     counts: wgpu::Buffer,
+}
+
+impl Selection {
+    pub(crate) fn new(ctx: &GpuContext, rows: usize) -> Self {
+        let rows = rows as u64;
+        Selection {
+            sel: ctx.storage("top-k selection", rows * SEL_BYTES),
+            counts: ctx.storage("top-k byte counts", rows * BYTE_VALUES * WORD),
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> u64 {
+        self.sel.size() + self.counts.size()
+    }
+}
+
+/// The buffers of [`RetrieveOptions::top_k`](crate::RetrieveOptions::top_k)'s selection for
+/// blocks of `rows` rows and a given k.
+pub(crate) struct TopKBuffers {
+    pub k: usize,
+    selection: Selection,
     claimed: wgpu::Buffer,
     /// (index, weight bits) × k per row: what is read back.
     pub top: wgpu::Buffer,
@@ -60,13 +85,11 @@ pub(crate) struct TopKBuffers {
 
 impl TopKBuffers {
     pub(crate) fn new(ctx: &GpuContext, rows: usize, k: usize) -> Self {
-        let rows = rows as u64;
         TopKBuffers {
             k,
-            sel: ctx.storage("top-k selection", rows * SEL_BYTES),
-            counts: ctx.storage("top-k byte counts", rows * BYTE_VALUES * WORD),
-            claimed: ctx.storage("top-k slots claimed", rows * WORD),
-            top: ctx.storage("top-k", Self::top_bytes(rows as usize, k)),
+            selection: Selection::new(ctx, rows),
+            claimed: ctx.storage("top-k slots claimed", rows as u64 * WORD),
+            top: ctx.storage("top-k", Self::top_bytes(rows, k)),
         }
     }
 
@@ -75,10 +98,7 @@ impl TopKBuffers {
     }
 
     pub(crate) fn bytes(&self) -> u64 {
-        [&self.sel, &self.counts, &self.claimed, &self.top]
-            .map(|b| b.size())
-            .iter()
-            .sum()
+        self.selection.bytes() + self.claimed.size() + self.top.size()
     }
 }
 
@@ -88,6 +108,7 @@ impl TopK {
             count: Kernel::new(device, &programs::TOPK_COUNT, Variant::PLAIN),
             pick: Kernel::new(device, &programs::TOPK_PICK, Variant::PLAIN),
             gather: Kernel::new(device, &programs::TOPK_GATHER, Variant::PLAIN),
+            keep: Kernel::new(device, &programs::TOPK_KEEP, Variant::PLAIN),
         }
     }
 
@@ -102,45 +123,79 @@ impl TopK {
         b: &TopKBuffers,
     ) {
         let weights = binding(weights, (rows * cols) as u64 * WORD);
-        let sel = binding(&b.sel, rows as u64 * SEL_BYTES);
-        let counts = binding(&b.counts, rows as u64 * BYTE_VALUES * WORD);
-        let segments = groups_for(cols, SEGMENT);
-        rec.clear(&b.counts);
-        for byte in 0..PASSES {
-            let params = Params {
-                rows: rows as u32,
-                cols: cols as u32,
-                k: b.k as u32,
-                byte,
-            };
-            let count = CountBindings {
-                weights: weights.clone(),
-                sel: sel.clone(),
-                counts: counts.clone(),
-            };
-            rec.dispatch(&self.count, &params, &count, (segments, rows as u32, 1));
-            let pick = PickBindings {
-                sel: sel.clone(),
-                counts: counts.clone(),
-            };
-            rec.dispatch(&self.pick, &params, &pick, (rows as u32, 1, 1));
-        }
+        let sel = self.select(rec, (rows, cols), weights.clone(), &b.selection, b.k);
         let top_bytes = TopKBuffers::top_bytes(rows, b.k);
         rec.clear(&b.claimed);
         rec.poison(&b.top, top_bytes);
-        let params = Params {
-            rows: rows as u32,
-            cols: cols as u32,
-            k: b.k as u32,
-            byte: PASSES,
-        };
         let gather = GatherBindings {
             weights,
             sel,
             claimed: binding(&b.claimed, rows as u64 * WORD),
             top: binding(&b.top, top_bytes),
         };
-        rec.dispatch(&self.gather, &params, &gather, (segments, rows as u32, 1));
+        let params = Self::params((rows, cols), b.k, PASSES);
+        rec.dispatch(&self.gather, &params, &gather, Self::grid(rows, cols));
+    }
+
+    /// Records `Separation::TopK(k)`'s first half: every score of each of `rows` rows of `cols`
+    /// outside the row's k largest becomes the lowest float, so that the softmax recorded next
+    /// weighs the k alone.
+    pub(crate) fn keep(
+        &self,
+        rec: &mut Recorder<'_>,
+        (rows, cols): (usize, usize),
+        scores: wgpu::BufferBinding<'_>,
+        selection: &Selection,
+        k: usize,
+    ) {
+        let sel = self.select(rec, (rows, cols), scores.clone(), selection, k);
+        let params = Self::params((rows, cols), k, PASSES);
+        let keep = KeepBindings { scores, sel };
+        rec.dispatch(&self.keep, &params, &keep, Self::grid(rows, cols));
+    }
+
+    /// Records the eight count-and-pick passes that leave each row's k-th largest key in the
+    /// selection state; returns the binding of that state.
+    fn select<'b>(
+        &self,
+        rec: &mut Recorder<'_>,
+        (rows, cols): (usize, usize),
+        values: wgpu::BufferBinding<'_>,
+        s: &'b Selection,
+        k: usize,
+    ) -> wgpu::BufferBinding<'b> {
+        let sel = binding(&s.sel, rows as u64 * SEL_BYTES);
+        let counts = binding(&s.counts, rows as u64 * BYTE_VALUES * WORD);
+        rec.clear(&s.counts);
+        for byte in 0..PASSES {
+            let params = Self::params((rows, cols), k, byte);
+            let count = CountBindings {
+                values: values.clone(),
+                sel: sel.clone(),
+                counts: counts.clone(),
+            };
+            rec.dispatch(&self.count, &params, &count, Self::grid(rows, cols));
+            let pick = PickBindings {
+                sel: sel.clone(),
+                counts: counts.clone(),
+            };
+            rec.dispatch(&self.pick, &params, &pick, (rows as u32, 1, 1));
+        }
+        sel
+    }
+
+    fn params((rows, cols): (usize, usize), k: usize, byte: u32) -> Params {
+        Params {
+            rows: rows as u32,
+            cols: cols as u32,
+            k: k as u32,
+            byte,
+        }
+    }
+
+    /// A workgroup per segment of a row, a row per grid line.
+    fn grid(rows: usize, cols: usize) -> (u32, u32, u32) {
+        (groups_for(cols, SEGMENT), rows as u32, 1)
     }
 }
 

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::kernel::Kernel;
+use super::separate::SeparationKind;
 use super::step::Scratch;
 
 /// Idle workspaces kept per memory.
@@ -39,6 +40,8 @@ pub(crate) struct Key {
     pub n: usize,
     pub fused: bool,
     pub top_k: Option<usize>,
+    /// The separation's own scratch.
+    pub separation: SeparationKind,
     /// Recorded into an application's encoder ([`recorded`](super::recorded)). Such work
     /// moves its data by copies inside the encoder only, so any order of submissions keeps it
     /// whole; the host path writes its queries with `write_buffer`, which lands at whichever

@@ -435,6 +435,7 @@ impl Association {
         let Projected { q, k, v, hd, pd } = self.project(stored, state, projection, hd)?;
 
         let keys = s_len + usize::from(c.add_zero_association);
+        c.check_separation(keys)?;
         let problems = n * heads;
         let queries = split_heads(&q, heads, l_len, hd);
         let key_rows = split_heads(&k, heads, keys, hd);
@@ -453,6 +454,7 @@ impl Association {
             keys: &key_rows,
             values: &values,
             beta: &per_problem_beta,
+            separation: c.separation,
             mask: mask.as_deref(),
         };
         let got = attend(

@@ -1,9 +1,11 @@
-//! The per-head attention of a layer, `xi = softmax(mask(β·q·kᵀ))` with hflayers' update steps
+//! The per-head attention of a layer, `xi = separation(mask(β·q·kᵀ))` (softmax unless the
+//! configuration says otherwise) with hflayers' update steps
 //! and `o = xi·v`, for all (batch item, head) problems at once: on the GPU through the
 //! retrieval kernels ([`crate::gpu::attention`]), on the CPU in plain loops.
 
 use crate::error::{Error, Result};
 use crate::gpu::attention::{Attention, From, Shape};
+use crate::Separation;
 
 /// The problems' data on the host, each operand problem after problem, row-major and unpadded.
 pub(crate) struct Problems<'a> {
@@ -16,6 +18,8 @@ pub(crate) struct Problems<'a> {
     pub values: &'a [f32],
     /// One β per problem.
     pub beta: &'a [f32],
+    /// The association's rule.
+    pub separation: Separation,
     /// `problems × rows × keys`, nonzero = masked; `None`: nothing is masked.
     pub mask: Option<&'a [u32]>,
 }
@@ -205,6 +209,10 @@ impl Host<'_> {
                             .sum();
                         self.p.beta[p] * dot
                     };
+                }
+                if self.p.separation != Separation::Softmax {
+                    crate::cpu::separate::apply(self.p.separation, row);
+                    continue;
                 }
                 // A fully masked row has max −∞ and becomes NaN, as torch's softmax makes it.
                 let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -3,6 +3,7 @@
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
+use crate::Separation;
 
 /// β, the inverse temperature of the association softmax.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -112,6 +113,7 @@ pub struct HopfieldConfig {
     pub(crate) concat_bias_pattern: bool,
     pub(crate) add_zero_association: bool,
     pub(crate) disable_out_projection: bool,
+    pub(crate) separation: Separation,
 }
 
 impl Default for HopfieldConfig {
@@ -143,6 +145,7 @@ impl Default for HopfieldConfig {
             concat_bias_pattern: false,
             add_zero_association: false,
             disable_out_projection: false,
+            separation: Separation::Softmax,
         }
     }
 }
@@ -245,6 +248,10 @@ impl HopfieldConfig {
         /// No output projection: the heads' retrievals concatenated are the output
         /// (`disable_out_projection`).
         disable_out_projection: bool => disable_out_projection;
+        /// The association's rule (default softmax, hflayers' only one): sparsemax or α-entmax
+        /// for sparse attention, softmax₁, or top-k (see [`Separation`]). A mask's −∞ scores
+        /// get weight 0 under every rule. Not an hflayers option: its sparse fork's.
+        separation: Separation => separation;
     }
 
     /// Every pattern static, no output projection or Hopfield-space normalisation: the layer
@@ -301,7 +308,13 @@ impl HopfieldConfig {
         self.validate_sizes()
     }
 
-    /// The head count, the normalisations' flags and eps, the update eps and the scaling.
+    /// Checks the separation against a call's `keys` stored patterns per head (top-k's k).
+    pub(crate) fn check_separation(&self, keys: usize) -> Result<()> {
+        self.separation.validate(keys)
+    }
+
+    /// The head count, the normalisations' flags and eps, the update eps, the separation and
+    /// the scaling.
     fn validate_numbers(&self) -> Result<()> {
         let bad = |why: String| Err(Error::InvalidOptions(why));
         if self.num_heads == 0 {
@@ -324,6 +337,12 @@ impl HopfieldConfig {
         }
         if !(self.update_steps_eps.is_finite() && self.update_steps_eps >= 0.0) {
             return Err(Error::InvalidEps(self.update_steps_eps));
+        }
+        // α here; top-k's k against the keys of each call (`check_separation`).
+        match self.separation {
+            Separation::TopK(0) => return bad("Separation::TopK(k) needs k >= 1".into()),
+            Separation::TopK(_) => {}
+            other => other.validate(1)?,
         }
         match &self.scaling {
             Scaling::Scalar(b) if !b.is_finite() => return Err(Error::InvalidBeta(*b)),

@@ -138,9 +138,10 @@ impl Association {
         let plan = Plan::new(self, &w, &inputs, hd)?;
         plan.check(ctx, &w)?;
         let s = plan.shape;
+        c.check_separation(s.keys)?;
         let mask = self.mask(options, plan.n, s.rows, plan.s_len, s.keys)?;
         let beta = beta_per_problem(c, hd, s.problems);
-        let att = Attention::new(ctx, s, beta, mask.as_deref())?;
+        let att = Attention::new(ctx, s, beta, c.separation, mask.as_deref())?;
         let [stored, state, projection] =
             [("stored", 0), ("state", 1), ("projection", 2)].map(|(what, i)| {
                 let x = &inputs[i];
