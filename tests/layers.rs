@@ -26,7 +26,8 @@ use std::io::ErrorKind;
 
 use bodies::*;
 use hopfield::layers::{Activation, Hopfield, HopfieldConfig, Scaling, Weights};
-use hopfield::{Device, Error, FileOp};
+use hopfield::{Device, Error, FileOp, Memory, RetrieveOptions, Separation};
+use ndarray::{Array3, Axis};
 
 on_every_backend_async!(
     every_fixture_case_matches_hflayers,
@@ -35,6 +36,7 @@ on_every_backend_async!(
     attention_matches_f64_on_awkward_shapes,
     fully_masked_row_is_nan_as_in_pytorch,
     input_errors_are_typed,
+    separations_are_retrieval,
 );
 
 /// The browser's compiled-in fixtures (tests/bodies/fixtures.rs) are exactly the folder's.
@@ -286,4 +288,72 @@ fn gpu_layer_norm_of_wide_rows_matches_f64() {
             "width {width}: {worst} of {largest}"
         );
     }
+}
+
+/// A layer with every pattern static is retrieval (`pure_config`), so with a separation its
+/// association and output are those of `Memory::retrieve` with that rule on the CPU (checked
+/// against the f64 reference in tests/separations.rs): one association and two update steps,
+/// on every rule, within 1e-5 (output relative to its norm, association absolute). A top-k
+/// with k past the keys is a typed error before anything runs.
+async fn separations_are_retrieval(device: &Device) {
+    let mut rng = common::rng("separations_are_retrieval");
+    let (n, b, d) = (61, 5, 13);
+    let x = common::normal(&mut rng, n, d, 1.0);
+    let q = common::normal(&mut rng, b, d, 1.0);
+    let memory = Memory::from_array(&Device::cpu(), x.view()).unwrap();
+    let stored: Array3<f32> = x.clone().insert_axis(Axis(0));
+    let state: Array3<f32> = q.clone().insert_axis(Axis(0));
+    let beta = 6.0;
+    for s in [
+        Separation::Sparsemax,
+        Separation::Entmax(1.5),
+        Separation::Softmax1,
+        Separation::TopK(7),
+    ] {
+        for steps in [0, 2] {
+            let config = bodies::pure_config(1, vec![beta], Some(steps)).separation(s);
+            let layer = Hopfield::new(device, config, &Weights::new()).unwrap();
+            let options = hopfield::layers::ForwardOptions::new().with_association();
+            let got = layer
+                .forward_with_async(stored.view(), state.view(), stored.view(), &options)
+                .await
+                .unwrap();
+            let opts = RetrieveOptions::new(beta)
+                .separation(s)
+                .steps(steps + 1)
+                .with_weights();
+            let want = memory.retrieve(q.view(), &opts).unwrap();
+            let out = got.out.index_axis(Axis(0), 0).to_owned();
+            let e = common::rel_err(out.view(), common::to64(want.states.view()).view());
+            assert!(e <= 1e-5, "{s}, {steps} update steps: output rel err {e:e}");
+            let association = got.association.unwrap();
+            let association = association
+                .index_axis(Axis(0), 0)
+                .index_axis(Axis(0), 0)
+                .to_owned();
+            let e = common::max_abs_err(
+                association.view(),
+                common::to64(want.weights.unwrap().view()).view(),
+            );
+            assert!(
+                e <= 1e-5,
+                "{s}, {steps} update steps: association max err {e:e}"
+            );
+        }
+    }
+    let config = bodies::pure_config(1, vec![beta], Some(0)).separation(Separation::TopK(n + 1));
+    let layer = Hopfield::new(device, config, &Weights::new()).unwrap();
+    let err = layer
+        .forward_with_async(
+            stored.view(),
+            state.view(),
+            stored.view(),
+            &Default::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidOptions(ref why) if why.contains("k <= N")),
+        "{err}"
+    );
 }
