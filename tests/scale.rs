@@ -15,13 +15,22 @@
 //! evaluation of the same formula on the stored values (f16-rounded for f16 storage).
 //! GPU outputs are poisoned before kernels run, so an unwritten element fails too.
 //!
+//! The separations beyond softmax (`separations_*`): β is set per N so that about 1.5 % of the
+//! patterns, spread over every 4096-pattern segment of the device's row kernels, are in the
+//! support of sparsemax and entmax (a missed segment moves τ and every weight), top-k keeps
+//! N/64, and softmax₁ has softmax's spread; one step against the f64 reference within the same
+//! 1e-5, with each support's size checked so the premise holds.
+//!
 //! The command-line tool at the same scale: cli/tests/at_scale.rs.
 
 mod common;
 
 use common::{normal, one_step_f64, rel_err};
 use half::f16;
-use hopfield::{Device, Error, Fusion, Memory, MemoryOptions, Precision, RetrieveOptions};
+use hopfield::reference;
+use hopfield::{
+    Device, Error, Fusion, Memory, MemoryOptions, Precision, RetrieveOptions, Separation,
+};
 use ndarray::Array2;
 
 const TOLERANCE: f64 = 1e-5;
@@ -128,7 +137,55 @@ fn wide_patterns_65536(device: &Device) {
     every_path_exact(device, (1, 97, 65_536), false);
 }
 
+/// Every separation but softmax at one shape, one step, weights and states against the f64
+/// reference (see the module's doc for β).
+fn separations_exact(device: &Device, (b, n, d): (usize, usize, usize)) {
+    let mut rng = common::rng(&format!("separations B={b} N={n} d={d}"));
+    let x = normal(&mut rng, n, d, 1.0);
+    let q = normal(&mut rng, b, d, 1.0);
+    let memory = Memory::from_array(device, x.view()).unwrap();
+    let (x64, q64) = (common::to64(x.view()), common::to64(q.view()));
+    // Scores of spread σ = β/√d: Σ(z − τ)₊ = 1 over N Gaussian scores puts τ about 2.17σ above
+    // their mean, where N·σ·0.0053 = 1 and about 1.5 % of them are above it.
+    let sparse_beta = (d as f32).sqrt() / (n as f32 * 0.0053);
+    let overlaps = reference::scores(x64.view(), q64.view(), 1.0);
+    for (s, beta, least) in [
+        (Separation::Sparsemax, sparse_beta, n / 200),
+        (Separation::Entmax(1.5), sparse_beta, n / 200),
+        (Separation::TopK(n / 64), 2.0 * (d as f32).sqrt(), n / 64),
+        (Separation::Softmax1, 2.0 * (d as f32).sqrt(), n),
+    ] {
+        let what = format!("{s} B={b} N={n} d={d} beta={beta}");
+        let z = &overlaps * f64::from(beta);
+        let (p, _) = reference::separate_rows(s, z.view());
+        let want = p.dot(&x64);
+        for row in p.rows() {
+            let support = row.iter().filter(|&&w| w > 0.0).count();
+            assert!(
+                support >= least,
+                "{what}: the reference's support is {support}"
+            );
+        }
+        let opts = RetrieveOptions::new(beta).separation(s).with_weights();
+        let out = memory.retrieve(q.view(), &opts).unwrap();
+        let e = rel_err(out.states.view(), want.view());
+        assert!(e <= TOLERANCE, "{what}: states rel err {e:e}");
+        let e = rel_err(out.weights.unwrap().view(), p.view());
+        assert!(e <= TOLERANCE, "{what}: weights rel err {e:e}");
+    }
+}
+
+fn separations_65537(device: &Device) {
+    separations_exact(device, (3, 65_537, 24));
+}
+
+fn separations_2_20_plus_7(device: &Device) {
+    separations_exact(device, (2, (1 << 20) + 7, 16));
+}
+
 on_every_backend!(
+    separations_65537,
+    separations_2_20_plus_7,
     many_patterns_65535,
     many_patterns_65537,
     many_patterns_2_17_plus_3,
