@@ -492,15 +492,25 @@ impl Memory {
         self.check_dim("queries", queries.ncols())?;
         let q = queries.as_standard_layout();
         let q = q.as_slice().expect("standard layout is contiguous");
+        // A partial cue retrieves from the queries with their unknown features zeroed (so
+        // whatever they held, NaN included, is ignored), and clamps with the expanded mask if
+        // asked to.
+        let cue = options.cue(q, self.dim)?;
+        let (q, clamp) = match &cue {
+            Some((cue, known)) => (&cue[..], options.clamp_known.then_some(&known[..])),
+            None => (q, None),
+        };
         check_finite("queries", q, self.dim)?;
+        let queries = ArrayView2::from_shape((q.len() / self.dim, self.dim), q)
+            .expect("B×d queries, checked above");
         let query_norm = row_sq_norms(q, self.dim)
             .into_iter()
             .fold(0.0, f64::max)
             .sqrt();
         check_score_range(options.beta, query_norm, self.max_norm())?;
         let blocks = match &self.store {
-            Store::Cpu(rows) => self.cpu_blocks(rows, queries, options),
-            Store::Gpu(ctx, store) => self.gpu_blocks(ctx, store, q, options).await?,
+            Store::Cpu(rows) => self.cpu_blocks(rows, queries, options, clamp),
+            Store::Gpu(ctx, store) => self.gpu_blocks(ctx, store, q, options, clamp).await?,
         };
         let max_sq = self.sq_norms.iter().copied().fold(0.0, f64::max);
         Ok(retrieve::assemble(
@@ -570,6 +580,7 @@ impl Memory {
         rows: &[f32],
         queries: ArrayView2<f32>,
         options: &RetrieveOptions,
+        clamp: Option<&[bool]>,
     ) -> Vec<(usize, BlockOut)> {
         let b = queries.nrows();
         let x = ArrayView2::from_shape((self.len(), self.dim), rows).expect("N×d rows");
@@ -582,7 +593,8 @@ impl Memory {
             .map(|start| {
                 let rows = per_block.min(b - start);
                 let block = queries.slice(ndarray::s![start..start + rows, ..]);
-                (rows, cpu::retrieve_block(x, block, options))
+                let clamp = clamp.map(|k| &k[start * self.dim..][..rows * self.dim]);
+                (rows, cpu::retrieve_block(x, block, options, clamp))
             })
             .collect()
     }
@@ -594,6 +606,7 @@ impl Memory {
         store: &PatternStore,
         q: &[f32],
         options: &RetrieveOptions,
+        clamp: Option<&[bool]>,
     ) -> Result<Vec<(usize, BlockOut)>> {
         let plan = retrieval::blocks(ctx, store, self.dim, options)?;
         let per_block = plan.rows;
@@ -604,8 +617,9 @@ impl Memory {
             );
         }
         let mut blocks = Vec::with_capacity(q.len().div_ceil(per_block * self.dim));
-        for chunk in q.chunks(per_block * self.dim) {
-            let out = retrieval::retrieve_block(ctx, store, chunk, &plan, options).await?;
+        for (i, chunk) in q.chunks(per_block * self.dim).enumerate() {
+            let clamp = clamp.map(|k| &k[i * per_block * self.dim..][..chunk.len()]);
+            let out = retrieval::retrieve_block(ctx, store, chunk, clamp, &plan, options).await?;
             blocks.push((chunk.len() / self.dim, out));
         }
         Ok(blocks)

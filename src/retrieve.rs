@@ -57,8 +57,18 @@ pub enum Fusion {
 pub struct RetrieveOptions {
     /// Inverse temperature β > 0.
     pub beta: f32,
-    /// How scores become weights (softmax by default). The GPU runs softmax only, for now.
+    /// How scores become weights (softmax by default).
     pub separation: Separation,
+    /// A partial cue: which features of each query are known, B×d (one row per query) or 1×d
+    /// (one for the batch), `true` = known. The first step's scores then use the known
+    /// features only, βΣ_{j known} ξ_j x_μj (the unknown ones are read as 0), and every new
+    /// state is whole stored patterns, Xᵀp, which fills in the unknown features. What the
+    /// queries hold at unknown features is ignored (NaN is fine there); the energy before is
+    /// that of the queries with those features at 0.
+    pub known: Option<Array2<bool>>,
+    /// With [`known`](Self::known): put the known features back to their given values after
+    /// every step, so only the unknown ones move (off by default).
+    pub clamp_known: bool,
     /// Fixed steps or until converged.
     pub stop: Stop,
     /// Return the B×N attention weights.
@@ -80,6 +90,8 @@ impl RetrieveOptions {
         RetrieveOptions {
             beta,
             separation: Separation::Softmax,
+            known: None,
+            clamp_known: false,
             stop: Stop::Steps(1),
             weights: false,
             top_k: None,
@@ -110,6 +122,31 @@ impl RetrieveOptions {
     /// Also return the attention weights.
     pub fn with_weights(mut self) -> Self {
         self.weights = true;
+        self
+    }
+
+    /// Retrieve from a partial cue: `mask` says which features of each query are known (B×d,
+    /// or 1×d for every query); see [`known`](Self::known).
+    ///
+    /// ```
+    /// use hopfield::{Device, Memory, RetrieveOptions};
+    /// use ndarray::array;
+    ///
+    /// let memory = Memory::from_array(&Device::cpu(), array![[1.0, 1.0, -1.0], [1.0, -1.0, 1.0]].view())?;
+    /// // Only the second feature is known: it picks the first pattern and fills in the rest.
+    /// let opts = RetrieveOptions::new(8.0).known(array![[false, true, false]]);
+    /// let out = memory.retrieve(array![[0.0, 1.0, 0.0]].view(), &opts)?;
+    /// assert!((out.states[[0, 2]] + 1.0).abs() < 1e-3);
+    /// # Ok::<(), hopfield::Error>(())
+    /// ```
+    pub fn known(mut self, mask: Array2<bool>) -> Self {
+        self.known = Some(mask);
+        self
+    }
+
+    /// Keep the known features of a partial cue at their given values between steps.
+    pub fn clamp_known(mut self) -> Self {
+        self.clamp_known = true;
         self
     }
 
@@ -187,6 +224,13 @@ impl RetrieveOptions {
                     .into(),
             ));
         }
+        if self.clamp_known && self.known.is_none() {
+            return Err(Error::InvalidOptions(
+                "clamp_known keeps the known features of a partial cue: give the mask with \
+                 RetrieveOptions::known"
+                    .into(),
+            ));
+        }
         if self.fusion == Fusion::Fused && !self.separation.fuses() {
             return Err(Error::InvalidOptions(format!(
                 "the fused kernels compute softmax and softmax1 only, not {}: ask for \
@@ -204,6 +248,35 @@ impl RetrieveOptions {
             }
         }
         Ok(())
+    }
+}
+
+impl RetrieveOptions {
+    /// The partial cue of `queries` (B×d, row-major): the queries with their unknown features
+    /// zeroed, and the mask expanded to B×d; `None` without a mask. A mask of another shape
+    /// than B×d or 1×d is an error.
+    pub(crate) fn cue(&self, queries: &[f32], dim: usize) -> Result<Option<(Vec<f32>, Vec<bool>)>> {
+        let Some(mask) = &self.known else {
+            return Ok(None);
+        };
+        let b = queries.len() / dim.max(1);
+        if mask.ncols() != dim || !(mask.nrows() == b || mask.nrows() == 1) {
+            return Err(Error::InvalidOptions(format!(
+                "the known-feature mask is {}×{}: it must be B×d or 1×d for {b} queries of \
+                 dimension {dim}",
+                mask.nrows(),
+                mask.ncols()
+            )));
+        }
+        let known: Vec<bool> = (0..b)
+            .flat_map(|r| mask.row(if mask.nrows() == 1 { 0 } else { r }).to_vec())
+            .collect();
+        let cue = queries
+            .iter()
+            .zip(&known)
+            .map(|(&v, &k)| if k { v } else { 0.0 })
+            .collect();
+        Ok(Some((cue, known)))
     }
 }
 

@@ -68,9 +68,9 @@ fn every_program_validates_in_every_variant() {
         validate(&s.name, &s.wgsl, s.subgroups);
     }
     // 4 kernels × 2 pattern formats (and fused_rows' compact tiles × 2), 8 × 2 reductions
-    // (layer_norm and the four threshold kernels among them), 14 with neither (bias_act, heads
-    // and topk_keep among them).
-    assert_eq!(programs.len(), 4 * 2 + 2 + 8 * 2 + 14);
+    // (layer_norm and the four threshold kernels among them), 15 with neither (bias_act, heads,
+    // topk_keep and clamp among them).
+    assert_eq!(programs.len(), 4 * 2 + 2 + 8 * 2 + 15);
 }
 
 /// The device checks and the tile-size choice read the registry's declared needs; they must

@@ -30,11 +30,13 @@ const FUSED_MAX_BATCH: usize = 16;
 /// tens of microseconds.
 const MIN_MACS_PER_THREAD: usize = 1 << 21;
 
-/// Runs a block of queries through the update steps.
+/// Runs a block of queries through the update steps; with `clamp` (B×d, a partial cue's known
+/// features), those features are put back to the queries' values after every step.
 pub(crate) fn retrieve_block(
     patterns: ArrayView2<f32>,
     queries: ArrayView2<f32>,
     opts: &RetrieveOptions,
+    clamp: Option<&[bool]>,
 ) -> BlockOut {
     let (b, n, d) = (queries.nrows(), patterns.nrows(), patterns.ncols());
     let x = patterns.as_standard_layout();
@@ -69,6 +71,16 @@ pub(crate) fn retrieve_block(
         step(&mut scores, &states, Some(&mut next), &mut lse);
         if steps == 0 && opts.energy {
             lse_before = Some(lse.clone());
+        }
+        if let Some(known) = clamp {
+            for ((v, &q), _) in next
+                .iter_mut()
+                .zip(queries.iter())
+                .zip(known)
+                .filter(|p| *p.1)
+            {
+                *v = q;
+            }
         }
         for ((c, a), z) in max_change
             .iter_mut()

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use super::bias_act::BiasAct;
 use super::binary::BinaryKernels;
 use super::change::Change;
+use super::clamp::Clamp;
 use super::counters::Counters;
 use super::fused::Fused;
 use super::heads::Heads;
@@ -51,6 +52,7 @@ pub(crate) struct Kernels {
     binary: OnceLock<BinaryKernels>,
     topk: OnceLock<TopK>,
     threshold: OnceLock<Threshold>,
+    clamp: OnceLock<Clamp>,
     layer: OnceLock<LayerKernels>,
     /// Whether the device reduces with subgroup operations (kernels compiled on first use).
     subgroups: bool,
@@ -76,6 +78,11 @@ impl Kernels {
     pub(crate) fn threshold(&self, device: &wgpu::Device) -> &Threshold {
         self.threshold
             .get_or_init(|| Threshold::new(self.dev(device), self.subgroups))
+    }
+
+    /// The partial-cue clamp, compiled on first use.
+    pub(crate) fn clamp(&self, device: &wgpu::Device) -> &Clamp {
+        self.clamp.get_or_init(|| Clamp::new(self.dev(device)))
     }
 
     /// The Hopfield-layer kernels, compiled on first use.
@@ -205,6 +212,7 @@ impl GpuContext {
             binary: OnceLock::new(),
             topk: OnceLock::new(),
             threshold: OnceLock::new(),
+            clamp: OnceLock::new(),
             layer: OnceLock::new(),
             subgroups,
             by_precision: [OnceLock::new(), OnceLock::new()],

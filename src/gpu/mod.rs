@@ -6,6 +6,7 @@ mod bias_act;
 mod binary;
 mod buffers;
 mod change;
+mod clamp;
 pub(crate) mod classical;
 mod context;
 mod counters;

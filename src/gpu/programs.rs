@@ -361,6 +361,11 @@ pub(crate) const SUM_SPLITS: Program = Program::new(
     &[include_str!("../../shaders/sum_splits.wgsl")],
     Needs::new(0, 2, 256),
 );
+pub(crate) const CLAMP: Program = Program::new(
+    "clamp",
+    &[include_str!("../../shaders/clamp.wgsl")],
+    Needs::new(0, 3, 256),
+);
 pub(crate) const MASK: Program = Program::new(
     "mask",
     &[include_str!("../../shaders/mask.wgsl")],
@@ -469,7 +474,7 @@ pub(crate) const DENSE_ASYNC: Program = Program::new(
 );
 
 /// Every program.
-const ALL: [&Program; 26] = [
+const ALL: [&Program; 27] = [
     &SIMILARITY,
     &WEIGHTED_SUM,
     &FUSED_ROWS,
@@ -480,6 +485,7 @@ const ALL: [&Program; 26] = [
     &CHANGE,
     &SUM_SPLITS,
     &MASK,
+    &CLAMP,
     &LAYER_NORM,
     &BIAS_ACT,
     &HEADS,

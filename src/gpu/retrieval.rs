@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use super::buffers::PatternStore;
+use super::clamp::ClampBuffers;
 use super::plan::{Blocks, Shape, Splits, WORD};
 use super::recorder::Recorder;
 use super::separate::{SeparationKind, SeparationScratch};
@@ -36,6 +37,7 @@ pub(crate) async fn retrieve_block(
     ctx: &GpuContext,
     store: &PatternStore,
     queries: &[f32],
+    clamp: Option<&[bool]>,
     plan: &Blocks,
     opts: &RetrieveOptions,
 ) -> Result<BlockOut> {
@@ -48,6 +50,11 @@ pub(crate) async fn retrieve_block(
     let (mut ws, done) = ctx.scoped("allocating retrieval buffers", || {
         let ws = checkout(ctx, store, shape, plan.fused, opts, false);
         ctx.write(&ws.scratch.states[0], 0, bytemuck::cast_slice(queries));
+        if let (Some(buffers), Some(known)) = (&ws.scratch.clamp, clamp) {
+            let words: Vec<u32> = known.iter().map(|&k| u32::from(k)).collect();
+            ctx.write(&buffers.known, 0, bytemuck::cast_slice(&words));
+            ctx.write(&buffers.cue, 0, bytemuck::cast_slice(queries));
+        }
         ws
     });
     done.await?;
@@ -85,6 +92,7 @@ pub(super) fn checkout(
         fused,
         top_k: opts.top_k,
         separation: SeparationKind::of(opts.separation),
+        clamp: opts.clamp_known,
         recorded,
     };
     store.workspaces().take(key).unwrap_or_else(|| Workspace {
@@ -135,6 +143,9 @@ fn allocate(ctx: &GpuContext, store: &PatternStore, shape: Shape, key: &Key) -> 
         work,
         top: key.top_k.map(|k| TopKBuffers::new(ctx, shape.rows, k)),
         separation,
+        clamp: key
+            .clamp
+            .then(|| ClampBuffers::new(ctx, shape.rows * shape.dim)),
     }
 }
 

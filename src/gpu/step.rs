@@ -3,6 +3,7 @@
 
 use super::buffers::{binding, ChunkView, PatternStore};
 use super::change::ChangeBindings;
+use super::clamp::{ClampBindings, ClampBuffers};
 use super::context::PatternKernels;
 use super::fused::{FusedBindings, FusedChunk};
 use super::merge::MergeBindings;
@@ -28,6 +29,8 @@ pub(crate) struct Scratch {
     pub top: Option<TopKBuffers>,
     /// The separation's own state (unfused path only).
     pub separation: SeparationScratch,
+    /// A partial cue's known features and values, where they are clamped.
+    pub clamp: Option<ClampBuffers>,
 }
 
 impl Scratch {
@@ -54,6 +57,7 @@ impl Scratch {
         .sum::<u64>()
             + self.top.as_ref().map_or(0, TopKBuffers::bytes)
             + self.separation.bytes()
+            + self.clamp.as_ref().map_or(0, ClampBuffers::bytes)
     }
 }
 
@@ -135,8 +139,22 @@ pub(crate) fn encode_step(rec: &mut Recorder<'_>, job: &StepJob<'_>, keep_lse: b
         } => {
             encode_weights(rec, job, scores, stats);
             encode_weighted_sums(rec, job, scores, part);
-            encode_change(rec, job);
+            if s.clamp.is_none() {
+                encode_change(rec, job);
+            }
         }
+    }
+    // The change is measured on the clamped states (the fused merge's own measure, before the
+    // clamp, is recomputed).
+    if let Some(clamp) = &s.clamp {
+        let b = ClampBindings {
+            known: binding(&clamp.known, job.shape.state_bytes()),
+            cue: binding(&clamp.cue, job.shape.state_bytes()),
+            states: job.states(job.to()),
+        };
+        let (ctx, shape) = (rec.ctx(), (job.shape.rows, job.shape.dim));
+        ctx.kernels.clamp(&ctx.device).encode(rec, shape, b);
+        encode_change(rec, job);
     }
     if keep_lse {
         rec.copy(&s.lse, &s.lse_before, job.shape.row_bytes());

@@ -42,6 +42,8 @@ pub(crate) struct Key {
     pub top_k: Option<usize>,
     /// The separation's own scratch.
     pub separation: SeparationKind,
+    /// A partial cue's clamp buffers.
+    pub clamp: bool,
     /// Recorded into an application's encoder ([`recorded`](super::recorded)). Such work
     /// moves its data by copies inside the encoder only, so any order of submissions keeps it
     /// whole; the host path writes its queries with `write_buffer`, which lands at whichever

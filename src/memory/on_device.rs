@@ -194,6 +194,8 @@ fn check_buffer_options(options: &RetrieveOptions) -> Result<()> {
         Some("energies (they are computed on the host)")
     } else if options.timing {
         Some("timing (it is read back to the host)")
+    } else if options.known.is_some() {
+        Some("partial cues (the mask is applied on the host): zero the unknown features first")
     } else {
         None
     };
