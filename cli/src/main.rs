@@ -188,10 +188,17 @@ struct RetrieveArgs {
     #[arg(long, value_name = "F", default_value = "auto")]
     fusion: String,
     /// How scores become weights: softmax, sparsemax, entmax:ALPHA (ALPHA > 1), softmax1 or
-    /// topk:K (docs/separations.md). The rules other than softmax run on the CPU device only,
-    /// for now (a GPU device refuses them).
+    /// topk:K (docs/separations.md).
     #[arg(long, value_name = "S", default_value = "softmax", value_parser = parse_separation)]
     separation: Separation,
+    /// A partial cue: which features of the queries are known, a .npy of bool or 0/1 values
+    /// of shape (B, d) or (1, d). The first step scores the known features only and the stored
+    /// patterns fill in the rest; what the queries hold at unknown features is ignored.
+    #[arg(long, value_name = "MASK.npy")]
+    known: Option<PathBuf>,
+    /// With --known: keep the known features at their given values after every step.
+    #[arg(long, requires = "known")]
+    clamp_known: bool,
     #[command(flatten)]
     device: DeviceArg,
 }
@@ -233,6 +240,7 @@ macro_rules! say {
 // After `say!`, which it uses.
 mod bench;
 mod inspect;
+mod mask;
 mod outputs;
 mod shaders;
 mod steps;
@@ -514,6 +522,12 @@ fn retrieve_options(args: &RetrieveArgs) -> Result<RetrieveOptions, Failure> {
     opts.weights = args.weights.is_some();
     opts.top_k = args.topk;
     opts.energy = args.energy_out.is_some();
+    if let Some(path) = &args.known {
+        opts = opts.known(mask::load(path)?);
+        if args.clamp_known {
+            opts = opts.clamp_known();
+        }
+    }
     Ok(opts)
 }
 

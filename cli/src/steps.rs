@@ -1,4 +1,5 @@
-//! Running `retrieve --steps K` for any K: in slices, with progress on a terminal and at `-v`,
+//! Running `retrieve --steps K` for any K (without `--known`): in slices, with progress on a
+//! terminal and at `-v`,
 //! stopping early at a fixed point, and a check that f32 could tell the two strongest patterns
 //! of the last step apart.
 //!
@@ -62,7 +63,9 @@ pub fn run(
     opts: &RetrieveOptions,
 ) -> Result<Run, Failure> {
     let total = match opts.stop {
-        Stop::Steps(k) => k,
+        // A partial cue is one call: a later slice would start from the completed states,
+        // which the mask would cut back to the known features.
+        Stop::Steps(k) if opts.known.is_none() => k,
         _ => return run_once(memory, queries, opts),
     };
     if total == 0 {

@@ -1632,15 +1632,79 @@ fn retrieve_with_a_separation() {
     assert_eq!(run.status.code(), Some(2));
     assert!(stderr(&run).contains("unknown name"), "{}", stderr(&run));
     if gpu_available() {
-        fails_with(
-            &f.retrieve(
-                "x.npy",
-                "q.npy",
-                "6",
-                &["--separation", "sparsemax", "--device", "gpu"],
-            ),
-            2,
-            "not on the GPU yet",
+        let run = f.retrieve(
+            "x.npy",
+            "q.npy",
+            "6",
+            &["--separation", "sparsemax", "--device", "gpu"],
         );
+        succeeds(&run);
+        let got: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+        let memory = hopfield::Memory::from_array(&hopfield::Device::cpu(), f.x.view()).unwrap();
+        let options =
+            hopfield::RetrieveOptions::new(6.0).separation(hopfield::Separation::Sparsemax);
+        let want = memory.retrieve(f.q.view(), &options).unwrap().states;
+        let err = (&got - &want).iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(err <= 1e-5, "GPU sparsemax vs the CPU's: {err}");
     }
+}
+
+/// `--known MASK.npy` (bool, or 0/1 as uint8 or float32; per query or one row for all) with
+/// and without `--clamp-known` is the library's partial-cue retrieval, steps and all; a mask of
+/// other values or shape, or `--clamp-known` alone, is exit 2 with the reason.
+#[test]
+fn retrieve_from_a_partial_cue() {
+    let f = Files::new(43, 9, 4);
+    let (b, d) = f.q.dim();
+    let mask = Array2::from_shape_fn((b, d), |(r, c)| (r + c) % 3 != 0);
+    let memory = hopfield::Memory::from_array(&hopfield::Device::cpu(), f.x.view()).unwrap();
+    write_npy(f.path("known.npy"), &mask).unwrap();
+    write_npy(f.path("known_u8.npy"), &mask.mapv(u8::from)).unwrap();
+    let row = mask.slice(ndarray::s![0..1, ..]).to_owned();
+    write_npy(
+        f.path("known_row.npy"),
+        &row.mapv(|k| if k { 1.0f32 } else { 0.0 }),
+    )
+    .unwrap();
+    for (file, m) in [
+        ("known.npy", &mask),
+        ("known_u8.npy", &mask),
+        ("known_row.npy", &row),
+    ] {
+        for clamp in [false, true] {
+            let path = f.path(file);
+            let mut extra = vec!["--steps", "3", "--known", s(&path)];
+            let mut options = hopfield::RetrieveOptions::new(4.0)
+                .steps(3)
+                .known(m.clone());
+            if clamp {
+                extra.push("--clamp-known");
+                options = options.clamp_known();
+            }
+            let run = f.retrieve("x.npy", "q.npy", "4", &extra);
+            succeeds(&run);
+            let got: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+            let want = memory.retrieve(f.q.view(), &options).unwrap().states;
+            assert_eq!(got, want, "{file} clamp {clamp}");
+        }
+    }
+    write_npy(f.path("twos.npy"), &Array2::from_elem((b, d), 2u8)).unwrap();
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "4", &["--known", s(&f.path("twos.npy"))]),
+        2,
+        "0 (unknown) and 1 (known) only",
+    );
+    write_npy(f.path("narrow.npy"), &Array2::from_elem((b, d - 1), true)).unwrap();
+    fails_with(
+        &f.retrieve(
+            "x.npy",
+            "q.npy",
+            "4",
+            &["--known", s(&f.path("narrow.npy"))],
+        ),
+        2,
+        "B×d or 1×d",
+    );
+    let run = f.retrieve("x.npy", "q.npy", "4", &["--clamp-known"]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
 }
