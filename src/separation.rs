@@ -41,8 +41,9 @@ pub enum Separation {
 }
 
 impl Separation {
-    /// Checks the parameters against a memory of `n` patterns.
-    pub(crate) fn validate(self, n: usize) -> Result<()> {
+    /// Checks the parameters against a memory of `n` patterns (what a retrieval checks before
+    /// anything runs): α finite and > 1, 1 ≤ k ≤ n.
+    pub fn validate(self, n: usize) -> Result<()> {
         match self {
             Separation::Entmax(alpha) if !(alpha.is_finite() && alpha > 1.0) => {
                 Err(Error::InvalidOptions(format!(
@@ -60,7 +61,7 @@ impl Separation {
     /// Whether the fused kernels (online softmax, on the GPU) compute this rule: softmax, and
     /// softmax₁, whose extra score joins their log-sum-exp merge. The others need each row's
     /// scores whole, for a threshold or a selection.
-    pub(crate) fn fuses(self) -> bool {
+    pub fn fuses(self) -> bool {
         matches!(self, Separation::Softmax | Separation::Softmax1)
     }
 

@@ -1,8 +1,8 @@
 //! The workloads' data, the same on every machine (a fixed seed per workload), and its error
 //! against the f64 reference.
 
-use hopfield::reference;
 use hopfield::workloads::Workload;
+use hopfield::{reference, Separation};
 use ndarray::{s, Array2, Axis};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -43,11 +43,12 @@ pub fn relative_error(
     q: &Array2<f32>,
     out: &Array2<f32>,
     beta: f32,
+    separation: Separation,
 ) -> (f64, usize) {
     let rows = q.nrows().min(REFERENCE_ROWS);
     let x64 = x.mapv(f64::from);
     let q64 = q.slice(s![..rows, ..]).mapv(f64::from);
-    let (want, _, _) = reference::retrieve(x64.view(), q64.view(), f64::from(beta), 1);
+    let (want, _) = reference::update_with(x64.view(), q64.view(), f64::from(beta), separation);
     let (mut diff, mut norm) = (0.0, 0.0);
     for (&o, &r) in out.slice(s![..rows, ..]).iter().zip(want.iter()) {
         diff += (f64::from(o) - r).powi(2);

@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use hopfield::workloads::Workload;
 use hopfield::{
     Device, DeviceStats, Error, Fusion, Memory, MemoryOptions, Precision, Retrieval,
-    RetrieveOptions,
+    RetrieveOptions, Separation,
 };
 use ndarray::{Array2, ArrayView2};
 use web_time::{Duration, Instant};
@@ -31,6 +31,8 @@ pub struct Config {
     /// Top-k retrieval (the k strongest patterns of each query, with their weights) instead of
     /// the states alone.
     pub top_k: Option<usize>,
+    /// The separation every retrieval uses (softmax unless asked otherwise).
+    pub separation: Separation,
 }
 
 /// What one workload measured, or why it could not run.
@@ -198,7 +200,9 @@ pub async fn measure(
 ) -> Result<Measured, Error> {
     let (x, q) = data(w, index);
     let memory = upload(device, &x, cfg).await?;
-    let mut plain = RetrieveOptions::new(cfg.beta).fusion(cfg.fusion);
+    let mut plain = RetrieveOptions::new(cfg.beta)
+        .fusion(cfg.fusion)
+        .separation(cfg.separation);
     plain.top_k = cfg.top_k;
     let timed = plain.clone().with_timing();
     for _ in 0..cfg.warmup {
@@ -228,7 +232,7 @@ pub async fn measure(
     let (device, device_note) = device_times(&memory, &q, &timed, reps).await?;
 
     let states = states.into_inner().expect("at least one repetition");
-    let (rel_err, rel_err_rows) = relative_error(&x, &q, &states, cfg.beta);
+    let (rel_err, rel_err_rows) = relative_error(&x, &q, &states, cfg.beta, cfg.separation);
     Ok(Measured {
         per_call,
         chunks: memory.chunks(),

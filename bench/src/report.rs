@@ -35,6 +35,7 @@ pub fn json_report(
             "beta": cfg.beta,
             "steps": 1,
             "top_k": cfg.top_k,
+            "separation": cfg.separation.to_string(),
             "max_chunk_bytes": cfg.max_chunk_bytes,
             "warmup": cfg.warmup,
             "reps": cfg.reps,

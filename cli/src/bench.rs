@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use hopfield::workloads::{self, Workload, FULL, SMALL};
-use hopfield::{Device, DeviceInfo, DeviceKind, Error, Fusion, Precision};
+use hopfield::{Device, DeviceInfo, DeviceKind, Error, Fusion, Precision, Separation};
 use hopfield_bench::{
     is_per_workload, json_report, kernels, measure, sig3, Config, Row, Shape, Stats,
     REFERENCE_ROWS, SEED, SERIES_BUDGET,
@@ -57,6 +57,11 @@ pub struct BenchArgs {
     /// strongest patterns of each query with their weights. K must not exceed any workload's N.
     #[arg(long, value_name = "K", value_parser = parse_topk)]
     topk: Option<usize>,
+    /// How scores become weights in every retrieval: softmax, sparsemax, entmax:ALPHA,
+    /// softmax1 or topk:K (docs/separations.md). Only softmax and softmax1 take the fused
+    /// kernels; the error column is against the f64 reference of the same rule.
+    #[arg(long, value_name = "S", default_value = "softmax", value_parser = crate::parse_separation)]
+    separation: Separation,
 }
 
 /// `--topk`: a whole number of at least 1.
@@ -125,6 +130,9 @@ fn fusion_label(device: &Device, cfg: &Config) -> &'static str {
         return "n/a (the CPU path has one kernel)";
     }
     match (cfg.fusion, cfg.top_k) {
+        (Fusion::Auto, _) if !cfg.separation.fuses() => {
+            "auto (unfused: the separation needs each row of scores whole)"
+        }
         (Fusion::Auto, Some(_)) => "auto (the library picks the kernels for top-k)",
         (Fusion::Auto, None) => "auto (fused: no weights are asked for)",
         (Fusion::Fused, _) => "fused",
@@ -136,6 +144,7 @@ fn fusion_label(device: &Device, cfg: &Config) -> &'static str {
 /// leaves the choice to the library.
 fn kernels_label(device: &Device, cfg: &Config) -> &'static str {
     match (device.is_gpu(), cfg.fusion, cfg.top_k) {
+        (true, Fusion::Auto, _) if !cfg.separation.fuses() => "unfused",
         (true, Fusion::Auto, Some(_)) => "auto",
         _ => kernels(device, cfg.fusion),
     }
@@ -229,17 +238,15 @@ fn with_shapes(set: String, shapes: &[Job]) -> String {
     }
 }
 
-/// Refuses, before any device opens, a `--topk` larger than some workload's N: the library
-/// takes 1 <= k <= N only (Error::InvalidTopK). Without `--workloads` or `--shape` the default
-/// set is not known yet; every named workload stands in for it.
+/// Refuses, before any device opens, a `--topk` larger than some workload's N (the library
+/// takes 1 <= k <= N only, Error::InvalidTopK), and a `--separation` whose parameter does not
+/// fit some workload. Without `--workloads` or `--shape` the default set is not known yet;
+/// every named workload stands in for it.
 fn check_topk(
     cfg: &Config,
     requested: Option<&[&'static Workload]>,
     shapes: &[Job],
 ) -> Result<(), Failure> {
-    let Some(k) = cfg.top_k else {
-        return Ok(());
-    };
     let (named, which): (Vec<&Workload>, &str) = match requested {
         Some(list) => (list.to_vec(), ""),
         None if !shapes.is_empty() => (Vec::new(), ""),
@@ -248,8 +255,25 @@ fn check_topk(
             " (the default set, which the device decides, may run it)",
         ),
     };
-    let every = named.into_iter().chain(shapes.iter().map(|j| &j.workload));
-    match every.filter(|w| k > w.n).min_by_key(|w| w.n) {
+    let every: Vec<&Workload> = named
+        .into_iter()
+        .chain(shapes.iter().map(|j| &j.workload))
+        .collect();
+    for w in &every {
+        cfg.separation.validate(w.n).map_err(|e| {
+            Failure(
+                2,
+                format!(
+                    "--separation {}: workload {}{which}: {e}",
+                    cfg.separation, w.name
+                ),
+            )
+        })?;
+    }
+    let Some(k) = cfg.top_k else {
+        return Ok(());
+    };
+    match every.into_iter().filter(|w| k > w.n).min_by_key(|w| w.n) {
         None => Ok(()),
         Some(w) => Err(Failure(
             2,
@@ -280,6 +304,7 @@ fn bench_config(args: &BenchArgs) -> Result<Config, Failure> {
         warmup: args.warmup,
         beta: args.beta,
         top_k: args.topk,
+        separation: args.separation,
     })
 }
 
@@ -337,6 +362,7 @@ fn say_bench_header(
     say!(
         "  data: N(0, 1/d) patterns (norm ~ 1), queries = a stored pattern + half-norm noise, unit norm; seed {SEED:#x}; 1 step"
     );
+    say!("  separation: {}", cfg.separation);
     say!(
         "  retrieval: {}",
         cfg.top_k.map_or("the states (column k: -)".to_string(), |k| format!(

@@ -910,6 +910,37 @@ fn bench_topk_cpu() {
     }
 }
 
+/// `--separation` times every retrieval with that rule and measures its error against the
+/// reference of the same rule, on the CPU path and a GPU (where only softmax1 keeps the fused
+/// kernels: the header and the JSON say which ran).
+#[test]
+fn bench_separation() {
+    let devices: &[&str] = if gpu_available() {
+        &["cpu", "gpu"]
+    } else {
+        &["cpu"]
+    };
+    for &device in devices {
+        for rule in ["sparsemax", "entmax:1.5", "softmax1", "topk:4"] {
+            let (text, doc) = bench_shape(device, &["--separation", rule]);
+            assert_eq!(doc["config"]["separation"], rule, "{doc}");
+            assert!(text.contains(&format!("separation: {rule}")), "{text}");
+            let rows = doc["workloads"].as_array().expect("workloads");
+            check_shape_row(&rows[0], None, device == "gpu");
+            if device == "gpu" {
+                let kernels = if rule == "softmax1" {
+                    "fused"
+                } else {
+                    "unfused"
+                };
+                assert_eq!(doc["config"]["kernels"], kernels, "{rule}: {doc}");
+            }
+        }
+    }
+    let run = hopfield(&["bench", "--separation", "entmax:0.5", "--workloads", "S4"]);
+    fails_with(&run, 2, "finite α > 1");
+}
+
 #[test]
 fn bench_shape_gpu() {
     if !gpu_available() {

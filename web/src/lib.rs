@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use hopfield::workloads::{self, Workload};
 use hopfield::{
-    Device, DeviceInfo, Fusion, GpuOptions, Limits, Memory, Precision, RetrieveOptions,
+    Device, DeviceInfo, Fusion, GpuOptions, Limits, Memory, Precision, RetrieveOptions, Separation,
 };
 use hopfield_bench::{
     adapter_json, is_per_workload, json_report, kernels, measure, workload_json, Config, Row,
@@ -75,6 +75,7 @@ fn config() -> Config {
         warmup: WARMUP,
         beta: BETA,
         top_k: None,
+        separation: Separation::Softmax,
     }
 }
 
