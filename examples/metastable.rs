@@ -137,11 +137,13 @@ fn main() -> Result<(), Box<dyn Error>> {
             FixedPoint::Single { pattern } => format!("single pattern {pattern}"),
             FixedPoint::Metastable { patterns } => format!("metastable {patterns:?}"),
             FixedPoint::Global => "global average".to_string(),
+            FixedPoint::Nothing => "nothing retrieved".to_string(),
         };
         let short = match kind {
             FixedPoint::Single { .. } => "single",
             FixedPoint::Metastable { .. } => "metastable",
             FixedPoint::Global => "global",
+            FixedPoint::Nothing => "nothing",
         };
         say!("{beta:>10.4} {effective:>10.3}  {label:<24} {to_group:>12.4} {to_nearest:>12.4}");
         writeln!(csv, "{beta},{effective},{short},{to_group},{to_nearest}")?;

@@ -227,5 +227,6 @@ fn describe(kind: &FixedPoint) -> String {
         FixedPoint::Single { .. } => "single key".into(),
         FixedPoint::Metastable { patterns } => format!("metastable over {} keys", patterns.len()),
         FixedPoint::Global => "global average".into(),
+        FixedPoint::Nothing => "nothing retrieved".into(),
     }
 }

@@ -37,12 +37,18 @@ pub enum FixedPoint {
     },
     /// The weight is spread over (nearly) all patterns: the global fixed point near their mean.
     Global,
+    /// Most of the weight is on no pattern at all: softmax₁'s "no-op" memory
+    /// ([`Separation::Softmax1`](crate::Separation::Softmax1)), whose weights sum to less than
+    /// one, retrieved (nearly) nothing, and the state is near zero.
+    Nothing,
 }
 
 /// Below this effective number of patterns a state is a single pattern's.
 pub const SINGLE_BELOW: f64 = 1.5;
 /// From this fraction of N effective patterns up, a state is the global average.
 pub const GLOBAL_FROM: f64 = 0.5;
+/// Below this total weight (possible for softmax₁ only) a state retrieved nothing.
+pub const NOTHING_BELOW: f64 = 0.5;
 
 /// exp(entropy) of a weights row (a probability vector over the N patterns): 1 when one
 /// pattern takes all the weight, N when all weigh the same.
@@ -62,9 +68,12 @@ pub fn effective_patterns(weights: ArrayView1<f32>) -> f64 {
     entropy.exp()
 }
 
-/// The kind of fixed point one row of attention weights describes: [`FixedPoint::Single`]
-/// below [`SINGLE_BELOW`] effective patterns, [`FixedPoint::Global`] from [`GLOBAL_FROM`]·N
-/// up, and otherwise [`FixedPoint::Metastable`] with the round(effective) strongest patterns.
+/// The kind of fixed point one row of attention weights describes: [`FixedPoint::Nothing`]
+/// where the weights sum to less than [`NOTHING_BELOW`] (softmax₁), and otherwise, of the
+/// weights divided by their sum, [`FixedPoint::Single`] below [`SINGLE_BELOW`] effective
+/// patterns, [`FixedPoint::Global`] from [`GLOBAL_FROM`]·N up, and otherwise
+/// [`FixedPoint::Metastable`] with the round(effective) strongest patterns. It reads the
+/// weights of any [`Separation`](crate::Separation): a sparse rule's zeros count for nothing.
 ///
 /// ```
 /// use hopfield::diagnostics::{fixed_point, FixedPoint};
@@ -75,10 +84,16 @@ pub fn effective_patterns(weights: ArrayView1<f32>) -> f64 {
 ///     FixedPoint::Metastable { patterns: vec![2, 0] }
 /// );
 /// assert_eq!(fixed_point(array![0.3, 0.3, 0.4].view()), FixedPoint::Global);
+/// assert_eq!(fixed_point(array![0.01, 0.02, 0.01].view()), FixedPoint::Nothing);
 /// ```
 pub fn fixed_point(weights: ArrayView1<f32>) -> FixedPoint {
     let n = weights.len();
-    let effective = effective_patterns(weights);
+    let mass: f64 = weights.iter().map(|&p| f64::from(p)).sum();
+    if mass < NOTHING_BELOW {
+        return FixedPoint::Nothing;
+    }
+    let normalised = weights.mapv(|p| (f64::from(p) / mass) as f32);
+    let effective = effective_patterns(normalised.view());
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&i, &j| weights[j].total_cmp(&weights[i]).then(i.cmp(&j)));
     if effective < SINGLE_BELOW {

@@ -551,3 +551,52 @@ fn fused_softmax1_is_unfused(device: &Device) {
         out.states
     );
 }
+
+/// The fixed-point kinds read any rule's weights: sparsemax's exact single pattern, a top-k
+/// mixture, and softmax₁'s query that retrieves nothing.
+#[test]
+fn fixed_point_kinds_of_every_rule() {
+    use hopfield::diagnostics::FixedPoint;
+    let kinds = |x: ndarray::Array2<f32>, s: Separation, beta: f32, q: ndarray::Array2<f32>| {
+        let memory = Memory::from_array(&Device::cpu(), x.view()).unwrap();
+        let opts = RetrieveOptions::new(beta).separation(s).with_weights();
+        memory
+            .retrieve(q.view(), &opts)
+            .unwrap()
+            .fixed_points()
+            .unwrap()
+    };
+    // Six unit patterns around the circle.
+    let ring = ndarray::Array2::from_shape_fn((6, 2), |(i, j)| {
+        let a = i as f32 * std::f32::consts::PI / 3.0;
+        if j == 0 {
+            a.cos()
+        } else {
+            a.sin()
+        }
+    });
+    let near_first = ndarray::array![[0.95f32, 0.2]];
+    assert_eq!(
+        kinds(
+            ring.clone(),
+            Separation::Sparsemax,
+            20.0,
+            near_first.clone()
+        ),
+        [FixedPoint::Single { pattern: 0 }]
+    );
+    assert!(matches!(
+        &kinds(ring, Separation::TopK(2), 0.5, near_first)[0],
+        FixedPoint::Metastable { patterns } if patterns.len() == 2
+    ));
+    let quadrant = ndarray::array![[1.0f32, 0.0], [0.8, 0.6], [0.0, 1.0]];
+    assert_eq!(
+        kinds(
+            quadrant,
+            Separation::Softmax1,
+            8.0,
+            ndarray::array![[-1.0f32, -1.0]]
+        ),
+        [FixedPoint::Nothing]
+    );
+}

@@ -633,20 +633,28 @@ fn report_kinds(kinds: &[hopfield::diagnostics::FixedPoint]) {
         .iter()
         .filter(|k| matches!(k, FixedPoint::Global))
         .count();
+    let nothing = kinds
+        .iter()
+        .filter(|k| matches!(k, FixedPoint::Nothing))
+        .count();
     let first_mixed = kinds.iter().enumerate().find_map(|(r, k)| match k {
         FixedPoint::Metastable { patterns } => Some((r, patterns.len())),
         _ => None,
     });
-    let metastable = kinds.len() - single - global;
-    if metastable + global == 0 {
+    let metastable = kinds.len() - single - global - nothing;
+    if metastable + global + nothing == 0 {
         return;
     }
+    let nothing = match nothing {
+        0 => String::new(),
+        n => format!(", {n} retrieved nothing (softmax1's weights sum below 1/2)"),
+    };
     let example = first_mixed
         .map(|(r, k)| format!(" (the first: query {r}, a mixture of about {k} patterns)"))
         .unwrap_or_default();
     let _ = writeln!(
         std::io::stderr(),
-        "fixed points: {single} single pattern, {metastable} metastable{example}, {global} at the global average; a larger --beta separates the patterns (`hopfield inspect` suggests one)"
+        "fixed points: {single} single pattern, {metastable} metastable{example}, {global} at the global average{nothing}; a larger --beta separates the patterns (`hopfield inspect` suggests one)"
     );
 }
 
