@@ -4,7 +4,7 @@
 
 mod common;
 
-use hopfield::{Device, DeviceStats, Fusion, Memory, Retrieval, RetrieveOptions};
+use hopfield::{Device, DeviceStats, Fusion, Memory, Retrieval, RetrieveOptions, Separation};
 use ndarray::Array2;
 
 /// Runs `options` twice and returns the second call's counts and both results.
@@ -59,6 +59,26 @@ fn a_second_call_creates_nothing() {
             "unfused",
             RetrieveOptions::new(2.0).fusion(Fusion::Unfused).steps(2),
         ),
+        (
+            "sparsemax",
+            RetrieveOptions::new(8.0)
+                .separation(Separation::Sparsemax)
+                .steps(2),
+        ),
+        (
+            "entmax",
+            RetrieveOptions::new(8.0)
+                .separation(Separation::Entmax(1.5))
+                .with_energy(),
+        ),
+        (
+            "softmax1",
+            RetrieveOptions::new(2.0).separation(Separation::Softmax1),
+        ),
+        (
+            "top-k rule",
+            RetrieveOptions::new(2.0).separation(Separation::TopK(5)),
+        ),
     ];
     for (what, options) in cases {
         let (call, first, second) = twice(&device, &memory, &q, &options);
@@ -68,6 +88,18 @@ fn a_second_call_creates_nothing() {
         assert_eq!(call.bytes_uploaded, (b * d * 4) as u64, "{what}: {call:?}");
         assert_same(&first, &second, what);
     }
+    // A partial cue uploads its mask and cue beside the queries, and nothing else.
+    let mask = ndarray::Array2::from_shape_fn((b, d), |(r, c)| (r + c) % 2 == 0);
+    let options = RetrieveOptions::new(2.0).steps(2).known(mask).clamp_known();
+    let (call, first, second) = twice(&device, &memory, &q, &options);
+    assert_eq!(call.buffers_created, 0, "clamped: {call:?}");
+    assert_eq!(call.bind_groups_created, 0, "clamped: {call:?}");
+    assert_eq!(
+        call.bytes_uploaded,
+        3 * (b * d * 4) as u64,
+        "clamped: {call:?}"
+    );
+    assert_same(&first, &second, "clamped");
 }
 
 /// A β that changes from call to call needs parameter blocks of its own: each value is right,
