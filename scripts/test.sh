@@ -58,10 +58,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 # WebGPU's default limits (16 KiB of workgroup memory, 128 MiB bindings), as a browser hands
 # out: the fused kernels take their compact tiles, fused_rows takes many-query blocks, and
 # chunking follows the smaller bindings. About 4 minutes on 2 cores.
-echo "== GPU parity, kernel, layer, top-k and scale tests with WebGPU's default limits (Vulkan)"
+echo "== GPU parity, kernel, layer, top-k, separation and scale tests with WebGPU's default limits (Vulkan)"
 HOPFIELD_TEST_LIMITS=webgpu cargo test --test parity --test kernels --test layers --test scale gpu::
 # Top-k selection on the device (tests/topk.rs): ≈ 20 s.
 HOPFIELD_TEST_LIMITS=webgpu cargo test --test topk
+# The separations' kernels (threshold search, top-k as a rule, softmax₁) and partial cues: ≈ 20 s.
+HOPFIELD_TEST_LIMITS=webgpu cargo test --test separations --test partial_cues -- \
+  gpu::one_step gpu::long_rows gpu::fused_softmax1 gpu::clamped gpu::first_step
 
 # wgpu's GL backend serialises every call on one context, so its pass runs one test at a time.
 # llvmpipe's GL compute is several times slower than lavapipe, so the kernel matrix runs fewer
@@ -70,6 +73,8 @@ echo "== GPU parity, theory and kernel tests on the GL backend"
 WGPU_BACKEND=gl cargo test --test parity --test theory gpu:: -- --test-threads=1
 WGPU_BACKEND=gl cargo test --test layers gpu:: -- --test-threads=1
 WGPU_BACKEND=gl cargo test --test topk --test shared_device -- --test-threads=1   # ≈ 30 s
+WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test separations --test partial_cues -- \
+  --test-threads=1 gpu::one_step gpu::long_rows gpu::fused_softmax1 gpu::clamped   # ≈ 20 s
 # Concurrency: a call holding GL's one context past wgpu's 6 s lock timeout beside others.
 WGPU_BACKEND=gl cargo test --test concurrency gpu:: -- --test-threads=1
 WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test kernels -- --test-threads=1 \

@@ -35,6 +35,12 @@ fn every_separation(rng: &mut StdRng, n: usize) -> Vec<Separation> {
     ]
 }
 
+/// Random cases per body: fewer on a GPU, where every call of a software adapter costs
+/// milliseconds (the kernels are the same for every case; the shapes are what vary).
+fn cases(device: &Device, cpu: usize, gpu: usize) -> usize {
+    common::cases(if device.is_gpu() { gpu } else { cpu })
+}
+
 fn random_scores(rng: &mut StdRng, n: usize, spread: f64) -> Vec<f64> {
     (0..n).map(|_| rng.random_range(-spread..spread)).collect()
 }
@@ -321,7 +327,7 @@ fn describe(c: &Case, s: Separation) -> String {
 /// One step's weights and states against the reference, supports included.
 fn one_step_matches_reference(device: &Device) {
     let mut rng = common::rng("one_step_matches_reference");
-    for _ in 0..common::cases(60) {
+    for _ in 0..cases(device, 60, 16) {
         let c = random_case(&mut rng);
         let memory = Memory::from_array(device, c.x.view()).unwrap();
         for s in every_separation(&mut rng, c.x.nrows()) {
@@ -389,7 +395,7 @@ fn weight_error(s: Separation, got: f64, want: f64, score_slack: f64) -> (f64, f
 fn trajectories_match_reference(device: &Device) {
     let mut rng = common::rng("trajectories_match_reference");
     let eps = 1e-6;
-    for _ in 0..common::cases(30) {
+    for _ in 0..cases(device, 30, 6) {
         let c = random_case(&mut rng);
         let memory = Memory::from_array(device, c.x.view()).unwrap();
         for s in every_separation(&mut rng, c.x.nrows()) {
@@ -447,7 +453,7 @@ fn check_step(at: &Case, s: Separation, out: &hopfield::Retrieval, what: &str) {
 /// fused path for softmax and softmax₁).
 fn energy_descends(device: &Device) {
     let mut rng = common::rng("energy_descends");
-    for _ in 0..common::cases(20) {
+    for _ in 0..cases(device, 20, 6) {
         let c = random_case(&mut rng);
         let memory = Memory::from_array(device, c.x.view()).unwrap();
         let x = to64(c.x.view());
