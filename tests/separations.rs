@@ -14,6 +14,8 @@
 //! - energies: |path − ref| ≤ 1e-5 · (1 + |ref|); along a trajectory E never rises by more
 //!   than 1e-5 · (1 + |E|) on either path (f32 states) and 1e-10 · (1 + |E|) in the reference.
 
+#[path = "bodies/separations.rs"]
+mod bodies;
 mod common;
 
 use common::{awkward, normal, rel_err, to64};
@@ -605,4 +607,13 @@ fn fixed_point_kinds_of_every_rule() {
         ),
         [FixedPoint::Nothing]
     );
+}
+
+/// The browser's body (tests/bodies/separations.rs), here on the CPU path and the GPU.
+#[test]
+fn browser_body_on_both_paths() {
+    pollster::block_on(bodies::every_rule_matches_reference(&Device::cpu()));
+    if let Some(gpu) = common::gpu() {
+        pollster::block_on(bodies::every_rule_matches_reference(&gpu));
+    }
 }

@@ -13,6 +13,8 @@ mod kernels;
 mod layers;
 #[path = "bodies/parity.rs"]
 mod parity;
+#[path = "bodies/separations.rs"]
+mod separations;
 
 use hopfield::{Device, GpuOptions};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -59,4 +61,5 @@ in_browser!(
     layers::attention_matches_f64_on_awkward_shapes,
     layers::fully_masked_row_is_nan_as_in_pytorch,
     layers::input_errors_are_typed,
+    separations::every_rule_matches_reference,
 );
