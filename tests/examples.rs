@@ -37,10 +37,17 @@ fn run_quick(name: &str) -> tempfile::TempDir {
 
 /// Runs `name --quick --out out`, checks that it succeeded, and returns its stderr.
 fn run_quick_into(out: &Path, name: &str) -> String {
+    run_quick_with(out, name, &[])
+}
+
+/// Runs `name --quick --out out` with `extra` arguments, checks that it succeeded, and
+/// returns its stderr.
+fn run_quick_with(out: &Path, name: &str, extra: &[&str]) -> String {
     let runtime = tempfile::tempdir().unwrap();
     let run = Command::new(example(name))
         .args(["--quick", "--out"])
         .arg(out)
+        .args(extra)
         .env("XDG_RUNTIME_DIR", runtime.path())
         .output()
         .expect("the example runs");
@@ -149,6 +156,117 @@ fn image_completion_writes_a_png_grid() {
     assert!(noisy("classical (Hebbian)") < 0.95);
 }
 
+const SPARSE_COLUMNS: [&str; 8] = [
+    "corruption",
+    "glyph",
+    "rule",
+    "support",
+    "glyphs_in_support",
+    "error_pixels",
+    "right",
+    "best_weight",
+];
+
+#[test]
+fn sparse_retrieval_writes_a_png_grid() {
+    let out = tempfile::tempdir().unwrap();
+    let stderr = run_quick_into(out.path(), "sparse_retrieval");
+    let png = image::open(out.path().join("sparse_retrieval.png"))
+        .expect("the PNG decodes")
+        .to_rgb8();
+    // Quick mode: 6 queries in each of two panels of five columns (80px tiles, 4px gaps, 24px
+    // between the panels) under a 48px caption, a 28px title and 24px of headers; a row is a
+    // tile, its 20px label and a gap.
+    let (tile, cell_w, cell_h, panel) = (80, 84, 104, 5 * 84 + 24);
+    let top = 48 + 28 + 24;
+    assert_eq!(png.dimensions(), (4 + 2 * panel - 24, top + 6 * cell_h));
+    let coloured = |left: u32, top: u32| {
+        (0..tile)
+            .flat_map(|x| (tile..tile + 20).map(move |y| (x, y)))
+            .filter(|&(x, y)| {
+                let [r, g, b] = png.get_pixel(left + x, top + y).0;
+                r.abs_diff(g) > 40 || g.abs_diff(b) > 40
+            })
+            .count()
+    };
+    for (p, q) in (0..2).flat_map(|p| (0..6).map(move |q| (p, q))) {
+        let (left, y) = (4 + p * panel, top + q * cell_h);
+        for (x, y) in (0..tile).flat_map(|x| (0..tile).map(move |dy| (x, y + dy))) {
+            let v = png.get_pixel(left + x, y)[0];
+            assert!(v == 0 || v == 255, "original {q}, panel {p}: {v}");
+        }
+        assert_eq!(png.get_pixel(left - 1, y)[0], 200, "the gap left of {q}");
+        // Each result's support and verdict, in green or red, unless there is no font.
+        if !stderr.contains("no TrueType font") {
+            for c in 2..5 {
+                let n = coloured(left + c * cell_w, y);
+                assert!(n > 10, "no label under panel {p}, query {q}, column {c}");
+            }
+        }
+    }
+    let rows = csv(&out.path().join("sparse_retrieval.csv"), &SPARSE_COLUMNS);
+    assert_eq!(
+        rows.len(),
+        2 * 6 * 3,
+        "two corruptions, six glyphs, three rules"
+    );
+    let mut right = [0; 3];
+    for query in rows.chunks(3) {
+        let rules: Vec<&str> = query.iter().map(|r| r[2].as_str()).collect();
+        assert_eq!(rules, ["softmax", "sparsemax", "entmax:1.5"]);
+        let support: Vec<usize> = query.iter().map(|r| r[3].parse().unwrap()).collect();
+        for (r, row) in query.iter().enumerate() {
+            assert_eq!((&row[0], &row[1]), (&query[0][0], &query[0][1]), "{row:?}");
+            let glyphs: usize = row[4].parse().unwrap();
+            assert!(
+                (1..=support[r]).contains(&glyphs) && support[r] <= 180,
+                "{row:?}"
+            );
+            assert!(row[5].parse::<usize>().unwrap() <= 256, "{row:?}");
+            right[r] += usize::from(row[6].parse::<bool>().unwrap());
+            assert!(fraction(&row[7]) > 0.0, "{row:?}");
+        }
+        // The picture's story: softmax spreads over most of the memory, sparsemax keeps a
+        // few variants, and entmax lies between, never beyond softmax.
+        assert!(support[1] * 10 < support[0], "{query:?}");
+        assert!(
+            support[1] <= support[2] && support[2] <= support[0],
+            "{query:?}"
+        );
+        assert!(fraction(&query[1][7]) > fraction(&query[0][7]), "{query:?}");
+    }
+    assert!(
+        right[1] >= right[0] && right[2] >= right[0],
+        "right: {right:?}"
+    );
+}
+
+/// On a GPU the example reaches the same verdicts, supports and errors as on the CPU path.
+#[test]
+fn sparse_retrieval_agrees_on_the_gpu() {
+    if let Err(e) = hopfield::Device::gpu() {
+        if std::env::var("HOPFIELD_REQUIRE_GPU").as_deref() == Ok("1") {
+            panic!("HOPFIELD_REQUIRE_GPU=1 but no GPU adapter: {e}");
+        }
+        eprintln!("SKIPPED: no GPU adapter ({e}); set HOPFIELD_REQUIRE_GPU=1 to fail instead");
+        return;
+    }
+    let (cpu, gpu) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run_quick_with(cpu.path(), "sparse_retrieval", &["--device", "cpu"]);
+    run_quick_with(gpu.path(), "sparse_retrieval", &["--device", "gpu"]);
+    let on =
+        |dir: &tempfile::TempDir| csv(&dir.path().join("sparse_retrieval.csv"), &SPARSE_COLUMNS);
+    let (cpu, gpu) = (on(&cpu), on(&gpu));
+    assert_eq!(cpu.len(), gpu.len());
+    for (c, g) in cpu.iter().zip(&gpu) {
+        // Scores are β times whole overlaps, far from a threshold but for rounding: every
+        // count and verdict matches; the best weight to f32 rounding of the sums.
+        assert_eq!(c[..7], g[..7], "cpu {c:?}, gpu {g:?}");
+        let (wc, wg) = (fraction(&c[7]), fraction(&g[7]));
+        assert!((wc - wg).abs() <= 1e-5, "cpu {c:?}, gpu {g:?}");
+    }
+}
+
 #[test]
 fn semantic_lookup_writes_its_table() {
     let out = run_quick("semantic_lookup");
@@ -246,12 +364,13 @@ fn examples_refuse_an_unknown_device() {
     }
 }
 
-const EXAMPLES: [&str; 5] = [
+const EXAMPLES: [&str; 6] = [
     "semantic_lookup",
     "pooling",
     "metastable",
     "image_completion",
     "capacity",
+    "sparse_retrieval",
 ];
 
 /// With stdout closed before it prints anything (`… | head -0`), each example stops quietly,

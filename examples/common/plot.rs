@@ -324,18 +324,28 @@ pub fn label_picture(
     size: (u32, u32),
     labels: &[Label],
 ) -> Result<(), Box<dyn Error>> {
+    let black: Vec<(&Label, RGBColor)> = labels.iter().map(|l| (l, BLACK)).collect();
+    label_picture_coloured(rgb, size, &black)
+}
+
+/// As [`label_picture`], each label in its own colour.
+pub fn label_picture_coloured(
+    rgb: &mut [u8],
+    size: (u32, u32),
+    labels: &[(&Label, RGBColor)],
+) -> Result<(), Box<dyn Error>> {
     if !font() {
         return Ok(());
     }
     let area = BitMapBackend::with_buffer(rgb, size).into_drawing_area();
-    for label in labels {
+    for (label, color) in labels {
         let h = if label.centred {
             HPos::Center
         } else {
             HPos::Left
         };
         let style = TextStyle::from(("sans-serif", label.size).into_font())
-            .color(&BLACK)
+            .color(color)
             .pos(Pos::new(h, VPos::Center));
         area.draw(&Text::new(label.text.as_str(), label.at, style))?;
     }
