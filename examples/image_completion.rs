@@ -123,7 +123,8 @@ fn retrievers<'a>(
     // ±1 patterns of 256 pixels: scores differ by multiples of 2 per pixel, so β = 0.1 makes
     // a few pixels' difference decisive.
     let opts = RetrieveOptions::new(0.1).until_converged(1e-4, 20);
-    let sweeps = RecallOptions::asynchronous(seed).max_sweeps(20);
+    // A recipe rather than a value: each network's closure owns its options.
+    let sweeps = move || RecallOptions::asynchronous(seed).max_sweeps(20);
     // The binary networks' states are ±1 only: an unknown (masked, 0) pixel starts as a coin
     // toss, drawn from the same seed for both rules.
     let binary = move |q: ArrayView2<f32>| {
@@ -141,7 +142,7 @@ fn retrievers<'a>(
             retrieve: Box::new(move |q| {
                 let q = binary(q);
                 hebbian
-                    .recall(q.view(), &sweeps)
+                    .recall(q.view(), &sweeps())
                     .expect("±1 queries")
                     .states
             }),
@@ -152,7 +153,7 @@ fn retrievers<'a>(
             retrieve: Box::new(move |q| {
                 let q = binary(q);
                 storkey
-                    .recall(q.view(), &sweeps)
+                    .recall(q.view(), &sweeps())
                     .expect("±1 queries")
                     .states
             }),
@@ -162,7 +163,10 @@ fn retrievers<'a>(
             header: "dense",
             retrieve: Box::new(move |q| {
                 let q = binary(q);
-                dense.recall(q.view(), &sweeps).expect("±1 queries").states
+                dense
+                    .recall(q.view(), &sweeps())
+                    .expect("±1 queries")
+                    .states
             }),
         },
         Network {

@@ -15,8 +15,9 @@ struct Params {
     // ends an invocation after 65,535 loop iterations in total.
     begin: u32,
     end: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // Words between two queries' rows of clamp flags (d), or 0 where one row serves them all.
+    clamp_stride: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -7,14 +7,16 @@
 // C, read coalesced), reduce it in workgroup memory, and invocation 0 decides and writes σ[l].
 // The state stays in storage (d is not bounded by workgroup memory); storageBarrier makes the
 // write visible before the next neuron's dot product. A dispatch visits the positions
-// [begin, end) of the order; the state persists in storage to the next dispatch.
+// [begin, end) of the order; the state persists in storage to the next dispatch. Clamped
+// neurons keep their place in the order and are passed over.
 
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
 @group(0) @binding(2) var<storage, read> thresholds: array<f32>;
 @group(0) @binding(3) var<storage, read> order: array<u32>;
 @group(0) @binding(4) var<storage, read_write> states: array<f32>;
-@group(0) @binding(5) var<storage, read_write> last_change: array<u32>;
-@group(0) @binding(6) var<storage, read_write> changed: atomic<u32>;
+@group(0) @binding(5) var<storage, read> clamped: array<u32>;
+@group(0) @binding(6) var<storage, read_write> last_change: array<u32>;
+@group(0) @binding(7) var<storage, read_write> changed: atomic<u32>;
 
 const WG: u32 = 64u;
 
@@ -31,6 +33,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     var flipped = false;
     for (var k = p.begin; k < p.end; k++) {
         let l = order[k];
+        // One neuron of one query, read from read-only storage: the same for the whole
+        // workgroup, so skipping it keeps the barriers below in uniform control flow.
+        if (clamped[q * p.clamp_stride + l] != 0u) {
+            continue;
+        }
         var h = 0.0;
         for (var j = t; j < p.dim; j += WG) {
             h += weights[l * p.dim + j] * states[base + j];

@@ -6,15 +6,17 @@
 // neighbouring invocations read neighbouring words of each row of C, and old[q, j] is the same
 // word for the whole workgroup. Each dispatch sums the columns j in [begin, end) onto the
 // field kept in `fields` since the previous one, so the sum runs in the same order as one
-// loop would; the dispatch that reaches j = d decides.
+// loop would; the dispatch that reaches j = d decides. A clamped neuron needs no field: it
+// only copies its state across, in that last dispatch.
 
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
 @group(0) @binding(2) var<storage, read> thresholds: array<f32>;
 @group(0) @binding(3) var<storage, read> old_states: array<f32>;
 @group(0) @binding(4) var<storage, read_write> new_states: array<f32>;
 @group(0) @binding(5) var<storage, read_write> fields: array<f32>;
-@group(0) @binding(6) var<storage, read_write> last_change: array<u32>;
-@group(0) @binding(7) var<storage, read_write> changed: atomic<u32>;
+@group(0) @binding(6) var<storage, read> clamped: array<u32>;
+@group(0) @binding(7) var<storage, read_write> last_change: array<u32>;
+@group(0) @binding(8) var<storage, read_write> changed: atomic<u32>;
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -24,6 +26,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let base = q * p.dim;
+    if (clamped[q * p.clamp_stride + i] != 0u) {
+        if (p.end == p.dim) {
+            new_states[base + i] = old_states[base + i];
+        }
+        return;
+    }
     var h = 0.0;
     if (p.begin > 0u) {
         h = fields[base + i];

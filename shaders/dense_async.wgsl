@@ -6,13 +6,16 @@
 // merge their partial fields in workgroup memory, and invocation 0 decides. Overlaps are sums
 // of ±1 and stay exact integers in f32 through the incremental updates. A dispatch visits the
 // positions [begin, end) of the order; states and overlaps persist in storage to the next.
+// Clamped neurons keep their place in the order and are passed over; they never move the
+// overlaps, but their values are in them.
 
 @group(0) @binding(1) var<storage, read> patterns_t: array<f32>;
 @group(0) @binding(2) var<storage, read> order: array<u32>;
 @group(0) @binding(3) var<storage, read_write> overlaps: array<f32>;
 @group(0) @binding(4) var<storage, read_write> states: array<f32>;
-@group(0) @binding(5) var<storage, read_write> last_change: array<u32>;
-@group(0) @binding(6) var<storage, read_write> changed: atomic<u32>;
+@group(0) @binding(5) var<storage, read> clamped: array<u32>;
+@group(0) @binding(6) var<storage, read_write> last_change: array<u32>;
+@group(0) @binding(7) var<storage, read_write> changed: atomic<u32>;
 
 const WG: u32 = 64u;
 
@@ -31,6 +34,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     var flipped = false;
     for (var k = p.begin; k < p.end; k++) {
         let l = order[k];
+        // One neuron of one query, read from read-only storage: the same for the whole
+        // workgroup, so skipping it keeps the barriers below in uniform control flow.
+        if (clamped[q * p.clamp_stride + l] != 0u) {
+            continue;
+        }
         let current = states[q * p.dim + l];
         var f = field_zero();
         for (var mu = t; mu < p.n; mu += WG) {

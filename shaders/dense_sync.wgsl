@@ -2,15 +2,17 @@
 // overlaps of the old state (dense_overlaps.wgsl, run just before), into the other state
 // buffer. One invocation per (neuron l, query q). A dispatch adds the patterns μ in
 // [begin, end) to the partial field (shift, sum) the previous one left in `fields`, in the
-// order of one pass over N; the dispatch that reaches μ = N decides.
+// order of one pass over N; the dispatch that reaches μ = N decides. A clamped neuron needs
+// no field: it only copies its state across, in that last dispatch.
 
 @group(0) @binding(1) var<storage, read> patterns_t: array<f32>;
 @group(0) @binding(2) var<storage, read> overlaps: array<f32>;
 @group(0) @binding(3) var<storage, read> old_states: array<f32>;
 @group(0) @binding(4) var<storage, read_write> new_states: array<f32>;
 @group(0) @binding(5) var<storage, read_write> fields: array<f32>;
-@group(0) @binding(6) var<storage, read_write> last_change: array<u32>;
-@group(0) @binding(7) var<storage, read_write> changed: atomic<u32>;
+@group(0) @binding(6) var<storage, read> clamped: array<u32>;
+@group(0) @binding(7) var<storage, read_write> last_change: array<u32>;
+@group(0) @binding(8) var<storage, read_write> changed: atomic<u32>;
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -20,6 +22,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let current = old_states[q * p.dim + l];
+    if (clamped[q * p.clamp_stride + l] != 0u) {
+        if (p.end == p.n) {
+            new_states[q * p.dim + l] = current;
+        }
+        return;
+    }
     let at = 2u * (q * p.dim + l);
     var f = field_zero();
     if (p.begin > 0u) {

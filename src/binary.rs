@@ -5,7 +5,8 @@
 //! States are ±1 vectors stored as `f32`. A *sweep* gives every neuron one chance to flip:
 //! all at once ([`Update::Synchronous`]) or one after another in a random order
 //! ([`Update::Asynchronous`]). A recall stops when a sweep changes nothing (a fixed point) or
-//! after [`RecallOptions::max_sweeps`].
+//! after [`RecallOptions::max_sweeps`]. Neurons marked by [`RecallOptions::clamped`] keep
+//! the query's value: no sweep ever flips them.
 
 use chacha20::rand_core::{Rng, SeedableRng};
 use chacha20::ChaCha8Rng;
@@ -27,7 +28,7 @@ pub enum Update {
     },
 }
 
-/// Options of a binary recall: the update and the sweep limit.
+/// Options of a binary recall: the update, the sweep limit and the clamped neurons.
 ///
 /// ```
 /// use hopfield::binary::{RecallOptions, Update};
@@ -35,13 +36,17 @@ pub enum Update {
 /// assert_eq!(opts.update, Update::Asynchronous { seed: 7 });
 /// assert_eq!(opts.max_sweeps, 20);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecallOptions {
     /// Synchronous or asynchronous sweeps.
     pub update: Update,
     /// Largest number of sweeps (≥ 1).
     pub max_sweeps: usize,
+    /// Neurons that never flip, B×d (one row per query) or 1×d (one for the batch), `true` =
+    /// clamped: every sweep skips them, so they keep the query's value, while their values
+    /// still enter the other neurons' fields. `None`: every neuron may flip.
+    pub clamped: Option<Array2<bool>>,
 }
 
 impl RecallOptions {
@@ -50,6 +55,7 @@ impl RecallOptions {
         RecallOptions {
             update,
             max_sweeps: 100,
+            clamped: None,
         }
     }
 
@@ -69,11 +75,57 @@ impl RecallOptions {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<()> {
+    /// Clamp the neurons `mask` marks (B×d, or 1×d for every query) to the query's values;
+    /// see [`clamped`](Self::clamped).
+    ///
+    /// ```
+    /// use hopfield::binary::RecallOptions;
+    /// use hopfield::classical::{Classical, Rule};
+    /// use hopfield::Device;
+    /// use ndarray::array;
+    ///
+    /// let patterns = array![[1.0, 1.0, 1.0, -1.0, -1.0, -1.0]];
+    /// let net = Classical::train(&Device::cpu(), patterns.view(), Rule::Hebbian)?;
+    /// let query = array![[1.0, 1.0, -1.0, -1.0, -1.0, -1.0]];
+    /// // Neuron 2 disagrees with the pattern, but clamped it never flips back.
+    /// let mask = array![[false, false, true, false, false, false]];
+    /// let opts = RecallOptions::synchronous().clamped(mask);
+    /// let out = net.recall(query.view(), &opts)?;
+    /// assert_eq!(out.states.row(0), query.row(0));
+    /// # Ok::<(), hopfield::Error>(())
+    /// ```
+    pub fn clamped(mut self, mask: Array2<bool>) -> Self {
+        self.clamped = Some(mask);
+        self
+    }
+
+    /// Checks the options for a recall of `rows` queries of `dim` neurons, before anything
+    /// runs.
+    pub(crate) fn validate(&self, rows: usize, dim: usize) -> Result<()> {
         if self.max_sweeps == 0 {
             return Err(Error::InvalidSteps(0));
         }
+        if let Some(mask) = &self.clamped {
+            if mask.ncols() != dim || !(mask.nrows() == rows || mask.nrows() == 1) {
+                return Err(Error::InvalidOptions(format!(
+                    "the clamp mask is {}×{}: it must be B×d or 1×d for {rows} queries of \
+                     {dim} neurons",
+                    mask.nrows(),
+                    mask.ncols()
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The clamp flags of query `row` (d of them, `true` = never flips); all `false` without
+    /// a mask. Only after [`validate`](Self::validate).
+    pub(crate) fn clamp_row(&self, row: usize, dim: usize) -> Vec<bool> {
+        match &self.clamped {
+            Some(mask) if mask.nrows() == 1 => mask.row(0).to_vec(),
+            Some(mask) => mask.row(row).to_vec(),
+            None => vec![false; dim],
+        }
     }
 }
 
@@ -228,27 +280,30 @@ pub(crate) fn with_energy(
     }
 }
 
-/// Runs a recall on the host: `sweep(state, sweep_index)` performs one sweep on one query's
-/// state (d entries) and says whether it changed anything.
+/// Runs a recall on the host: `sweep(state, clamped, sweep_index)` performs one sweep on one
+/// query's state (d entries), leaving the neurons `clamped` marks alone, and says whether it
+/// changed anything.
 pub(crate) fn recall_on_host(
     queries: ArrayView2<f32>,
     opts: &RecallOptions,
-    mut sweep: impl FnMut(&mut [f32], usize) -> bool,
+    mut sweep: impl FnMut(&mut [f32], &[bool], usize) -> bool,
 ) -> Swept {
     let mut states = queries.as_standard_layout().into_owned();
     let dim = states.ncols();
     let mut last_change = Vec::with_capacity(states.nrows());
     let mut ran = 0;
-    for state in states
+    for (row, state) in states
         .as_slice_mut()
         .expect("standard layout")
         .chunks_exact_mut(dim.max(1))
+        .enumerate()
     {
+        let clamped = opts.clamp_row(row, dim);
         // A query stops at its fixed point: further sweeps could not change it.
         let mut last = 0;
         for s in 0..opts.max_sweeps {
             ran = ran.max(s + 1);
-            if !sweep(state, s) {
+            if !sweep(state, &clamped, s) {
                 break;
             }
             last = s as u32 + 1;

@@ -175,7 +175,7 @@ impl Classical {
     /// Updates each query (a row of `queries`, B×d, ±1) until a sweep changes nothing or the
     /// sweep limit, and returns the final states with their energies.
     pub fn recall(&self, queries: ArrayView2<f32>, opts: &RecallOptions) -> Result<Recall> {
-        opts.validate()?;
+        opts.validate(queries.nrows(), self.dim)?;
         check_queries(queries, self.dim)?;
         let swept = match &self.engine {
             Engine::Gpu(gpu) => binary::on_device(queries, |q| {
@@ -192,12 +192,12 @@ impl Classical {
     fn recall_on_host(&self, queries: ArrayView2<f32>, opts: &RecallOptions) -> binary::Swept {
         let d = self.dim;
         let mut old = vec![0.0f32; d];
-        binary::recall_on_host(queries, opts, |state, sweep| {
+        binary::recall_on_host(queries, opts, |state, clamped, sweep| {
             let mut changed = false;
             match opts.update {
                 Update::Synchronous => {
                     old.copy_from_slice(state);
-                    for i in 0..d {
+                    for i in (0..d).filter(|&i| !clamped[i]) {
                         state[i] = binary::sign(self.decision_field(&old, i), old[i]);
                         changed |= state[i] != old[i];
                     }
@@ -205,6 +205,9 @@ impl Classical {
                 Update::Asynchronous { seed } => {
                     for l in binary::sweep_order(seed, sweep, d) {
                         let l = l as usize;
+                        if clamped[l] {
+                            continue;
+                        }
                         let next = binary::sign(self.decision_field(state, l), state[l]);
                         changed |= next != state[l];
                         state[l] = next;

@@ -196,7 +196,7 @@ impl Dense {
     /// Updates each query (a row of `queries`, B×d, ±1) until a sweep changes nothing or the
     /// sweep limit, and returns the final states with their energies.
     pub fn recall(&self, queries: ArrayView2<f32>, opts: &RecallOptions) -> Result<Recall> {
-        opts.validate()?;
+        opts.validate(queries.nrows(), self.dim())?;
         check_queries(queries, self.dim())?;
         let swept = match &self.engine {
             Engine::Gpu(gpu) => binary::on_device(queries, |q| {
@@ -212,12 +212,13 @@ impl Dense {
 
     fn recall_on_host(&self, queries: ArrayView2<f32>, opts: &RecallOptions) -> binary::Swept {
         let d = self.dim();
-        binary::recall_on_host(queries, opts, |state, sweep| {
+        binary::recall_on_host(queries, opts, |state, clamped, sweep| {
             let mut m = self.overlaps(state);
             let mut changed = false;
             match opts.update {
                 Update::Synchronous => {
-                    for (l, s) in state.iter_mut().enumerate() {
+                    let free = state.iter_mut().zip(clamped).enumerate();
+                    for (l, (s, _)) in free.filter(|(_, (_, &c))| !c) {
                         let next = binary::sign(self.field(&m, l, *s), *s);
                         changed |= next != *s;
                         *s = next;
@@ -226,6 +227,9 @@ impl Dense {
                 Update::Asynchronous { seed } => {
                     for l in binary::sweep_order(seed, sweep, d) {
                         let l = l as usize;
+                        if clamped[l] {
+                            continue;
+                        }
                         let next = binary::sign(self.field(&m, l, state[l]), state[l]);
                         if next != state[l] {
                             changed = true;

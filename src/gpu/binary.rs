@@ -3,7 +3,8 @@
 //! ping-pong between two buffers (synchronous) or are updated in place (asynchronous); between
 //! sweeps the host reads back one word, the number of queries or neurons that changed, and
 //! stops at zero. Asynchronous orders come from [`sweep_order`], uploaded before each sweep, so
-//! the GPU visits neurons exactly as the CPU path does.
+//! the GPU visits neurons exactly as the CPU path does. Clamped neurons are one u32 flag per
+//! neuron beside the states, which every update kernel reads and skips.
 
 use super::buffers::binding;
 use super::kernel::{groups_for, Dev, Kernel};
@@ -31,7 +32,9 @@ pub(crate) struct Params {
     /// The range of the walked axis one dispatch covers.
     pub begin: u32,
     pub end: u32,
-    pub _pad: [u32; 2],
+    /// Words between two queries' rows of clamp flags: d, or 0 where one row serves all.
+    pub clamp_stride: u32,
+    pub _pad: u32,
 }
 
 /// Loop iterations one invocation may run, every loop counted (constant-count ones too). Mesa's
@@ -81,6 +84,9 @@ pub(crate) struct Sweep<'a> {
     pub current: &'a wgpu::Buffer,
     pub next: &'a wgpu::Buffer,
     pub order: &'a wgpu::Buffer,
+    /// Clamp flags (one u32 per neuron, nonzero = never flips), `clamp_stride` words apart.
+    pub clamp: &'a wgpu::Buffer,
+    pub clamp_stride: u32,
     pub last_change: &'a wgpu::Buffer,
     pub changed: &'a wgpu::Buffer,
 }
@@ -95,9 +101,11 @@ impl Sweep<'_> {
         (groups_for(items, WG), self.rows as u32, 1)
     }
 
-    /// The bindings every update kernel ends with: last_change, changed.
-    pub(crate) fn tail(&self) -> [wgpu::BufferBinding<'_>; 2] {
+    /// The bindings every update kernel ends with: clamp flags, last_change, changed.
+    pub(crate) fn tail(&self, dim: usize) -> [wgpu::BufferBinding<'_>; 3] {
+        let clamp_rows = if self.clamp_stride == 0 { 1 } else { self.rows };
         [
+            binding(self.clamp, (clamp_rows * dim) as u64 * WORD),
             binding(self.last_change, self.rows as u64 * WORD),
             binding(self.changed, WORD),
         ]
@@ -122,8 +130,9 @@ pub(crate) async fn run_sweeps(
         .min(ctx.limits.max_compute_workgroups_per_dimension as usize)
         .max(1);
     let mut out: Recalled = (Vec::with_capacity(queries.len()), Vec::new(), Vec::new());
-    for block in queries.chunks(max_rows * dim) {
-        let b = BlockBuffers::upload(ctx, block, dim).await?;
+    for (i, block) in queries.chunks(max_rows * dim).enumerate() {
+        let clamp = clamp_flags(opts, i * max_rows, block.len() / dim, dim);
+        let b = BlockBuffers::upload(ctx, block, clamp, dim).await?;
         let (cur, ran) = sweep_block(ctx, &b, dim, opts, &record).await?;
         let (states, last) = b.read(ctx, cur).await?;
         let (s, c) = summarize(&last, ran, opts.max_sweeps);
@@ -134,19 +143,42 @@ pub(crate) async fn run_sweeps(
     Ok(out)
 }
 
+/// The clamp flags of the `rows` queries from `first`, as the kernels read them: one u32 per
+/// neuron, and the stride between queries (0 where one row serves the whole block, which also
+/// stands for no mask, so an unclamped recall uploads d words, not B×d).
+fn clamp_flags(opts: &RecallOptions, first: usize, rows: usize, dim: usize) -> (Vec<u32>, u32) {
+    let word = |&c: &bool| u32::from(c);
+    match &opts.clamped {
+        Some(mask) if mask.nrows() > 1 => {
+            let block = mask.slice(ndarray::s![first..first + rows, ..]);
+            (block.iter().map(word).collect(), dim as u32)
+        }
+        Some(mask) => (mask.iter().map(word).collect(), 0),
+        None => (vec![0; dim], 0),
+    }
+}
+
 /// The device buffers of one block of queries.
 struct BlockBuffers {
     rows: usize,
     state_bytes: u64,
     states: [wgpu::Buffer; 2],
     order: wgpu::Buffer,
+    clamp: wgpu::Buffer,
+    clamp_stride: u32,
     last_change: wgpu::Buffer,
     changed: wgpu::Buffer,
 }
 
 impl BlockBuffers {
-    /// Buffers for `block`, its states uploaded and every last change at sweep 0.
-    async fn upload(ctx: &GpuContext, block: &[f32], dim: usize) -> Result<BlockBuffers> {
+    /// Buffers for `block`, its states and clamp flags uploaded and every last change at
+    /// sweep 0.
+    async fn upload(
+        ctx: &GpuContext,
+        block: &[f32],
+        (clamp, clamp_stride): (Vec<u32>, u32),
+        dim: usize,
+    ) -> Result<BlockBuffers> {
         let rows = block.len() / dim;
         let (b, done) = ctx.scoped("allocating recall buffers", || {
             let state_bytes = block.len() as u64 * WORD;
@@ -158,10 +190,13 @@ impl BlockBuffers {
                     ctx.storage("states b", state_bytes),
                 ],
                 order: ctx.storage("visiting order", dim as u64 * WORD),
+                clamp: ctx.storage("clamp flags", clamp.len() as u64 * WORD),
+                clamp_stride,
                 last_change: ctx.storage("last change", rows as u64 * WORD),
                 changed: ctx.storage("changed", WORD),
             };
             ctx.write(&b.states[0], 0, bytemuck::cast_slice(block));
+            ctx.write(&b.clamp, 0, bytemuck::cast_slice(&clamp));
             ctx.write(&b.last_change, 0, bytemuck::cast_slice(&vec![0u32; rows]));
             b
         });
@@ -206,6 +241,8 @@ async fn sweep_block(
             current: &b.states[cur],
             next: &b.states[1 - cur],
             order: &b.order,
+            clamp: &b.clamp,
+            clamp_stride: b.clamp_stride,
             last_change: &b.last_change,
             changed: &b.changed,
         };

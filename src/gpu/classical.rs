@@ -20,6 +20,7 @@ bindings!(ClassicalSyncBindings {
     current,
     next,
     fields,
+    clamp,
     last_change,
     changed
 });
@@ -29,6 +30,7 @@ bindings!(ClassicalAsyncBindings {
     thresholds,
     order,
     current,
+    clamp,
     last_change,
     changed
 });
@@ -107,6 +109,7 @@ impl ClassicalGpu {
             sweep: sweep.number,
             begin,
             end,
+            clamp_stride: sweep.clamp_stride,
             ..Params::default()
         }
     }
@@ -127,13 +130,14 @@ impl ClassicalGpu {
         rec.poison(sweep.next, bytes);
         rec.poison(fields, bytes);
         for range in ranges(self.dim, LOOP_BUDGET) {
-            let [last_change, changed] = sweep.tail();
+            let [clamp, last_change, changed] = sweep.tail(self.dim);
             let b = ClassicalSyncBindings {
                 weights: self.weights(),
                 thresholds: self.thresholds(),
                 current: binding(sweep.current, bytes),
                 next: binding(sweep.next, bytes),
                 fields: binding(fields, bytes),
+                clamp,
                 last_change,
                 changed,
             };
@@ -151,12 +155,13 @@ impl ClassicalGpu {
         let bytes = sweep.state_bytes(self.dim);
         let per_neuron = self.dim.div_ceil(WG) + TREE_STEPS + 1;
         for range in ranges(self.dim, LOOP_BUDGET / per_neuron) {
-            let [last_change, changed] = sweep.tail();
+            let [clamp, last_change, changed] = sweep.tail(self.dim);
             let b = ClassicalAsyncBindings {
                 weights: self.weights(),
                 thresholds: self.thresholds(),
                 order: binding(sweep.order, self.dim as u64 * WORD),
                 current: binding(sweep.current, bytes),
+                clamp,
                 last_change,
                 changed,
             };

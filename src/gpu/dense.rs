@@ -30,6 +30,7 @@ bindings!(DenseSyncBindings {
     current,
     next,
     fields,
+    clamp,
     last_change,
     changed
 });
@@ -39,6 +40,7 @@ bindings!(DenseAsyncBindings {
     order,
     overlaps,
     current,
+    clamp,
     last_change,
     changed
 });
@@ -118,7 +120,8 @@ impl DenseGpu {
                     beta,
                     begin,
                     end,
-                    _pad: [0; 2],
+                    clamp_stride: sweep.clamp_stride,
+                    _pad: 0,
                 }
             };
             self.record_overlaps(rec, sweep, overlaps, &params);
@@ -183,13 +186,14 @@ impl DenseGpu {
         rec.poison(sweep.next, bytes);
         rec.poison(fields, 2 * bytes);
         for params in slices {
-            let [last_change, changed] = sweep.tail();
+            let [clamp, last_change, changed] = sweep.tail(self.dim);
             let b = DenseSyncBindings {
                 patterns: self.patterns(),
                 overlaps: binding(overlaps, self.overlap_bytes(sweep)),
                 current: binding(sweep.current, bytes),
                 next: binding(sweep.next, bytes),
                 fields: binding(fields, 2 * bytes),
+                clamp,
                 last_change,
                 changed,
             };
@@ -207,12 +211,13 @@ impl DenseGpu {
         let ctx = rec.ctx();
         let kernels = ctx.kernels.binary(&ctx.device);
         for params in runs {
-            let [last_change, changed] = sweep.tail();
+            let [clamp, last_change, changed] = sweep.tail(self.dim);
             let b = DenseAsyncBindings {
                 patterns: self.patterns(),
                 order: binding(sweep.order, self.dim as u64 * WORD),
                 overlaps: binding(overlaps, self.overlap_bytes(sweep)),
                 current: binding(sweep.current, sweep.state_bytes(self.dim)),
+                clamp,
                 last_change,
                 changed,
             };

@@ -442,12 +442,12 @@ pub(crate) const THRESHOLD_APPLY: Program = Program::new(
 pub(crate) const CLASSICAL_SYNC: Program = Program::new(
     "classical_sync",
     &[BINARY, include_str!("../../shaders/classical_sync.wgsl")],
-    Needs::new(0, 7, 64),
+    Needs::new(0, 8, 64),
 );
 pub(crate) const CLASSICAL_ASYNC: Program = Program::new(
     "classical_async",
     &[BINARY, include_str!("../../shaders/classical_async.wgsl")],
-    Needs::new(256, 6, 64),
+    Needs::new(256, 7, 64),
 );
 pub(crate) const DENSE_OVERLAPS: Program = Program::new(
     "dense_overlaps",
@@ -461,7 +461,7 @@ pub(crate) const DENSE_SYNC: Program = Program::new(
         DENSE_FIELD,
         include_str!("../../shaders/dense_sync.wgsl"),
     ],
-    Needs::new(0, 7, 64),
+    Needs::new(0, 8, 64),
 );
 pub(crate) const DENSE_ASYNC: Program = Program::new(
     "dense_async",
@@ -470,7 +470,7 @@ pub(crate) const DENSE_ASYNC: Program = Program::new(
         DENSE_FIELD,
         include_str!("../../shaders/dense_async.wgsl"),
     ],
-    Needs::new(516, 6, 64),
+    Needs::new(516, 7, 64),
 );
 
 /// Every program.
