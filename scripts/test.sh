@@ -65,6 +65,8 @@ HOPFIELD_TEST_LIMITS=webgpu cargo test --test topk
 # The separations' kernels (threshold search, top-k as a rule, softmax₁) and partial cues: ≈ 20 s.
 HOPFIELD_TEST_LIMITS=webgpu cargo test --test separations --test partial_cues -- \
   gpu::one_step gpu::long_rows gpu::fused_softmax1 gpu::clamped gpu::first_step
+# The binary networks' kernels (the synchronous ones bind 8 storage buffers, WebGPU's limit): ≈ 2 s.
+HOPFIELD_TEST_LIMITS=webgpu cargo test --test binary_clamp --test classical --test dense gpu::
 
 # wgpu's GL backend serialises every call on one context, so its pass runs one test at a time.
 # llvmpipe's GL compute is several times slower than lavapipe, so the kernel matrix runs fewer
@@ -75,6 +77,8 @@ WGPU_BACKEND=gl cargo test --test layers gpu:: -- --test-threads=1
 WGPU_BACKEND=gl cargo test --test topk --test shared_device -- --test-threads=1   # ≈ 30 s
 WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test separations --test partial_cues -- \
   --test-threads=1 gpu::one_step gpu::long_rows gpu::fused_softmax1 gpu::clamped   # ≈ 20 s
+WGPU_BACKEND=gl cargo test --test binary_clamp --test classical --test dense -- \
+  --test-threads=1 gpu::   # ≈ 3 s
 # Concurrency: a call holding GL's one context past wgpu's 6 s lock timeout beside others.
 WGPU_BACKEND=gl cargo test --test concurrency gpu:: -- --test-threads=1
 WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test kernels -- --test-threads=1 \
