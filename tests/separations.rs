@@ -518,9 +518,18 @@ fn long_rows_match_reference(device: &Device) {
     }
 }
 
-/// softmax₁ without weights takes a GPU's fused kernels (with weights, the unfused ones): the
-/// two agree within 1e-5, energies included, and a query that matches nothing comes back near
-/// zero, as the rule promises.
+/// The energies before of a retrieval asked for them.
+fn ef_before(out: &hopfield::Retrieval) -> Vec<f64> {
+    out.energy
+        .as_ref()
+        .expect("energies were asked for")
+        .before
+        .to_vec()
+}
+
+/// softmax₁ without weights takes the fused kernels (on the CPU path, the fused softmax
+/// rescaled by σ(lse)): against the unfused path and the reference within 1e-5, energies
+/// included, and a query that matches nothing comes back near zero, as the rule promises.
 fn fused_softmax1_is_unfused(device: &Device) {
     let mut rng = common::rng("fused_softmax1_is_unfused");
     for _ in 0..common::cases(10) {
@@ -534,10 +543,27 @@ fn fused_softmax1_is_unfused(device: &Device) {
             .retrieve(c.q.view(), &opts.clone().fusion(hopfield::Fusion::Fused))
             .unwrap();
         let unfused = memory
-            .retrieve(c.q.view(), &opts.fusion(hopfield::Fusion::Unfused))
+            // Weights force the unfused path on the CPU too.
+            .retrieve(
+                c.q.view(),
+                &opts.fusion(hopfield::Fusion::Unfused).with_weights(),
+            )
             .unwrap();
         let e = rel_err(fused.states.view(), to64(unfused.states.view()).view());
         assert!(e <= 1e-5, "{what}: fused vs unfused rel err {e:e}");
+        let (x, q) = (to64(c.x.view()), to64(c.q.view()));
+        let (want, _) =
+            reference::update_with(x.view(), q.view(), c.beta.into(), Separation::Softmax1);
+        let e = rel_err(fused.states.view(), want.view());
+        assert!(e <= 1e-5, "{what}: fused vs the reference rel err {e:e}");
+        let energy =
+            reference::energy_with(x.view(), q.view(), c.beta.into(), Separation::Softmax1);
+        for (g, w) in ef_before(&fused).iter().zip(&energy) {
+            assert!(
+                (g - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                "{what}: energy {g} vs {w}"
+            );
+        }
         let (ef, eu) = (fused.energy.unwrap(), unfused.energy.unwrap());
         for (f, u) in ef.after.iter().zip(&eu.after) {
             assert!(

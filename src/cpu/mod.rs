@@ -41,7 +41,8 @@ pub(crate) fn retrieve_block(
     let (b, n, d) = (queries.nrows(), patterns.nrows(), patterns.ncols());
     let x = patterns.as_standard_layout();
     let xs = x.as_slice().expect("standard layout is contiguous");
-    let fused = opts.separation == Separation::Softmax
+    // Softmax₁ rides the fused softmax and is rescaled after it (`separate::softmax1_of`).
+    let fused = opts.separation.fuses()
         && !opts.needs_weights()
         && (b <= FUSED_MAX_BATCH || simd::use_tiles(b));
     let threads = threads_for(b * n * d, MIN_MACS_PER_THREAD);
@@ -49,7 +50,11 @@ pub(crate) fn retrieve_block(
     let mut scores = Vec::new();
     let step = |scores: &mut Vec<f32>, states: &[f32], out: Option<&mut [f32]>, lse: &mut [f32]| {
         if fused {
-            fused::step(xs, states, d, opts.beta, threads, out, lse);
+            let mut out = out;
+            fused::step(xs, states, d, opts.beta, threads, out.as_deref_mut(), lse);
+            if opts.separation == Separation::Softmax1 {
+                separate::softmax1_of(out, lse, d);
+            }
         } else {
             let states = ArrayView2::from_shape((b, d), states).expect("B×d states");
             let out = out.map(|o| ArrayViewMut2::from_shape((b, d), o).expect("B×d states"));

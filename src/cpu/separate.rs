@@ -111,6 +111,26 @@ fn entmax(z: &mut [f32], alpha: f64) -> f32 {
     (dot + (1.0 - pow_sum) / (alpha * scale)) as f32
 }
 
+/// Softmax₁ from a fused softmax step's states `out` (B×d, `d` per row, when given) and
+/// log-sum-exps `lse`, in place: the extra zero score takes 1/(1 + e^lse) of the weight, so
+/// softmax₁(z) = σ(lse)·softmax(z), every state scales by the logistic σ(lse), and
+/// Ψ* = ln(1 + e^lse), the softplus of lse. Both in f64, in their stable forms.
+pub(super) fn softmax1_of(out: Option<&mut [f32]>, lse: &mut [f32], d: usize) {
+    let scales: Vec<f64> = lse
+        .iter()
+        .map(|&l| 1.0 / (1.0 + (-f64::from(l)).exp()))
+        .collect();
+    for l in lse.iter_mut() {
+        let x = f64::from(*l);
+        *l = (x.max(0.0) + (-x.abs()).exp().ln_1p()) as f32;
+    }
+    if let Some(out) = out {
+        for (row, k) in out.chunks_exact_mut(d).zip(&scales) {
+            row.iter_mut().for_each(|v| *v = (f64::from(*v) * k) as f32);
+        }
+    }
+}
+
 /// exp(zᵢ − m) / (exp(−m) + Σ exp(zⱼ − m)), m = max(max z, 0); Ψ* = m + ln(that denominator).
 fn softmax1(z: &mut [f32]) -> f32 {
     let m = max(z).max(0.0);
