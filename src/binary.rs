@@ -13,6 +13,7 @@ use chacha20::ChaCha8Rng;
 use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::error::{Error, Result};
+use crate::query_mask;
 
 /// How the neurons of a state are updated in one sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,14 +107,7 @@ impl RecallOptions {
             return Err(Error::InvalidSteps(0));
         }
         if let Some(mask) = &self.clamped {
-            if mask.ncols() != dim || !(mask.nrows() == rows || mask.nrows() == 1) {
-                return Err(Error::InvalidOptions(format!(
-                    "the clamp mask is {}×{}: it must be B×d or 1×d for {rows} queries of \
-                     {dim} neurons",
-                    mask.nrows(),
-                    mask.ncols()
-                )));
-            }
+            query_mask::check(mask, "clamp mask", rows, dim, "neurons")?;
         }
         Ok(())
     }
@@ -122,8 +116,7 @@ impl RecallOptions {
     /// a mask. Only after [`validate`](Self::validate).
     pub(crate) fn clamp_row(&self, row: usize, dim: usize) -> Vec<bool> {
         match &self.clamped {
-            Some(mask) if mask.nrows() == 1 => mask.row(0).to_vec(),
-            Some(mask) => mask.row(row).to_vec(),
+            Some(mask) => query_mask::row(mask, row).to_vec(),
             None => vec![false; dim],
         }
     }

@@ -85,6 +85,7 @@ mod ids;
 pub mod layers;
 mod memory;
 pub mod persist;
+mod query_mask;
 pub mod reference;
 mod retrieve;
 mod separation;

@@ -497,7 +497,7 @@ impl Memory {
         // asked to.
         let cue = options.cue(q, self.dim)?;
         let (q, clamp) = match &cue {
-            Some((cue, known)) => (&cue[..], options.clamp_known.then_some(&known[..])),
+            Some(cue) => (&cue.queries[..], cue.clamp.as_deref()),
             None => (q, None),
         };
         check_finite("queries", q, self.dim)?;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::error::{Error, Result};
+use crate::query_mask;
 use crate::separation::Separation;
 
 /// When to stop updating the states.
@@ -253,31 +254,31 @@ impl RetrieveOptions {
 
 impl RetrieveOptions {
     /// The partial cue of `queries` (B×d, row-major): the queries with their unknown features
-    /// zeroed, and the mask expanded to B×d; `None` without a mask. A mask of another shape
-    /// than B×d or 1×d is an error.
-    pub(crate) fn cue(&self, queries: &[f32], dim: usize) -> Result<Option<(Vec<f32>, Vec<bool>)>> {
+    /// zeroed, and, where the known features are clamped, the mask expanded to B×d; `None`
+    /// without a mask. A mask of another shape than B×d or 1×d is an error.
+    pub(crate) fn cue(&self, queries: &[f32], dim: usize) -> Result<Option<Cue>> {
         let Some(mask) = &self.known else {
             return Ok(None);
         };
         let b = queries.len() / dim.max(1);
-        if mask.ncols() != dim || !(mask.nrows() == b || mask.nrows() == 1) {
-            return Err(Error::InvalidOptions(format!(
-                "the known-feature mask is {}×{}: it must be B×d or 1×d for {b} queries of \
-                 dimension {dim}",
-                mask.nrows(),
-                mask.ncols()
-            )));
-        }
-        let known: Vec<bool> = (0..b)
-            .flat_map(|r| mask.row(if mask.nrows() == 1 { 0 } else { r }).to_vec())
-            .collect();
-        let cue = queries
+        query_mask::check(mask, "known-feature mask", b, dim, "features")?;
+        let rows = || (0..b).flat_map(|r| query_mask::row(mask, r));
+        let queries = queries
             .iter()
-            .zip(&known)
+            .zip(rows())
             .map(|(&v, &k)| if k { v } else { 0.0 })
             .collect();
-        Ok(Some((cue, known)))
+        let clamp = self.clamp_known.then(|| rows().copied().collect());
+        Ok(Some(Cue { queries, clamp }))
     }
+}
+
+/// A partial cue as the backends take it ([`RetrieveOptions::cue`]).
+pub(crate) struct Cue {
+    /// The queries with their unknown features at 0.
+    pub queries: Vec<f32>,
+    /// B×d known-feature flags, where they are clamped between steps.
+    pub clamp: Option<Vec<bool>>,
 }
 
 /// The k strongest patterns of each query, strongest first (ties: lower index first).
