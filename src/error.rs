@@ -31,6 +31,10 @@ pub enum Error {
     /// A pattern dimension of zero.
     #[error("pattern dimension must be at least 1")]
     ZeroDimension,
+    /// Partials that cannot be merged: of other queries, options or shapes
+    /// (see [`Partial::absorb`](crate::Partial::absorb)).
+    #[error("incompatible partials: {0}")]
+    IncompatiblePartials(String),
     /// Retrieval from a memory that holds no pattern.
     #[error("the memory is empty: store at least one pattern before retrieving")]
     EmptyMemory,

@@ -84,6 +84,7 @@ mod gpu;
 mod ids;
 pub mod layers;
 mod memory;
+pub mod partial;
 pub mod persist;
 mod query_mask;
 pub mod reference;
@@ -102,6 +103,7 @@ pub use device::{
 pub use error::{Error, FileOp, IoCause, Result};
 pub use memory::BufferIo;
 pub use memory::Memory;
+pub use partial::{merge, Candidates, Merged, Partial};
 pub use retrieve::{Energies, Fusion, Retrieval, RetrieveOptions, Stop, TopK};
 pub use separation::Separation;
 pub use storage::{MemoryOptions, Precision};

@@ -1,5 +1,6 @@
 //! [`Memory`]: stored patterns on a device, and retrieval from them.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2};
@@ -9,6 +10,7 @@ use crate::device::{Backend, Device};
 use crate::error::{check_finite, Error, Result};
 use crate::gpu::{retrieval, GpuContext, PatternStore};
 use crate::ids::PatternIds;
+use crate::partial::{self, Partial};
 use crate::retrieve::{
     self, check_score_range, row_sq_norms, BlockOut, Retrieval, RetrieveOptions,
 };
@@ -16,6 +18,7 @@ use crate::storage::{encode_rows, round_to, MemoryOptions};
 use crate::wait;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::worker;
+use crate::Separation;
 
 mod on_device;
 pub use on_device::BufferIo;
@@ -489,37 +492,102 @@ impl Memory {
         options: &RetrieveOptions,
     ) -> Result<Retrieval> {
         options.validate(self.len())?;
-        self.check_dim("queries", queries.ncols())?;
-        let q = queries.as_standard_layout();
-        let q = q.as_slice().expect("standard layout is contiguous");
-        // A partial cue retrieves from the queries with their unknown features zeroed (so
-        // whatever they held, NaN included, is ignored), and clamps with the expanded mask if
-        // asked to.
-        let cue = options.cue(q, self.dim)?;
-        let (q, clamp) = match &cue {
-            Some(cue) => (&cue.queries[..], cue.clamp.as_deref()),
-            None => (q, None),
-        };
-        check_finite("queries", q, self.dim)?;
-        let queries = ArrayView2::from_shape((q.len() / self.dim, self.dim), q)
-            .expect("B×d queries, checked above");
-        let query_norm = row_sq_norms(q, self.dim)
-            .into_iter()
-            .fold(0.0, f64::max)
-            .sqrt();
-        check_score_range(options.beta, query_norm, self.max_norm())?;
-        let blocks = match &self.store {
-            Store::Cpu(rows) => self.cpu_blocks(rows, queries, options, clamp),
-            Store::Gpu(ctx, store) => self.gpu_blocks(ctx, store, q, options, clamp).await?,
-        };
-        let max_sq = self.sq_norms.iter().copied().fold(0.0, f64::max);
+        let (queries, blocks) = self.run_blocks(queries, options).await?;
+        let queries = ArrayView2::from_shape((queries.len() / self.dim, self.dim), &queries)
+            .expect("B×d queries, checked");
         Ok(retrieve::assemble(
             options,
             queries,
             blocks,
             self.ids(),
-            max_sq,
+            self.max_sq_norm(),
         ))
+    }
+
+    /// Runs the steps `options` ask for, block by block, on the queries as the backends see
+    /// them (a partial cue's unknown features zeroed), which it returns with the blocks.
+    async fn run_blocks<'q>(
+        &self,
+        queries: ArrayView2<'q, f32>,
+        options: &RetrieveOptions,
+    ) -> Result<(Cow<'q, [f32]>, Vec<(usize, BlockOut)>)> {
+        self.check_dim("queries", queries.ncols())?;
+        let q = match queries.to_slice() {
+            Some(q) => Cow::Borrowed(q),
+            None => Cow::Owned(queries.iter().copied().collect()),
+        };
+        // A partial cue retrieves from the queries with their unknown features zeroed (so
+        // whatever they held, NaN included, is ignored), and clamps with the expanded mask if
+        // asked to.
+        let (q, clamp) = match options.cue(&q, self.dim)? {
+            Some(cue) => (Cow::Owned(cue.queries), cue.clamp),
+            None => (q, None),
+        };
+        check_finite("queries", &q, self.dim)?;
+        let query_norm = row_sq_norms(&q, self.dim)
+            .into_iter()
+            .fold(0.0, f64::max)
+            .sqrt();
+        check_score_range(options.beta, query_norm, self.max_norm())?;
+        let clamp = clamp.as_deref();
+        let blocks = match &self.store {
+            Store::Cpu(rows) => {
+                let view = ArrayView2::from_shape((q.len() / self.dim, self.dim), &q)
+                    .expect("B×d queries, checked above");
+                self.cpu_blocks(rows, view, options, clamp)
+            }
+            Store::Gpu(ctx, store) => self.gpu_blocks(ctx, store, &q, options, clamp).await?,
+        };
+        Ok((q, blocks))
+    }
+
+    /// One update step's [`Partial`] of `queries` over this memory's patterns: what it
+    /// contributes when its patterns are one shard of a larger memory, to be merged with the
+    /// other shards' by [`merge`](crate::merge) (see [`partial`](crate::partial)). `options`
+    /// must ask for one step of softmax or softmax₁, without weights or clamping; top-k may
+    /// exceed this memory's size (the partial keeps what it has). An empty memory gives the
+    /// partial of no pattern. `merge(&[memory.retrieve_partial(q, o)?])` equals
+    /// `memory.retrieve(q, o)` in its states and top-k.
+    pub fn retrieve_partial(
+        &self,
+        queries: ArrayView2<f32>,
+        options: &RetrieveOptions,
+    ) -> Result<Partial> {
+        partial::check_options(options)?;
+        self.check_dim("queries", queries.ncols())?;
+        if self.is_empty() {
+            return Partial::empty(queries.nrows(), self.dim, options);
+        }
+        let mut shard = options.clone();
+        // Softmax₁'s zero logit belongs to the whole memory: the merge adds it once.
+        shard.separation = Separation::Softmax;
+        shard.energy = false;
+        shard.keep_lse = true;
+        shard.top_k = options.top_k.map(|k| k.min(self.len()));
+        shard.validate(self.len())?;
+        let _serial = self.store.exclusive();
+        let (queries, mut blocks) =
+            wait::now("Memory::retrieve_partial", self.run_blocks(queries, &shard))?;
+        let lse: Vec<f32> = blocks
+            .iter_mut()
+            .flat_map(|(_, block)| block.lse_last.take().expect("asked for"))
+            .collect();
+        let queries = ArrayView2::from_shape((queries.len() / self.dim, self.dim), &queries)
+            .expect("B×d queries, checked");
+        let out = retrieve::assemble(&shard, queries, blocks, self.ids(), 0.0);
+        Ok(Partial::of_shard(
+            options,
+            self.len(),
+            self.max_sq_norm(),
+            out.states,
+            lse,
+            out.top_k,
+        ))
+    }
+
+    /// The largest squared norm of a stored pattern, M² (0 when empty).
+    fn max_sq_norm(&self) -> f64 {
+        self.sq_norms.iter().copied().fold(0.0, f64::max)
     }
 
     /// The asynchronous form of [`retrieve`](Self::retrieve): the future never blocks the

@@ -83,6 +83,8 @@ pub struct RetrieveOptions {
     /// Measure the device time of the GPU work (needs timestamp queries; see
     /// [`Retrieval::device_time`]).
     pub timing: bool,
+    /// Return the last step's log-sum-exps ([`BlockOut::lse_last`]): a partial needs them.
+    pub(crate) keep_lse: bool,
 }
 
 impl RetrieveOptions {
@@ -99,6 +101,7 @@ impl RetrieveOptions {
             energy: false,
             fusion: Fusion::Auto,
             timing: false,
+            keep_lse: false,
         }
     }
 
@@ -358,6 +361,9 @@ pub(crate) struct BlockOut {
     pub lse_before: Option<Vec<f32>>,
     /// The same for the returned states.
     pub lse_after: Option<Vec<f32>>,
+    /// With [`RetrieveOptions::keep_lse`] (and no energies): the same for the states the
+    /// last step started from.
+    pub lse_last: Option<Vec<f32>>,
     pub max_change: Vec<f32>,
     /// The k strongest patterns of each row, strongest first, where the backend selected them
     /// (the GPU path); else they are picked from `weights` here.
@@ -482,7 +488,7 @@ pub(crate) fn assemble(
 
 /// E = −Ψ*/β + ½‖ξ‖² + H_max/β + ½M², from the conjugate Ψ*(βXξ) the backends return (the
 /// scaled log-sum-exp for softmax, where H_max = ln N).
-fn energies(
+pub(crate) fn energies(
     conjugate: &[f32],
     sq_norms: &[f64],
     beta: f32,

@@ -12,6 +12,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::simd;
+use crate::partial::{combine, finish_row};
 
 /// Floats of X per chunk: 16 KiB, half of a typical L1d, so the chunk survives the second pass.
 const CHUNK_FLOATS: usize = 4096;
@@ -91,7 +92,7 @@ pub(super) fn step(
         pieces.sort_unstable_by_key(|(i, _)| *i);
         pieces.into_iter().flat_map(|(_, parts)| parts).collect()
     };
-    merge(&parts, d, out, lse);
+    merge(parts, d, out, lse);
 }
 
 fn chunk_rows(d: usize) -> usize {
@@ -167,19 +168,15 @@ impl Partial {
     fn merged(mut self, other: Partial) -> Partial {
         let d = self.acc.len() / self.max.len().max(1);
         for i in 0..self.max.len() {
-            let m = self.max[i].max(other.max[i]);
-            if m == f32::NEG_INFINITY {
-                continue;
-            }
-            let (ka, kb) = ((self.max[i] - m).exp(), (other.max[i] - m).exp());
-            self.max[i] = m;
-            self.sum[i] = ka * self.sum[i] + kb * other.sum[i];
-            if d > 0 {
-                let row = &mut self.acc[i * d..(i + 1) * d];
-                for (a, o) in row.iter_mut().zip(&other.acc[i * d..(i + 1) * d]) {
-                    *a = ka * *a + kb * o;
-                }
-            }
+            let rows = i * d..(i + 1) * d;
+            combine(
+                (
+                    &mut self.max[i],
+                    &mut self.sum[i],
+                    &mut self.acc[rows.clone()],
+                ),
+                (other.max[i], other.sum[i], &other.acc[rows]),
+            );
         }
         self
     }
@@ -215,25 +212,17 @@ fn accumulate_into(x: &[f32], states: &[f32], d: usize, beta: f32, p: &mut Parti
 }
 
 /// Joins the partials into normalised states (when `out` is given) and log-sum-exps.
-fn merge(parts: &[Partial], d: usize, out: Option<&mut [f32]>, lse: &mut [f32]) {
-    let mut out = out;
+fn merge(parts: Vec<Partial>, d: usize, out: Option<&mut [f32]>, lse: &mut [f32]) {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return;
+    };
+    let mut all = parts.fold(first, Partial::merged);
+    let d = if all.acc.is_empty() { 0 } else { d };
     for (i, l) in lse.iter_mut().enumerate() {
-        let m = parts
-            .iter()
-            .map(|p| p.max[i])
-            .fold(f32::NEG_INFINITY, f32::max);
-        let weights: Vec<f32> = parts.iter().map(|p| (p.max[i] - m).exp()).collect();
-        let sum: f32 = parts.iter().zip(&weights).map(|(p, w)| w * p.sum[i]).sum();
-        *l = m + sum.ln();
-        if let Some(out) = out.as_deref_mut() {
-            let row = &mut out[i * d..(i + 1) * d];
-            row.fill(0.0);
-            for (p, w) in parts.iter().zip(&weights) {
-                let k = w / sum;
-                for (o, a) in row.iter_mut().zip(&p.acc[i * d..(i + 1) * d]) {
-                    *o += k * a;
-                }
-            }
-        }
+        *l = finish_row(all.max[i], all.sum[i], &mut all.acc[i * d..(i + 1) * d]);
+    }
+    if let Some(out) = out {
+        out.copy_from_slice(&all.acc);
     }
 }

@@ -107,6 +107,7 @@ pub(crate) fn retrieve_block(
         }
     }
     let weights = opts.needs_weights().then(|| std::mem::take(&mut scores));
+    let lse_last = opts.keep_lse.then(|| lse.clone());
     let lse_after = opts.energy.then(|| {
         step(&mut scores, &states, None, &mut lse);
         lse
@@ -116,6 +117,7 @@ pub(crate) fn retrieve_block(
         weights,
         lse_before,
         lse_after,
+        lse_last,
         max_change,
         top_k: None,
         steps,

@@ -115,7 +115,7 @@ fn entmax(z: &mut [f32], alpha: f64) -> f32 {
 /// log-sum-exps `lse`, in place: the extra zero score takes 1/(1 + e^lse) of the weight, so
 /// softmax₁(z) = σ(lse)·softmax(z), every state scales by the logistic σ(lse), and
 /// Ψ* = ln(1 + e^lse), the softplus of lse. Both in f64, in their stable forms.
-pub(super) fn softmax1_of(out: Option<&mut [f32]>, lse: &mut [f32], d: usize) {
+pub(crate) fn softmax1_of(out: Option<&mut [f32]>, lse: &mut [f32], d: usize) {
     let scales: Vec<f64> = lse
         .iter()
         .map(|&l| 1.0 / (1.0 + (-f64::from(l)).exp()))

@@ -209,6 +209,10 @@ async fn read_results(
     if let Some(top) = &s.top {
         parts.push((&top.top, TopKBuffers::top_bytes(shape.rows, top.k)));
     }
+    // The last step's lse, before an energy pass would overwrite it.
+    if opts.keep_lse {
+        parts.push((&s.lse, shape.row_bytes()));
+    }
     let (staged, done) = ctx.scoped("reading results back", || {
         ctx.stage_reads(&mut run.encoder, &parts)
     });
@@ -238,6 +242,7 @@ async fn read_results(
         )?),
         None => None,
     };
+    let lse_last = opts.keep_lse.then(|| main.next()).flatten();
     Ok(BlockOut {
         states: states.unwrap_or_default(),
         max_change: max_change.unwrap_or_default(),
@@ -245,6 +250,7 @@ async fn read_results(
         top_k,
         lse_before,
         lse_after,
+        lse_last,
         steps,
         device_time,
     })
