@@ -113,3 +113,8 @@ pub use storage::{MemoryOptions, Precision};
 /// [`Memory::record_retrieval`]: an application that shares its device with the crate uses
 /// these types, so the versions always match.
 pub use wgpu;
+
+/// The examples of docs/sharding.md, compiled (and run where they can) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/sharding.md")]
+struct ShardingDocs;
