@@ -25,7 +25,10 @@ pub fn with_codecs(config: SessionConfig) -> SessionConfig {
         .with_ballista_physical_extension_codec(Arc::new(HopfieldPhysicalCodec::default()))
 }
 
-/// Registers the SQL form, `hopfield_retrieve`, on a plain DataFusion context.
+/// Registers the SQL form, `hopfield_retrieve`, on a context: one built without
+/// [`session_state`], or a Ballista client's after `standalone_with_state` /
+/// `remote_with_state`, which in Ballista 55 replace the session's aggregate functions with
+/// Ballista's defaults (the scheduler and executors keep the state's).
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(sql_udaf().as_ref().clone());
 }

@@ -67,7 +67,11 @@ pub(crate) fn decode(buf: &[u8]) -> Result<BoundRetrieve> {
         1 => Separation::Softmax1,
         other => return plan_err!("{BOUND_NAME}: unknown separation code {other}"),
     };
-    let top_k = (buf[6] == 1).then(|| u64_at(buf, 7) as usize);
+    let top_k = match buf[6] {
+        0 => None,
+        1 => Some(u64_at(buf, 7) as usize),
+        other => return plan_err!("{BOUND_NAME}: top-k flag {other}, expected 0 or 1"),
+    };
     let beta = f32::from_le_bytes([buf[15], buf[16], buf[17], buf[18]]);
     let (b, d) = (u64_at(buf, 19) as usize, u64_at(buf, 27) as usize);
     let expected = b

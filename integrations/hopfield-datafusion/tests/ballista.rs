@@ -51,6 +51,32 @@ async fn ballista_equals_the_core_crate() {
     .await
     .unwrap();
 
+    eprintln!(
+        "executors retrieve on {}",
+        hopfield_datafusion::executor_device().unwrap().info()
+    );
+    // Two stages: partial aggregation per file, then the final one over the shuffle.
+    let explain = format!(
+        "EXPLAIN SELECT hopfield_retrieve(embedding, {}, 8.0) FROM memories",
+        sql_list(vec![0.0; d])
+    );
+    let batches = ctx.sql(&explain).await.unwrap().collect().await.unwrap();
+    let plan = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    let distributed = plan
+        .split("distributed_plan")
+        .nth(1)
+        .expect("a distributed plan");
+    let stages: Vec<&str> = distributed.split("Stage[stage_id=").skip(1).collect();
+    assert!(
+        stages.len() == 2
+            && stages[0].contains("AggregateExec: mode=Partial")
+            && stages[1].contains("AggregateExec: mode=Final")
+            && stages[1].contains("ShuffleExec"),
+        "expected a partial stage and a final stage over its shuffle:\n{plan}"
+    );
+
     // SQL, one query with top-k: the function travels by name.
     let mut query = normal(&mut rng, 1, d, 0.3);
     query += &patterns.row(5);
