@@ -47,8 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
     // Open the device now, so a machine that cannot says so at start rather than mid-query.
-    let device = executor_device()?;
-    log::info!("retrieving on {}", device.info());
+    executor_device()?;
     let defaults = ExecutorProcessConfig::default();
     let config = ExecutorProcessConfig {
         scheduler_host: args.scheduler_host,
