@@ -60,8 +60,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 # chunking follows the smaller bindings. About 4 minutes on 2 cores.
 echo "== GPU parity, kernel, layer, top-k, separation and scale tests with WebGPU's default limits (Vulkan)"
 HOPFIELD_TEST_LIMITS=webgpu cargo test --test parity --test kernels --test layers --test scale gpu::
-# Top-k selection on the device (tests/topk.rs): ≈ 20 s.
+# Top-k selection on the device (tests/topk.rs): ≈ 20 s. Shard partials (tests/partials.rs): ≈ 3 s.
 HOPFIELD_TEST_LIMITS=webgpu cargo test --test topk
+HOPFIELD_TEST_LIMITS=webgpu cargo test --test partials gpu::
 # The separations' kernels (threshold search, top-k as a rule, softmax₁) and partial cues: ≈ 20 s.
 HOPFIELD_TEST_LIMITS=webgpu cargo test --test separations --test partial_cues -- \
   gpu::one_step gpu::long_rows gpu::fused_softmax1 gpu::clamped gpu::first_step
@@ -75,6 +76,7 @@ echo "== GPU parity, theory and kernel tests on the GL backend"
 WGPU_BACKEND=gl cargo test --test parity --test theory gpu:: -- --test-threads=1
 WGPU_BACKEND=gl cargo test --test layers gpu:: -- --test-threads=1
 WGPU_BACKEND=gl cargo test --test topk --test shared_device -- --test-threads=1   # ≈ 30 s
+WGPU_BACKEND=gl cargo test --test partials gpu:: -- --test-threads=1   # ≈ 5 s
 WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test separations --test partial_cues -- \
   --test-threads=1 gpu::one_step gpu::long_rows gpu::fused_softmax1 gpu::clamped   # ≈ 20 s
 WGPU_BACKEND=gl cargo test --test binary_clamp --test classical --test dense -- \

@@ -192,6 +192,9 @@ pub struct GpuOptions {
     pub backends: Option<String>,
     /// Case-insensitive substring of the adapter name.
     pub adapter_name: Option<String>,
+    /// The i-th of the adapters that match the backends and name, in wgpu's enumeration
+    /// order (`vulkan:1` is the second Vulkan adapter), instead of the best-ranked one.
+    pub adapter_index: Option<usize>,
     /// Fill every kernel output buffer with NaN before the kernel runs, so an element a kernel
     /// forgets to write shows up as NaN in the result. For testing; costs one extra write per
     /// dispatch.
@@ -242,6 +245,12 @@ impl GpuOptions {
         self
     }
 
+    /// Sets [`adapter_index`](Self::adapter_index): the i-th matching adapter.
+    pub fn adapter_index(mut self, index: usize) -> Self {
+        self.adapter_index = Some(index);
+        self
+    }
+
     /// Sets [`poison_outputs`](Self::poison_outputs) (for testing).
     pub fn with_poisoned_outputs(mut self) -> Self {
         self.poison_outputs = true;
@@ -273,7 +282,10 @@ impl GpuOptions {
 
     /// Whether the caller (or the environment) narrowed the choice of adapter.
     fn is_explicit(&self) -> bool {
-        self.backends.is_some() || self.chosen_adapter_name().is_some() || env_backends().is_some()
+        self.backends.is_some()
+            || self.chosen_adapter_name().is_some()
+            || self.adapter_index.is_some()
+            || env_backends().is_some()
     }
 }
 
@@ -568,17 +580,22 @@ pub(crate) async fn pick_adapter(options: &GpuOptions) -> Result<wgpu::Adapter> 
             format!("{} ({})", i.name, i.backend)
         })
         .collect();
-    adapters
-        .into_iter()
-        .filter(|a| match &name {
-            Some(n) => a.get_info().name.to_lowercase().contains(n.as_str()),
-            None => true,
-        })
-        .min_by_key(|a| kind_rank(a.get_info().device_type))
-        .ok_or_else(|| {
-            let wanted = match &name {
-                Some(n) => format!("no adapter named like {n:?} on backends {backends:?}"),
-                None => format!("no adapter on backends {backends:?}"),
+    let mut matching = adapters.into_iter().filter(|a| match &name {
+        Some(n) => a.get_info().name.to_lowercase().contains(n.as_str()),
+        None => true,
+    });
+    let picked = match options.adapter_index {
+        Some(i) => matching.nth(i),
+        None => matching.min_by_key(|a| kind_rank(a.get_info().device_type)),
+    };
+    picked.ok_or_else(|| {
+            let named = match &name {
+                Some(n) => format!(" named like {n:?}"),
+                None => String::new(),
+            };
+            let wanted = match options.adapter_index {
+                Some(i) => format!("no adapter number {i} (counting from 0){named} on backends {backends:?}"),
+                None => format!("no adapter{named} on backends {backends:?}"),
             };
             let hint = if cfg!(target_arch = "wasm32") {
                 "; this browser offers no WebGPU adapter (navigator.gpu)".to_string()

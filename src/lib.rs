@@ -91,6 +91,7 @@ pub mod reference;
 mod retrieve;
 mod separation;
 pub mod shaders;
+mod sharded;
 mod storage;
 mod wait;
 #[cfg(not(target_arch = "wasm32"))]
@@ -106,8 +107,14 @@ pub use memory::Memory;
 pub use partial::{merge, Candidates, Merged, Partial};
 pub use retrieve::{Energies, Fusion, Retrieval, RetrieveOptions, Stop, TopK};
 pub use separation::Separation;
+pub use sharded::ShardedMemory;
 pub use storage::{MemoryOptions, Precision};
 /// The wgpu this crate is built on, for [`Device::from_wgpu`] and
 /// [`Memory::record_retrieval`]: an application that shares its device with the crate uses
 /// these types, so the versions always match.
 pub use wgpu;
+
+/// The examples of docs/sharding.md, compiled (and run where they can) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/sharding.md")]
+struct ShardingDocs;

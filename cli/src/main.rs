@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use hopfield::{
-    Device, DeviceKind, Error, GpuOptions, Limits, Memory, MemoryOptions, Precision, Retrieval,
+    Device, DeviceKind, Error, Limits, Memory, MemoryOptions, Precision, Retrieval,
     RetrieveOptions, Separation,
 };
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
@@ -78,8 +78,10 @@ enum Command {
 #[derive(Args)]
 struct DeviceArg {
     /// auto (a hardware GPU if there is one, else the CPU path), cpu, gpu (any wgpu adapter,
-    /// software ones such as lavapipe included), or a case-insensitive substring of an
-    /// adapter's name (see `hopfield info`).
+    /// software ones such as lavapipe included), BACKEND:INDEX (the INDEX-th adapter of a
+    /// backend, from 0: vulkan:1), or a case-insensitive substring of an adapter's name (see
+    /// `hopfield info`). `retrieve` takes a comma-separated list (gpu,cpu or
+    /// vulkan:0,vulkan:1) and shards the memory over those devices in equal shares.
     #[arg(long, default_value = "auto")]
     device: String,
     /// The limits a GPU device opens with: adapter (its own) or webgpu (WebGPU's defaults, as
@@ -243,9 +245,11 @@ mod inspect;
 mod mask;
 mod outputs;
 mod shaders;
+mod source;
 mod steps;
 
 use outputs::Outputs;
+use source::Source;
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
@@ -306,25 +310,33 @@ fn main() -> ExitCode {
     }
 }
 
-/// The device `--device` names, opened with `--limits`.
+/// The device `--device` names, opened with `--limits`: one device (a list is for
+/// `retrieve` only, which shards the memory over it).
 fn open(arg: &DeviceArg) -> Result<Device, Failure> {
-    let device = arg.device.as_str();
-    let limits: Limits = arg
-        .limits
+    one_device(arg)?;
+    source::open_one(&arg.device, limits(arg)?)
+}
+
+/// Refuses a `--device` list where one device is wanted.
+fn one_device(arg: &DeviceArg) -> Result<(), Failure> {
+    if arg.device.contains(',') {
+        return Err(Failure(
+            2,
+            format!(
+                "--device {}: a list of devices is for `retrieve`, which shards the memory \
+                 over them; give one device here",
+                arg.device
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `--limits`, parsed.
+fn limits(arg: &DeviceArg) -> Result<Limits, Failure> {
+    arg.limits
         .parse()
-        .map_err(|e: Error| Failure(2, format!("--limits: {e}")))?;
-    let opts = GpuOptions::default().limits(limits);
-    Ok(match device.to_ascii_lowercase().as_str() {
-        "auto" => Device::auto_with(&opts)?,
-        "cpu" => Device::cpu(),
-        "gpu" => Device::gpu_with(&opts)?,
-        "" => return Err(Failure(2, "--device must not be empty".into())),
-        // A name that matches no adapter is the user's to fix, like any other bad argument.
-        _ => Device::gpu_with(&opts.adapter_name(device)).map_err(|e| match e {
-            Error::NoAdapter(why) => Failure(2, format!("--device {device}: {why}")),
-            e => e.into(),
-        })?,
-    })
+        .map_err(|e: Error| Failure(2, format!("--limits: {e}")))
 }
 
 fn info() -> Result<(), Failure> {
@@ -471,24 +483,18 @@ fn retrieve(args: &RetrieveArgs) -> Result<(), Failure> {
         .transpose()?;
     let queries = load(&args.queries, "queries")?;
     let opts = retrieve_options(args)?;
-    let device = open(&args.device)?;
-    check_chunk_flag(args, &device)?;
+    let devices = source::open_all(&args.device.device, limits(&args.device)?)?;
+    if let [device] = &devices[..] {
+        check_chunk_flag(args, device)?;
+    }
 
     let start = Instant::now();
-    let memory = retrieval_memory(args, &device, patterns.as_ref(), storage)?;
+    let memory = Source::new(&devices, patterns.as_ref(), args.memory.as_deref(), storage)?;
     let run = steps::run(&memory, queries.view(), &opts)?;
     let seconds = start.elapsed().as_secs_f64();
     write_retrieval(&outputs, args, &run.out)?;
     outputs.commit()?;
-    report_retrieval(
-        args,
-        &device,
-        &memory,
-        queries.nrows(),
-        &run,
-        &opts,
-        seconds,
-    );
+    report_retrieval(args, &memory, queries.nrows(), &run, &opts, seconds);
     Ok(())
 }
 
@@ -537,40 +543,17 @@ fn parse_separation(s: &str) -> Result<Separation, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
-/// The memory to retrieve from: `--patterns` uploaded with `storage`, or `--memory` loaded.
-fn retrieval_memory(
-    args: &RetrieveArgs,
-    device: &Device,
-    patterns: Option<&Array2<f32>>,
-    storage: MemoryOptions,
-) -> Result<Memory, Failure> {
-    if let Some(patterns) = patterns {
-        let mut memory = Memory::with_options(device, patterns.ncols(), storage)?;
-        memory.append(patterns.view())?;
-        return Ok(memory);
-    }
-    let path = args
-        .memory
-        .as_ref()
-        .ok_or_else(|| Failure(2, "give the stored patterns: --patterns or --memory".into()))?;
-    Memory::load(device, path).map_err(|e| {
-        let Failure(code, why) = Failure::from(e);
-        Failure(code, format!("memory {why}"))
-    })
-}
-
 /// The retrieval's one-line summary on stderr, and the warning about near ties.
 fn report_retrieval(
     args: &RetrieveArgs,
-    device: &Device,
-    memory: &Memory,
+    memory: &Source,
     queries: usize,
     run: &steps::Run,
     opts: &RetrieveOptions,
     seconds: f64,
 ) {
     let out = &run.out;
-    let precision = memory.options().precision;
+    let (place, storage) = memory.describe();
     let converged = out
         .converged
         .as_ref()
@@ -598,13 +581,10 @@ fn report_retrieval(
     let mut err = std::io::stderr();
     let _ = writeln!(
         err,
-        "{}: B={} N={} d={}, {precision} in {} chunk{}, {}{fixed}{converged}, {:.1} ms",
-        device.info(),
+        "{place}: B={} N={} d={}, {storage}, {}{fixed}{converged}, {:.1} ms",
         queries,
         memory.len(),
         memory.dim(),
-        memory.chunks(),
-        if memory.chunks() == 1 { "" } else { "s" },
         steps::steps_taken(out),
         seconds * 1e3,
     );
@@ -709,6 +689,7 @@ fn run(
 }
 
 fn demo(args: &DemoArgs) -> Result<(), Failure> {
+    one_device(&args.device)?;
     let (n, d, b) = (args.patterns, args.dim, args.queries);
     if n == 0 || d == 0 || b == 0 {
         return Err(Failure(

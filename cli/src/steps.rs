@@ -19,9 +19,10 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use hopfield::{Memory, Retrieval, RetrieveOptions, Separation, Stop};
+use hopfield::{Retrieval, RetrieveOptions, Separation, Stop};
 use ndarray::{s, Array2, ArrayView2, Axis};
 
+use crate::source::Source;
 use crate::Failure;
 
 /// Longest slice of steps between two looks at the states.
@@ -58,7 +59,7 @@ pub enum Early {
 
 /// Runs `opts` on `queries`: a fixed number of steps in slices, or (until converged) one call.
 pub fn run(
-    memory: &Memory,
+    memory: &Source,
     queries: ArrayView2<f32>,
     opts: &RetrieveOptions,
 ) -> Result<Run, Failure> {
@@ -132,7 +133,7 @@ pub fn run(
 
 /// One call as asked (until converged), with the top-2 check where it is due.
 fn run_once(
-    memory: &Memory,
+    memory: &Source,
     queries: ArrayView2<f32>,
     opts: &RetrieveOptions,
 ) -> Result<Run, Failure> {
@@ -165,7 +166,7 @@ struct Check {
     max_norm: f64,
 }
 
-fn with_check(memory: &Memory, input: ArrayView2<f32>, mut opts: RetrieveOptions) -> Check {
+fn with_check(memory: &Source, input: ArrayView2<f32>, mut opts: RetrieveOptions) -> Check {
     let norms: Vec<f64> = input
         .axis_iter(Axis(0))
         .map(|r| r.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt())

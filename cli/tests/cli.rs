@@ -1751,3 +1751,94 @@ fn retrieve_from_a_partial_cue() {
     let run = f.retrieve("x.npy", "q.npy", "4", &["--clamp-known"]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
 }
+
+/// `--device` with a list shards the memory over those devices, and gives what one device
+/// gives (within f32 rounding, top-k ids exactly); the summary names every shard.
+#[test]
+fn retrieve_on_a_device_list_is_one_device() {
+    let f = Files::new(300, 17, 6);
+    let (ids_path, e_path) = (f.path("ids.npy"), f.path("e.npy"));
+    let extra = [
+        "--steps",
+        "2",
+        "--topk",
+        "3",
+        "--topk-ids-out",
+        s(&ids_path),
+        "--energy-out",
+        s(&e_path),
+    ];
+    succeeds(&f.retrieve("x.npy", "q.npy", "3", &extra));
+    let want: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+    let want_ids: Array2<u64> = read_npy(f.path("ids.npy")).unwrap();
+    let want_e: Array2<f32> = read_npy(f.path("e.npy")).unwrap();
+    let mut lists = vec!["cpu,cpu"];
+    if gpu_available() {
+        lists.push("vulkan:0,gl:0,cpu");
+    }
+    for list in lists {
+        let mut args = extra.to_vec();
+        args.extend(["--device", list]);
+        let run = f.retrieve("x.npy", "q.npy", "3", &args);
+        succeeds(&run);
+        let shards = list.split(',').count();
+        assert!(
+            stderr(&run).contains(&format!("{shards} shards: ")),
+            "{list}: {}",
+            stderr(&run)
+        );
+        let got: Array2<f32> = read_npy(f.path("out.npy")).unwrap();
+        let err = common::max_abs_err(got.view(), common::to64(want.view()).view());
+        assert!(err <= 1e-5, "{list}: states off by {err:e}");
+        let ids: Array2<u64> = read_npy(f.path("ids.npy")).unwrap();
+        assert_eq!(ids, want_ids, "{list}: top-k ids");
+        let e: Array2<f32> = read_npy(f.path("e.npy")).unwrap();
+        let err = common::max_abs_err(e.view(), common::to64(want_e.view()).view());
+        assert!(err <= 1e-4, "{list}: energies off by {err:e}");
+    }
+}
+
+/// What a device list cannot do is refused before anything runs.
+#[test]
+fn device_list_refusals() {
+    let f = Files::new(5, 3, 2);
+    fails_with(
+        &f.retrieve(
+            "x.npy",
+            "q.npy",
+            "1",
+            &["--device", "cpu,cpu", "--weights", s(&f.path("w.npy"))],
+        ),
+        2,
+        "top-k",
+    );
+    fails_with(
+        &f.retrieve(
+            "x.npy",
+            "q.npy",
+            "1",
+            &["--device", "cpu,cpu", "--precision", "f16"],
+        ),
+        2,
+        "one device",
+    );
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "1", &["--device", "cpu,nosuchbackend:0"]),
+        2,
+        "unknown backend",
+    );
+    fails_with(
+        &f.retrieve("x.npy", "q.npy", "1", &["--device", "cpu,"]),
+        2,
+        "empty device",
+    );
+    fails_with(
+        &hopfield(&["demo", "--device", "cpu,cpu"]),
+        2,
+        "a list of devices",
+    );
+    assert!(
+        !f.path("out.npy").exists(),
+        "a refused retrieval writes nothing"
+    );
+}

@@ -36,6 +36,16 @@ fn open_gpu() -> Result<Device, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A GPU on one backend ("vulkan", "gl"), opened with output poisoning, skipped or required
+/// as [`gpu`] is.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn gpu_on(backend: &str) -> Option<Device> {
+    let options = GpuOptions::default()
+        .backends(backend)
+        .with_poisoned_outputs();
+    required(&Device::gpu_with(&options).map_err(|e| format!("{backend}: {e}")))
+}
+
 /// The device, or `None` (loudly) where there is no adapter, or a panic where one is required.
 #[cfg(not(target_arch = "wasm32"))]
 fn required(opened: &Result<Device, String>) -> Option<Device> {
