@@ -90,6 +90,19 @@ WGPU_BACKEND=gl HOPFIELD_TEST_CASES=3 cargo test --test kernels -- --test-thread
 WGPU_BACKEND=gl cargo test --test scale -- --test-threads=1 \
   gpu::many_patterns_65537 gpu::wide_patterns_16385
 
+# The DataFusion aggregate run by Ballista (integrations/hopfield-datafusion): its own
+# workspace, lock file and target dir (integrations/hopfield-datafusion/target), so the core's
+# dependencies and profiles stay as they are. Unit tests, DataFusion over Parquet in several
+# partitions, and an in-process Ballista cluster with remote shuffle reads, all against
+# Memory::retrieve; first on the CPU path (what Device::auto picks beside a software adapter),
+# then with the WGSL kernels on lavapipe. Building DataFusion and Ballista from nothing is
+# nearly all of it: 383 s from an empty target dir on the 2-core build machine (shared with
+# another build then), 3.2 GB of target dir; the tests run in about 5 s.
+echo "== DataFusion aggregate on DataFusion and Ballista (integrations/hopfield-datafusion)"
+cargo test --manifest-path integrations/hopfield-datafusion/Cargo.toml
+WGPU_BACKEND=vulkan cargo test --manifest-path integrations/hopfield-datafusion/Cargo.toml \
+  --lib --test datafusion --test ballista
+
 # The same parity, kernel and layer test bodies in a browser (tests/web.rs): headless
 # Chromium's WebGPU adapter (Tint compiles the WGSL, SwiftShader runs it) and the
 # single-threaded CPU path, through wasm-bindgen-test's runner and chromedriver. A browser
