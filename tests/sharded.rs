@@ -129,20 +129,18 @@ fn one_step_on_three_adapters_is_one_memory() {
 }
 
 /// Several steps, until converged, and a clamped partial cue, from queries near patterns.
+/// Fewer patterns than dimensions keeps random unit patterns well separated (correlations
+/// near 1/√d), so at β = 16 every query settles on its pattern within a few steps.
 #[test]
 fn trajectories_on_three_adapters_are_one_memory() {
     let Some(devices) = three_devices() else {
         return;
     };
     let mut rng = common::rng("sharded steps");
-    let (b, n, d) = (17, 257, 33);
+    let (b, n, d) = (13, 61, 64);
     let x = common::normal(&mut rng, n, d, 1.0);
-    let q = x.select(
-        ndarray::Axis(0),
-        &[
-            3, 100, 256, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-        ],
-    ) + common::normal(&mut rng, b, d, 0.3);
+    let rows: Vec<usize> = (0..b).map(|i| (i * 7) % n).collect();
+    let q = x.select(ndarray::Axis(0), &rows) + common::normal(&mut rng, b, d, 0.3);
     let memory = sharded(&devices, &[1.0, 2.0, 1.0], x.view());
     let one = Memory::from_array(&Device::cpu(), x.view()).unwrap();
     let known = Array2::from_shape_fn((1, d), |(_, j)| j % 3 != 0);
@@ -183,7 +181,11 @@ fn trajectories_on_three_adapters_are_one_memory() {
         compare(&got, &want, &memory.ids(), steps, what);
         if let Some(flags) = &want.converged {
             assert_eq!(got.converged.as_ref(), Some(flags), "{what}: converged");
-            assert!(flags.iter().all(|&c| c), "{what}: the premise, convergence");
+            assert!(
+                flags.iter().all(|&c| c),
+                "{what}: the premise, convergence: last changes {}",
+                want.max_change
+            );
         }
     }
 }
@@ -232,7 +234,11 @@ fn placement_ids_and_removal() {
     // The shard that lost patterns takes the next ones.
     let from_second: Vec<u64> = memory.shards()[1].ids()[..50].to_vec();
     memory.remove_ids(&from_second).unwrap();
-    memory.append(x.slice(ndarray::s![..40, ..])).unwrap();
+    // New patterns, not copies of stored ones: exact ties across shards go to whichever side
+    // the rescaling rounds up (docs/sharding.md), where one memory takes the lower row.
+    memory
+        .append(common::normal(&mut rng, 40, 5, 1.0).view())
+        .unwrap();
     let lens: Vec<usize> = memory.shards().iter().map(Memory::len).collect();
     assert_eq!(lens, vec![100, 290]);
 
