@@ -96,8 +96,9 @@ WGPU_BACKEND=gl cargo test --test scale -- --test-threads=1 \
 # partitions, and an in-process Ballista cluster with remote shuffle reads, all against
 # Memory::retrieve; first on the CPU path (what Device::auto picks beside a software adapter),
 # then with the WGSL kernels on lavapipe. Building DataFusion and Ballista from nothing is
-# nearly all of it: 383 s from an empty target dir on the 2-core build machine (shared with
-# another build then), 3.2 GB of target dir; the tests run in about 5 s.
+# nearly all of it: 350 s from an empty target dir within a whole run of this script on the
+# 2-core build machine (383 s when shared with another build), 3.3 GB of target dir; the
+# tests run in about 5 s.
 echo "== DataFusion aggregate on DataFusion and Ballista (integrations/hopfield-datafusion)"
 cargo test --manifest-path integrations/hopfield-datafusion/Cargo.toml
 WGPU_BACKEND=vulkan cargo test --manifest-path integrations/hopfield-datafusion/Cargo.toml \
@@ -137,4 +138,4 @@ node web/test/page.mjs --limits adapter
 node web/test/page.mjs --limits webgpu
 
 # What the run left on disk (a CI machine once ran out of it building the suite).
-echo "== target/ holds $(du -sh target | cut -f1)"
+echo "== target/ holds $(du -sh target | cut -f1), integrations/hopfield-datafusion/target $(du -sh integrations/hopfield-datafusion/target | cut -f1)"
