@@ -10,32 +10,15 @@ use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
-use hopfield::{Device, Memory, RetrieveOptions, Separation};
+use hopfield::{RetrieveOptions, Separation};
 use ndarray::{s, Array2, ArrayView2};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
-use rand_distr::StandardNormal;
 
 use super::{Config, RetrieveAccumulator};
+
+// The integration tests' helpers (seeded data, the core crate's answer), shared.
+#[path = "../tests/common/mod.rs"]
+mod common;
 use crate::output::Output;
-
-fn rng(test: &str) -> StdRng {
-    let seed = std::env::var("HOPFIELD_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-        });
-    eprintln!("{test}: HOPFIELD_TEST_SEED={seed}");
-    StdRng::seed_from_u64(seed)
-}
-
-fn normal(rng: &mut StdRng, rows: usize, cols: usize) -> Array2<f32> {
-    let s = 1.0 / (cols as f32).sqrt();
-    Array2::from_shape_simple_fn((rows, cols), || s * rng.sample::<f32, _>(StandardNormal))
-}
 
 fn ids(range: std::ops::Range<usize>) -> Vec<u64> {
     range.map(|i| 5_000 + 3 * i as u64).collect()
@@ -114,19 +97,14 @@ fn evaluate(acc: &mut RetrieveAccumulator) -> (Array2<f32>, Array2<u64>) {
     (states, Array2::from_shape_vec((b, k), values).unwrap())
 }
 
+/// The core crate's states and top-k ids for the same patterns.
 fn core(
     patterns: ArrayView2<f32>,
     ids: &[u64],
     queries: &Array2<f32>,
     options: &RetrieveOptions,
 ) -> (Array2<f32>, Array2<u64>) {
-    let mut memory = Memory::new(&Device::cpu(), patterns.ncols()).unwrap();
-    memory.append_with_ids(patterns, ids).unwrap();
-    // The aggregate gives min(k, N) candidates where the core crate refuses k > N.
-    let k = options.top_k.unwrap().min(patterns.nrows());
-    let out = memory
-        .retrieve(queries.view(), &options.clone().with_top_k(k))
-        .unwrap();
+    let out = common::core_retrieve(patterns, ids, queries.view(), options);
     (out.states, out.top_k.unwrap().ids)
 }
 
@@ -145,11 +123,11 @@ fn assert_close(got: &(Array2<f32>, Array2<u64>), want: &(Array2<f32>, Array2<u6
 
 #[test]
 fn partials_merge_in_any_order() {
-    let mut rng = rng("partials_merge_in_any_order");
+    let mut rng = common::rng("partials_merge_in_any_order");
     let (n, d, b) = (97, 11, 3);
-    let patterns = normal(&mut rng, n, d);
+    let patterns = common::normal(&mut rng, n, d, 1.0);
     let all_ids = ids(0..n);
-    let queries = normal(&mut rng, b, d) + patterns.slice(s![..b, ..]);
+    let queries = common::normal(&mut rng, b, d, 1.0) + patterns.slice(s![..b, ..]);
     for separation in [Separation::Softmax, Separation::Softmax1] {
         let options = RetrieveOptions::new(12.0)
             .separation(separation)
@@ -210,10 +188,10 @@ fn partials_merge_in_any_order() {
 
 #[test]
 fn an_empty_partition_changes_nothing() {
-    let mut rng = rng("an_empty_partition_changes_nothing");
+    let mut rng = common::rng("an_empty_partition_changes_nothing");
     let (n, d) = (5, 3);
-    let patterns = normal(&mut rng, n, d);
-    let queries = normal(&mut rng, 2, d);
+    let patterns = common::normal(&mut rng, n, d, 1.0);
+    let queries = common::normal(&mut rng, 2, d, 1.0);
     let options = RetrieveOptions::new(4.0).with_top_k(7);
     let mut empty = RetrieveAccumulator::new(config(&queries, options.clone())).unwrap();
     // A batch with only null embeddings is an empty partition too.
@@ -240,15 +218,15 @@ fn an_empty_partition_changes_nothing() {
 
 #[test]
 fn null_embeddings_are_skipped() {
-    let mut rng = rng("null_embeddings_are_skipped");
+    let mut rng = common::rng("null_embeddings_are_skipped");
     let (n, d) = (13, 5);
-    let rows = normal(&mut rng, n, d);
+    let rows = common::normal(&mut rng, n, d, 1.0);
     let valid: Vec<bool> = (0..n).map(|i| i % 3 != 1).collect();
     let kept: Vec<usize> = (0..n).filter(|&i| valid[i]).collect();
     let patterns = rows.select(ndarray::Axis(0), &kept);
     let all_ids = ids(0..n);
     let kept_ids: Vec<u64> = kept.iter().map(|&i| all_ids[i]).collect();
-    let queries = normal(&mut rng, 1, d) + patterns.slice(s![..1, ..]);
+    let queries = common::normal(&mut rng, 1, d, 1.0) + patterns.slice(s![..1, ..]);
     let options = RetrieveOptions::new(8.0).with_top_k(3);
     let mut acc = RetrieveAccumulator::new(config(&queries, options.clone())).unwrap();
     // The ids of null embeddings may be null too: they are never read.
@@ -263,8 +241,8 @@ fn null_embeddings_are_skipped() {
 
 #[test]
 fn bad_rows_are_errors_that_name_them() {
-    let mut rng = rng("bad_rows_are_errors_that_name_them");
-    let queries = normal(&mut rng, 1, 3);
+    let mut rng = common::rng("bad_rows_are_errors_that_name_them");
+    let queries = common::normal(&mut rng, 1, 3, 1.0);
     let options = RetrieveOptions::new(8.0).with_top_k(1);
     let mut acc = RetrieveAccumulator::new(config(&queries, options)).unwrap();
     let item = Arc::new(Field::new_list_field(DataType::Float32, true));
@@ -335,8 +313,8 @@ fn bad_rows_are_errors_that_name_them() {
 
 #[test]
 fn the_bound_form_survives_its_codec() {
-    let mut rng = rng("the_bound_form_survives_its_codec");
-    let queries = normal(&mut rng, 3, 7);
+    let mut rng = common::rng("the_bound_form_survives_its_codec");
+    let queries = common::normal(&mut rng, 3, 7, 1.0);
     let bound = crate::BoundRetrieve::new(queries, 2.5)
         .unwrap()
         .with_separation(Separation::Softmax1)
