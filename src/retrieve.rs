@@ -392,6 +392,31 @@ pub(crate) fn check_score_range(beta: f32, query_norm: f64, pattern_norm: f64) -
     Ok(())
 }
 
+/// Puts the known features of a clamped cue back after a step: `next[i] = cue[i]` wherever
+/// `known[i]` (all three B×d, row-major). The host side of a clamped retrieval: the CPU path
+/// and a sharded memory's merged steps.
+pub(crate) fn clamp_known(next: &mut [f32], cue: &[f32], known: &[bool]) {
+    for ((v, &q), _) in next.iter_mut().zip(cue).zip(known).filter(|p| *p.1) {
+        *v = q;
+    }
+}
+
+/// Each row's largest |change| between the B×d states `before` and `after` (`d` per row),
+/// into `out` (B): what until-converged compares with ε.
+pub(crate) fn max_changes(before: &[f32], after: &[f32], d: usize, out: &mut [f32]) {
+    for ((c, a), z) in out
+        .iter_mut()
+        .zip(before.chunks_exact(d))
+        .zip(after.chunks_exact(d))
+    {
+        *c = a
+            .iter()
+            .zip(z)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+    }
+}
+
 /// Squared Euclidean norm of each row, in f64.
 pub(crate) fn row_sq_norms(data: &[f32], dim: usize) -> Vec<f64> {
     data.chunks_exact(dim)

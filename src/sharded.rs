@@ -10,7 +10,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::error::check_finite;
 use crate::partial::{merge, Merged, Partial};
-use crate::retrieve::{Energies, Retrieval, RetrieveOptions, Stop};
+use crate::retrieve::{self, Energies, Retrieval, RetrieveOptions};
 use crate::{Device, Error, Memory, Result, Separation};
 
 /// A memory whose patterns are spread over several [`Device`]s, retrieved from as one.
@@ -257,37 +257,30 @@ impl ShardedMemory {
         let mut energy_before = None;
         let mut max_change = Array1::zeros(b);
         let mut steps = 0;
-        let last = loop {
-            let final_step = match options.stop {
-                Stop::Steps(k) => steps + 1 == k,
-                Stop::Converged { max_steps, .. } => steps + 1 == max_steps,
-            };
+        let top_k = loop {
+            let final_step = steps + 1 == options.max_steps();
             // Top-k describes the last step, which until-converged knows only afterwards.
             step.top_k = options
                 .top_k
                 .filter(|_| final_step || options.eps().is_some());
-            let merged = self.step(states.view(), &step)?;
+            let mut merged = self.step(states.view(), &step)?;
             if steps == 0 && options.energy {
                 energy_before = Some(merged.energies(queries.view())?);
             }
-            let mut next = merged.states.clone();
+            let mut next = std::mem::take(&mut merged.states);
             if let Some(known) = &clamp {
-                for ((v, &q), _) in next.iter_mut().zip(&queries).zip(known).filter(|p| *p.1) {
-                    *v = q;
-                }
+                let next = next.as_slice_mut().expect("row-major");
+                retrieve::clamp_known(next, flat(&queries), known);
             }
-            for (r, c) in max_change.iter_mut().enumerate() {
-                *c = (&next.row(r) - &states.row(r))
-                    .iter()
-                    .fold(0.0f32, |m, v| m.max(v.abs()));
-            }
+            let changes = max_change.as_slice_mut().expect("contiguous");
+            retrieve::max_changes(flat(&states), flat(&next), self.dim, changes);
             states = next;
             steps += 1;
             let converged = options
                 .eps()
                 .is_some_and(|eps| max_change.iter().all(|&c| c <= eps));
             if final_step || converged {
-                break merged;
+                break merged.top_k;
             }
         };
         let energy = match energy_before {
@@ -304,7 +297,7 @@ impl ShardedMemory {
         Ok(Retrieval {
             states,
             weights: None,
-            top_k: last.top_k,
+            top_k,
             energy,
             steps: vec![steps; b],
             max_change,
@@ -357,4 +350,10 @@ impl ShardedMemory {
         let parts: Vec<Result<Partial>> = self.shards.iter().map(run).collect();
         merge(&parts.into_iter().collect::<Result<Vec<_>>>()?)
     }
+}
+
+/// A B×d array's values: every array `retrieve` steps through is made row-major
+/// (`from_shape_vec`, `Partial::finish`).
+fn flat(a: &Array2<f32>) -> &[f32] {
+    a.as_slice().expect("row-major")
 }

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use crate::retrieve::{BlockOut, RetrieveOptions};
+use crate::retrieve::{self, BlockOut, RetrieveOptions};
 use crate::Separation;
 
 /// Largest batch for the per-query fused loops when the tiled kernels are unavailable.
@@ -67,6 +67,8 @@ pub(crate) fn retrieve_block(
     };
 
     let mut states: Vec<f32> = queries.iter().copied().collect();
+    // The values a clamped cue's known features return to after every step.
+    let cue = clamp.map(|_| states.clone());
     let mut next = vec![0.0; b * d];
     let mut lse = vec![0.0; b];
     let mut lse_before = None;
@@ -77,27 +79,10 @@ pub(crate) fn retrieve_block(
         if steps == 0 && opts.energy {
             lse_before = Some(lse.clone());
         }
-        if let Some(known) = clamp {
-            for ((v, &q), _) in next
-                .iter_mut()
-                .zip(queries.iter())
-                .zip(known)
-                .filter(|p| *p.1)
-            {
-                *v = q;
-            }
+        if let (Some(known), Some(cue)) = (clamp, &cue) {
+            retrieve::clamp_known(&mut next, cue, known);
         }
-        for ((c, a), z) in max_change
-            .iter_mut()
-            .zip(states.chunks_exact(d))
-            .zip(next.chunks_exact(d))
-        {
-            *c = a
-                .iter()
-                .zip(z)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f32::max);
-        }
+        retrieve::max_changes(&states, &next, d, &mut max_change);
         std::mem::swap(&mut states, &mut next);
         steps += 1;
         if let Some(eps) = opts.eps() {
