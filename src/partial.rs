@@ -265,20 +265,16 @@ impl Partial {
                 row.into_slice().expect("standard layout"),
             ));
         }
-        let plain_lse = lse.clone();
-        if self.separation == Separation::Softmax1 {
+        // Softmax₁'s extra zero logit scales each row's states and weights by σ(lse).
+        let zero_logit = (self.separation == Separation::Softmax1).then(|| {
             let out = states.as_slice_mut().expect("standard layout");
-            crate::cpu::separate::softmax1_of(Some(out), &mut lse, d);
-        }
+            crate::cpu::separate::softmax1_of(Some(out), &mut lse, d)
+        });
         let top_k = self.top_k.as_ref().map(|c| {
             let mut weights = c.terms.clone();
             for (r, mut row) in weights.rows_mut().into_iter().enumerate() {
-                // The candidate's weight e^(s−lse): its term over l, times σ(lse) for
-                // softmax₁'s extra zero logit.
-                let mut scale = 1.0 / f64::from(self.sum[r]);
-                if self.separation == Separation::Softmax1 {
-                    scale /= 1.0 + (-f64::from(plain_lse[r])).exp();
-                }
+                // The candidate's weight e^(s−lse): its term over l (times σ(lse)).
+                let scale = zero_logit.as_ref().map_or(1.0, |s| s[r]) / f64::from(self.sum[r]);
                 row.mapv_inplace(|t| (f64::from(t) * scale) as f32);
             }
             TopK {

@@ -114,8 +114,9 @@ fn entmax(z: &mut [f32], alpha: f64) -> f32 {
 /// Softmax₁ from a fused softmax step's states `out` (B×d, `d` per row, when given) and
 /// log-sum-exps `lse`, in place: the extra zero score takes 1/(1 + e^lse) of the weight, so
 /// softmax₁(z) = σ(lse)·softmax(z), every state scales by the logistic σ(lse), and
-/// Ψ* = ln(1 + e^lse), the softplus of lse. Both in f64, in their stable forms.
-pub(crate) fn softmax1_of(out: Option<&mut [f32]>, lse: &mut [f32], d: usize) {
+/// Ψ* = ln(1 + e^lse), the softplus of lse. Both in f64, in their stable forms. Returns each
+/// row's σ(lse), which scales any of its softmax weights the same way.
+pub(crate) fn softmax1_of(out: Option<&mut [f32]>, lse: &mut [f32], d: usize) -> Vec<f64> {
     let scales: Vec<f64> = lse
         .iter()
         .map(|&l| 1.0 / (1.0 + (-f64::from(l)).exp()))
@@ -129,6 +130,7 @@ pub(crate) fn softmax1_of(out: Option<&mut [f32]>, lse: &mut [f32], d: usize) {
             row.iter_mut().for_each(|v| *v = (f64::from(*v) * k) as f32);
         }
     }
+    scales
 }
 
 /// exp(zᵢ − m) / (exp(−m) + Σ exp(zⱼ − m)), m = max(max z, 0); Ψ* = m + ln(that denominator).
