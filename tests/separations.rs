@@ -350,12 +350,10 @@ fn check_weights(c: &Case, s: Separation, got: ArrayView2<f32>, what: &str) {
     let beta = f64::from(c.beta);
     let z = reference::scores(x.view(), q.view(), beta);
     let (want, _) = reference::separate_rows(s, z.view());
-    let d = c.x.ncols() as f64;
-    let norm = |v: ndarray::ArrayView1<f64>| v.dot(&v).sqrt();
     for r in 0..z.nrows() {
         let row = z.row(r).to_vec();
         let tau = sep::threshold(s, &row);
-        let slack = |i: usize| 4.0 * d * 2f64.powi(-24) * beta * norm(x.row(i)) * norm(q.row(r));
+        let slack = |i: usize| common::score_slack(x.row(i), q.row(r), beta);
         let most = (0..row.len()).map(slack).fold(0.0, f64::max);
         let kept = |i: usize| got[[r, i]] != 0.0;
         let values = if matches!(s, Separation::TopK(_))

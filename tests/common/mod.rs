@@ -223,3 +223,58 @@ pub fn one_step_f64(
     }
     (out, top)
 }
+
+/// A dot product's f32 rounding bound, twice over (the path's τ moves by at most the largest
+/// score error): 4·d·2⁻²⁴·β‖x‖‖q‖ for the score of pattern `x` and query `q`.
+pub fn score_slack(x: ndarray::ArrayView1<f64>, q: ndarray::ArrayView1<f64>, beta: f64) -> f64 {
+    4.0 * x.len() as f64 * 2f64.powi(-24) * beta * x.dot(&x).sqrt() * q.dot(&q).sqrt()
+}
+
+/// The reference for a top-k step over the patterns the path kept. Top-k's weights jump at
+/// τ, the k-th score: a pattern whose score ties τ's within f32's rounding may be kept by the
+/// path and left by the reference, or the other way round, which no tolerance on the weights
+/// absorbs. So this checks that the path kept exactly k patterns per row (`got`: its weights,
+/// nonzero where kept) and that every pattern kept on one side only ties τ within
+/// `slack(row, pattern)`, then gives the f64 scores' softmax over the path's support.
+pub fn top_k_as_kept(
+    k: usize,
+    z: ArrayView2<f64>,
+    got: ArrayView2<f32>,
+    slack: impl Fn(usize, usize) -> f64,
+    what: &str,
+) -> Array2<f64> {
+    use hopfield::{reference, Separation};
+    let (want, _) = reference::separate_rows(Separation::TopK(k), z);
+    let mut kept = Array2::zeros(z.dim());
+    for r in 0..z.nrows() {
+        let row = z.row(r).to_vec();
+        let tau = reference::separations::threshold(Separation::TopK(k), &row).unwrap();
+        let support: Vec<usize> = (0..row.len()).filter(|&i| got[[r, i]] != 0.0).collect();
+        assert_eq!(
+            support.len(),
+            k,
+            "{what}: row {r} keeps {} patterns",
+            support.len()
+        );
+        for i in 0..row.len() {
+            if (got[[r, i]] != 0.0) != (want[[r, i]] != 0.0) {
+                let slack = slack(r, i);
+                assert!(
+                    (row[i] - tau).abs() <= slack,
+                    "{what}: row {r} pattern {i} kept on one side only, score {} vs τ {tau} \
+                     (slack {slack:e})",
+                    row[i]
+                );
+            }
+        }
+        let top = support
+            .iter()
+            .map(|&i| row[i])
+            .fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = support.iter().map(|&i| (row[i] - top).exp()).sum();
+        for &i in &support {
+            kept[[r, i]] = (row[i] - top).exp() / sum;
+        }
+    }
+    kept
+}
