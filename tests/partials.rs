@@ -9,7 +9,6 @@
 
 mod common;
 
-use hopfield::TopK;
 use hopfield::{merge, Device, Error, Memory, Partial, RetrieveOptions, Separation};
 use ndarray::{s, Array2, ArrayView2};
 use rand::seq::SliceRandom;
@@ -82,7 +81,6 @@ fn check_case(device: &Device, rng: &mut rand::rngs::StdRng, beta: f32, unit: bo
     let what = format!("{what}: B={b} N={n} d={d} β={beta} k={k} {separation} cuts {at:?}");
 
     let whole = Memory::from_array(device, x.view()).unwrap();
-    // The whole memory's ids are its rows (0..N), which `check_top` relies on.
     let want = whole
         .retrieve(q.view(), &options.clone().with_energy().with_weights())
         .unwrap();
@@ -112,7 +110,16 @@ fn check_case(device: &Device, rng: &mut rand::rngs::StdRng, beta: f32, unit: bo
     let want_top = want.top_k.as_ref().unwrap();
     let weights = want.weights.as_ref().unwrap();
     let top = in_order.top_k.as_ref().unwrap();
-    check_top(top, want_top, weights.view(), whole.ids(), slack, &what);
+    let columns = whole.ids();
+    common::check_top_by_weight(
+        top,
+        want_top,
+        weights.view(),
+        columns,
+        columns,
+        slack,
+        &what,
+    );
     let energies = in_order.energies(seen.view()).unwrap();
     let before = &want.energy.as_ref().unwrap().before;
     for (e, w) in energies.iter().zip(before) {
@@ -148,10 +155,11 @@ fn check_case(device: &Device, rng: &mut rand::rngs::StdRng, beta: f32, unit: bo
         "{what}: order {order:?} moves the states by {err:e}"
     );
     let what = format!("{what}, merged in order {order:?}");
-    check_top(
+    common::check_top_by_weight(
         merged.top_k.as_ref().unwrap(),
         want_top,
         weights.view(),
+        whole.ids(),
         &ids,
         slack,
         &what,
@@ -163,41 +171,6 @@ fn check_case(device: &Device, rng: &mut rand::rngs::StdRng, beta: f32, unit: bo
         acc.absorb(p).unwrap();
     }
     assert_eq!(acc.finish().unwrap(), in_order, "{what}: absorb one by one");
-}
-
-/// The merged top-k against the whole memory's: rank by rank the same weights, each pattern's
-/// true weight that of its rank (so ties may come in either order), no pattern twice, and
-/// indices that name the ids (`ids`: the partials' rows in the order merged).
-fn check_top(
-    top: &TopK,
-    want: &TopK,
-    weights: ArrayView2<f32>,
-    ids: &[u64],
-    slack: f64,
-    what: &str,
-) {
-    assert_eq!(top.ids.dim(), want.ids.dim(), "{what}: top-k shape");
-    for ((r, c), &w) in want.weights.indexed_iter() {
-        let (id, index) = (top.ids[[r, c]], top.indices[[r, c]]);
-        assert_eq!(
-            ids[index], id,
-            "{what}: row {r} rank {c}: index {index} is not id {id}"
-        );
-        let got = top.weights[[r, c]];
-        assert!(
-            f64::from((got - w).abs()) <= slack,
-            "{what}: row {r} rank {c}: weight {got} vs {w}"
-        );
-        let own = weights[[r, id as usize]];
-        assert!(
-            f64::from((own - w).abs()) <= slack,
-            "{what}: row {r} rank {c}: pattern {id} weighs {own}, the rank {w}"
-        );
-        assert!(
-            !top.ids.row(r).iter().take(c).any(|&other| other == id),
-            "{what}: row {r}: pattern {id} twice"
-        );
-    }
 }
 
 fn shards_merge_into_the_whole(device: &Device) {
@@ -253,10 +226,11 @@ fn top_k_beyond_a_shard(device: &Device) {
     let want = whole
         .retrieve(q.view(), &options.clone().with_weights())
         .unwrap();
-    check_top(
+    common::check_top_by_weight(
         &merged.top_k.unwrap(),
         &want.top_k.unwrap(),
         want.weights.unwrap().view(),
+        whole.ids(),
         whole.ids(),
         1e-5 + 8.0 * f64::from(f32::EPSILON) * max_score(x.view(), q.view(), 2.0),
         "top-k beyond a shard",

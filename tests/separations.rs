@@ -362,15 +362,7 @@ fn check_weights(c: &Case, s: Separation, got: ArrayView2<f32>, what: &str) {
             // Top-k's weights jump at τ: where the k-th and (k+1)-th scores tie within
             // rounding the path may keep either, and its weights are then the softmax over
             // the patterns it kept (which patterns may differ is checked below).
-            let top = (0..row.len())
-                .filter(|&i| kept(i))
-                .map(|i| row[i])
-                .fold(f64::NEG_INFINITY, f64::max);
-            let e: Vec<f64> = (0..row.len())
-                .map(|i| if kept(i) { (row[i] - top).exp() } else { 0.0 })
-                .collect();
-            let sum: f64 = e.iter().sum();
-            e.iter().map(|v| v / sum).collect()
+            common::softmax_over(&row, kept)
         } else {
             want.row(r).to_vec()
         };

@@ -38,9 +38,9 @@ fn sharded(devices: &[Device], shares: &[f64], x: ArrayView2<f32>) -> ShardedMem
 }
 
 /// Compares a sharded retrieval with one memory's, `steps` steps deep. `want` carries that
-/// memory's weights as well (`one`), whose columns are `one_ids`. Near-ties may come in
-/// either order (the devices round differently), so top-k is checked rank by rank by weight:
-/// each rank has the weight of the single memory's rank, and the pattern it names truly has it.
+/// memory's weights as well (`one`), whose columns are `one_ids`, so that top-k is checked rank
+/// by rank by weight (`common::check_top_by_weight`): the three devices round differently, so
+/// near-ties may come in either order.
 fn compare(
     got: &hopfield::Retrieval,
     want: &hopfield::Retrieval,
@@ -53,26 +53,15 @@ fn compare(
     assert!(err <= 1e-5 * steps, "{what}: states off by {err:e}");
     if let (Some(top), Some(want_top)) = (&got.top_k, &want.top_k) {
         let weights = want.weights.as_ref().expect("`one` asks for weights");
-        let tol = 1e-5 * steps;
-        assert_eq!(top.ids.dim(), want_top.ids.dim(), "{what}: top-k shape");
-        for ((r, c), &i) in top.indices.indexed_iter() {
-            let id = top.ids[[r, c]];
-            assert_eq!(ids[i], id, "{what}: index {i} names another id");
-            let w = f64::from(top.weights[[r, c]]);
-            let rank = f64::from(want_top.weights[[r, c]]);
-            let column = one_ids.iter().position(|&j| j == id).expect("a stored id");
-            let named = f64::from(weights[[r, column]]);
-            assert!(
-                (w - rank).abs() <= tol && (named - rank).abs() <= tol,
-                "{what}: row {r} rank {c}: weight {w} names id {id} of weight {named}, the rank's is {rank}"
-            );
-        }
-        for row in top.ids.rows() {
-            let mut distinct = row.to_vec();
-            distinct.sort_unstable();
-            distinct.dedup();
-            assert_eq!(distinct.len(), row.len(), "{what}: a row repeats an id");
-        }
+        common::check_top_by_weight(
+            top,
+            want_top,
+            weights.view(),
+            one_ids,
+            ids,
+            1e-5 * steps,
+            what,
+        );
     }
     assert_eq!(got.top_k.is_some(), want.top_k.is_some(), "{what}: top-k");
     if let (Some(e), Some(w)) = (&got.energy, &want.energy) {

@@ -267,14 +267,62 @@ pub fn top_k_as_kept(
                 );
             }
         }
-        let top = support
-            .iter()
-            .map(|&i| row[i])
-            .fold(f64::NEG_INFINITY, f64::max);
-        let sum: f64 = support.iter().map(|&i| (row[i] - top).exp()).sum();
-        for &i in &support {
-            kept[[r, i]] = (row[i] - top).exp() / sum;
-        }
+        let values = softmax_over(&row, |i| got[[r, i]] != 0.0);
+        kept.row_mut(r).assign(&ndarray::ArrayView1::from(&values));
     }
     kept
+}
+
+/// The softmax of the scores `row` over the patterns `kept` says, 0 elsewhere: a top-k
+/// step's weights for the support it kept.
+pub fn softmax_over(row: &[f64], kept: impl Fn(usize) -> bool) -> Vec<f64> {
+    let top = (0..row.len())
+        .filter(|&i| kept(i))
+        .map(|i| row[i])
+        .fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = (0..row.len())
+        .map(|i| if kept(i) { (row[i] - top).exp() } else { 0.0 })
+        .collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|v| v / sum).collect()
+}
+
+/// A top-k against a reference memory's `want`, given that memory's B×N `weights`, whose
+/// columns hold the ids `columns`: rank by rank the same weights within `slack`, the pattern
+/// each rank names truly of its rank's weight (so near-ties, which devices and merges round
+/// differently, may come in either order), no pattern twice in a row, and indices that name
+/// the ids (`ids`: the ids that `top`'s indices count).
+pub fn check_top_by_weight(
+    top: &hopfield::TopK,
+    want: &hopfield::TopK,
+    weights: ArrayView2<f32>,
+    columns: &[u64],
+    ids: &[u64],
+    slack: f64,
+    what: &str,
+) {
+    let column: std::collections::HashMap<u64, usize> =
+        columns.iter().enumerate().map(|(c, &id)| (id, c)).collect();
+    assert_eq!(top.ids.dim(), want.ids.dim(), "{what}: top-k shape");
+    for ((r, c), &w) in want.weights.indexed_iter() {
+        let (id, index) = (top.ids[[r, c]], top.indices[[r, c]]);
+        assert_eq!(
+            ids[index], id,
+            "{what}: row {r} rank {c}: index {index} is not id {id}"
+        );
+        let got = top.weights[[r, c]];
+        assert!(
+            f64::from((got - w).abs()) <= slack,
+            "{what}: row {r} rank {c}: weight {got} vs {w}"
+        );
+        let own = weights[[r, column[&id]]];
+        assert!(
+            f64::from((own - w).abs()) <= slack,
+            "{what}: row {r} rank {c}: pattern {id} weighs {own}, the rank {w}"
+        );
+        assert!(
+            !top.ids.row(r).iter().take(c).any(|&other| other == id),
+            "{what}: row {r}: pattern {id} twice"
+        );
+    }
 }
